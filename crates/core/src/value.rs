@@ -1,0 +1,374 @@
+//! Property values: known, unknown until apply, secret, or a reference to another resource's output.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::Value as Json;
+
+use crate::addr::ResourceAddr;
+
+/// A resource's properties by name. Ordered, so every rendering is deterministic.
+pub type Props = BTreeMap<String, Value>;
+
+/// One property value.
+///
+/// `Unknown` is a value that only apply will know (an id the cloud assigns). `Ref` points at an
+/// output of another resource; declaring one creates a graph edge. `Secret` wraps a value that must
+/// never be shown: it renders as `(secret)` and is stored only as a digest. `SecretDigest` is what a
+/// secret becomes once read back from state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+    Unknown,
+    Ref(OutputRef),
+    Secret(Box<Value>),
+    SecretDigest(String),
+}
+
+/// A reference to output `output` of resource `addr`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutputRef {
+    pub addr: ResourceAddr,
+    pub output: String,
+}
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn secret(v: Value) -> Value {
+        Value::Secret(Box::new(v))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// True when the value, or anything inside it, is not known before apply.
+    pub fn is_unknown(&self) -> bool {
+        match self {
+            Value::Unknown | Value::Ref(_) => true,
+            Value::List(l) => l.iter().any(Value::is_unknown),
+            Value::Map(m) => m.values().any(Value::is_unknown),
+            Value::Secret(v) => v.is_unknown(),
+            _ => false,
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        matches!(self, Value::Secret(_) | Value::SecretDigest(_))
+    }
+
+    /// Every reference inside this value, in order of appearance.
+    pub fn refs(&self) -> Vec<&OutputRef> {
+        let mut out = Vec::new();
+        self.collect_refs(&mut out);
+        out
+    }
+
+    fn collect_refs<'a>(&'a self, out: &mut Vec<&'a OutputRef>) {
+        match self {
+            Value::Ref(r) => out.push(r),
+            Value::List(l) => l.iter().for_each(|v| v.collect_refs(out)),
+            Value::Map(m) => m.values().for_each(|v| v.collect_refs(out)),
+            Value::Secret(v) => v.collect_refs(out),
+            _ => {}
+        }
+    }
+
+    /// Replaces each reference by what `lookup` returns for it; references it cannot resolve become
+    /// `Unknown`.
+    pub fn resolve(&self, lookup: &dyn Fn(&OutputRef) -> Option<Value>) -> Value {
+        match self {
+            Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
+            Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.resolve(lookup)))
+                    .collect(),
+            ),
+            Value::Secret(v) => Value::Secret(Box::new(v.resolve(lookup))),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether a desired value and a recorded one mean the same thing. A secret equals a digest of it.
+    pub fn same_as(&self, recorded: &Value) -> bool {
+        match (self, recorded) {
+            (Value::Secret(v), Value::SecretDigest(d)) | (Value::SecretDigest(d), Value::Secret(v)) => {
+                &secret_digest(v) == d
+            }
+            (Value::Secret(a), Value::Secret(b)) => a.same_as(b),
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+            }
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => (*a as f64) == *b,
+            (a, b) => a == b,
+        }
+    }
+
+    /// The value as it may be stored or shown to a machine: secrets become digests,
+    /// unknowns and references become tagged objects.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Value::String(s) => Json::String(s.clone()),
+            Value::List(l) => Json::Array(l.iter().map(Value::to_json).collect()),
+            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Unknown => tagged("$unknown", Json::Bool(true)),
+            Value::Ref(r) => tagged("$ref", Json::String(format!("{}#{}", r.addr, r.output))),
+            Value::Secret(v) => tagged("$secret", Json::String(secret_digest(v))),
+            Value::SecretDigest(d) => tagged("$secret", Json::String(d.clone())),
+        }
+    }
+
+    /// The inverse of [`Value::to_json`]. Fails on a malformed tagged object.
+    pub fn from_json(json: &Json) -> Result<Value, String> {
+        Ok(match json {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Float(n.as_f64().ok_or("number out of range")?),
+            },
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(a) => Value::List(a.iter().map(Value::from_json).collect::<Result<_, _>>()?),
+            Json::Object(o) => {
+                if o.len() == 1 {
+                    let (k, v) = o.iter().next().expect("one entry");
+                    match (k.as_str(), v) {
+                        ("$unknown", _) => return Ok(Value::Unknown),
+                        ("$secret", Json::String(d)) => return Ok(Value::SecretDigest(d.clone())),
+                        ("$ref", Json::String(r)) => {
+                            let (addr, output) = r
+                                .split_once('#')
+                                .ok_or_else(|| format!("malformed reference {r:?}"))?;
+                            let addr = addr.parse().map_err(|e| format!("{e}"))?;
+                            return Ok(Value::Ref(OutputRef {
+                                addr,
+                                output: output.to_string(),
+                            }));
+                        }
+                        (k, _) if k.starts_with('$') => {
+                            return Err(format!("unknown tagged value {k:?}"));
+                        }
+                        _ => {}
+                    }
+                }
+                Value::Map(
+                    o.iter()
+                        .map(|(k, v)| Ok((k.clone(), Value::from_json(v)?)))
+                        .collect::<Result<_, String>>()?,
+                )
+            }
+        })
+    }
+
+    /// A one-line rendering for humans: JSON-like, secrets as `(secret)`, unknowns as
+    /// `(known after apply)`, references as `${addr.output}`.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        self.render_into(&mut s);
+        s
+    }
+
+    fn render_into(&self, s: &mut String) {
+        use std::fmt::Write;
+        match self {
+            Value::Null => s.push_str("null"),
+            Value::Bool(b) => write!(s, "{b}").unwrap(),
+            Value::Int(i) => write!(s, "{i}").unwrap(),
+            Value::Float(f) => write!(s, "{f}").unwrap(),
+            Value::String(v) => write!(s, "{v:?}").unwrap(),
+            Value::List(l) => {
+                s.push('[');
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    v.render_into(s);
+                }
+                s.push(']');
+            }
+            Value::Map(m) => {
+                s.push('{');
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        s.push_str(", ");
+                    }
+                    write!(s, "{k:?}: ").unwrap();
+                    v.render_into(s);
+                }
+                s.push('}');
+            }
+            Value::Unknown => s.push_str("(known after apply)"),
+            Value::Ref(r) => write!(s, "${{{}.{}}}", r.addr, r.output).unwrap(),
+            Value::Secret(_) | Value::SecretDigest(_) => s.push_str("(secret)"),
+        }
+    }
+}
+
+fn tagged(tag: &str, v: Json) -> Json {
+    let mut m = serde_json::Map::new();
+    m.insert(tag.to_string(), v);
+    Json::Object(m)
+}
+
+/// The digest under which a secret is stored: never the value itself.
+pub fn secret_digest(v: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string(&v.to_json()).expect("json values serialize");
+    let mut h = Sha256::new();
+    h.update(b"tandem-secret-v1\0");
+    h.update(text.as_bytes());
+    let out = h.finalize();
+    let mut hex = String::with_capacity(71);
+    hex.push_str("sha256:");
+    for b in out {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+impl From<i32> for Value {
+    fn from(i: i32) -> Value {
+        Value::Int(i64::from(i))
+    }
+}
+impl From<u32> for Value {
+    fn from(i: u32) -> Value {
+        Value::Int(i64::from(i))
+    }
+}
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(v: Vec<T>) -> Value {
+        Value::List(v.into_iter().map(Into::into).collect())
+    }
+}
+impl From<OutputRef> for Value {
+    fn from(r: OutputRef) -> Value {
+        Value::Ref(r)
+    }
+}
+
+/// Converts props to a JSON object (for state, plans and journals).
+pub fn props_to_json(props: &Props) -> Json {
+    Json::Object(props.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+}
+
+/// Converts a JSON object back to props.
+pub fn props_from_json(json: &Json) -> Result<Props, String> {
+    match json {
+        Json::Object(o) => o
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), Value::from_json(v)?)))
+            .collect(),
+        Json::Null => Ok(Props::new()),
+        _ => Err("expected an object of properties".to_string()),
+    }
+}
+
+/// Builds a map value from pairs.
+pub fn map<K: Into<String>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, V)>) -> Value {
+    Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_render_or_serialize_in_plaintext() {
+        let v = Value::secret(Value::str("hunter2"));
+        assert_eq!(v.render(), "(secret)");
+        let json = serde_json::to_string(&v.to_json()).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+        let back = Value::from_json(&v.to_json()).unwrap();
+        assert!(v.same_as(&back));
+        assert!(!Value::secret(Value::str("other")).same_as(&back));
+    }
+
+    #[test]
+    fn json_round_trip_keeps_refs_and_unknowns() {
+        let r = OutputRef {
+            addr: "us-east-1/s3:Bucket/a".parse().unwrap(),
+            output: "arn".into(),
+        };
+        let v = map([("a", Value::Ref(r)), ("b", Value::Unknown), ("c", Value::from(3))]);
+        assert_eq!(Value::from_json(&v.to_json()).unwrap(), v);
+        assert!(Value::from_json(&serde_json::json!({"$bogus": 1})).is_err());
+    }
+}

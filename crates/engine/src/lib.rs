@@ -1,0 +1,2 @@
+//! The engine: diff, plan, apply, state, journal, refresh.
+pub mod provider;
