@@ -126,7 +126,9 @@ fn check_kind(kind: &str) -> Result<(), AddrError> {
         Some((svc, ty)) => {
             !svc.is_empty()
                 && !ty.is_empty()
-                && svc.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && svc
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
                 && ty.bytes().all(|b| b.is_ascii_alphanumeric())
         }
         None => false,

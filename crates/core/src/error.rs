@@ -22,7 +22,10 @@ pub enum GraphError {
     #[error("resource {0} is declared twice")]
     DuplicateAddress(ResourceAddr),
     #[error("resource {from} refers to {to}, which is not declared")]
-    UnknownReference { from: ResourceAddr, to: ResourceAddr },
+    UnknownReference {
+        from: ResourceAddr,
+        to: ResourceAddr,
+    },
     #[error("dependency cycle: {}", format_cycle(.0))]
     Cycle(Vec<ResourceAddr>),
 }

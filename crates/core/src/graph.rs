@@ -105,10 +105,15 @@ impl ResourceGraph {
     /// Takes the declarations back out, in dependency order, for a transform to rebuild from.
     pub fn into_decls(self) -> Vec<ResourceDecl> {
         let (nodes, _) = self.graph.into_nodes_edges();
-        let mut slots: Vec<Option<ResourceDecl>> = nodes.into_iter().map(|n| Some(n.weight)).collect();
+        let mut slots: Vec<Option<ResourceDecl>> =
+            nodes.into_iter().map(|n| Some(n.weight)).collect();
         self.order
             .iter()
-            .map(|ix| slots[ix.index()].take().expect("each node appears once in the order"))
+            .map(|ix| {
+                slots[ix.index()]
+                    .take()
+                    .expect("each node appears once in the order")
+            })
             .collect()
     }
 }
@@ -169,7 +174,10 @@ fn find_cycle(graph: &DiGraph<ResourceDecl, ()>) -> Vec<ResourceAddr> {
         succ.sort_by(|a, b| graph[*a].addr.cmp(&graph[*b].addr));
         let next = succ[0];
         if let Some(pos) = path.iter().position(|&p| p == next) {
-            return path[pos..].iter().map(|&ix| graph[ix].addr.clone()).collect();
+            return path[pos..]
+                .iter()
+                .map(|&ix| graph[ix].addr.clone())
+                .collect();
         }
         path.push(next);
         cur = next;
@@ -211,7 +219,12 @@ mod tests {
         let order: Vec<String> = g.in_order().map(|d| d.addr.to_string()).collect();
         assert_eq!(
             order,
-            ["global/x:Z/z", "us-east-1/x:A/a", "us-east-1/x:B/b", "us-east-1/x:C/c"]
+            [
+                "global/x:Z/z",
+                "us-east-1/x:A/a",
+                "us-east-1/x:B/b",
+                "us-east-1/x:C/c"
+            ]
         );
         assert_eq!(g.dependents(&addr("us-east-1/x:A/a")).len(), 2);
         assert_eq!(g.dependencies(&addr("us-east-1/x:C/c")).len(), 2);
@@ -235,7 +248,10 @@ mod tests {
     #[test]
     fn duplicates_and_unknown_references_are_errors() {
         let dup = ResourceGraph::new(vec![decl("global/x:A/a", &[]), decl("global/x:A/a", &[])]);
-        assert_eq!(dup.unwrap_err().to_string(), "resource global/x:A/a is declared twice");
+        assert_eq!(
+            dup.unwrap_err().to_string(),
+            "resource global/x:A/a is declared twice"
+        );
         let unknown = ResourceGraph::new(vec![decl("global/x:A/a", &["global/x:B/b"])]);
         assert_eq!(
             unknown.unwrap_err().to_string(),

@@ -20,6 +20,8 @@ mod value;
 pub use addr::{Region, ResourceAddr};
 pub use error::{AddrError, GraphError};
 pub use graph::ResourceGraph;
-pub use program::{DesiredStack, EvaluateError, Program, ProgramError, Resource, StackBuilder, evaluate};
+pub use program::{
+    DesiredStack, EvaluateError, Program, ProgramError, Resource, StackBuilder, evaluate,
+};
 pub use resource::{ResourceDecl, ResourceOptions};
 pub use value::{OutputRef, Props, Value, map, props_from_json, props_to_json, secret_digest};

@@ -130,12 +130,26 @@ impl Value {
         }
     }
 
+    /// Replaces each reference that `lookup` can resolve; leaves the others in place.
+    pub fn resolve_known(&self, lookup: &dyn Fn(&OutputRef) -> Option<Value>) -> Value {
+        match self {
+            Value::Ref(r) => lookup(r).unwrap_or_else(|| self.clone()),
+            Value::List(l) => Value::List(l.iter().map(|v| v.resolve_known(lookup)).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.resolve_known(lookup)))
+                    .collect(),
+            ),
+            Value::Secret(v) => Value::Secret(Box::new(v.resolve_known(lookup))),
+            other => other.clone(),
+        }
+    }
+
     /// Whether a desired value and a recorded one mean the same thing. A secret equals a digest of it.
     pub fn same_as(&self, recorded: &Value) -> bool {
         match (self, recorded) {
-            (Value::Secret(v), Value::SecretDigest(d)) | (Value::SecretDigest(d), Value::Secret(v)) => {
-                &secret_digest(v) == d
-            }
+            (Value::Secret(v), Value::SecretDigest(d))
+            | (Value::SecretDigest(d), Value::Secret(v)) => &secret_digest(v) == d,
             (Value::Secret(a), Value::Secret(b)) => a.same_as(b),
             (Value::List(a), Value::List(b)) => {
                 a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
@@ -146,7 +160,9 @@ impl Value {
                         .zip(b)
                         .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
             }
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => (*a as f64) == *b,
+            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
+                (*a as f64) == *b
+            }
             (a, b) => a == b,
         }
     }
@@ -161,7 +177,9 @@ impl Value {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
             Value::String(s) => Json::String(s.clone()),
             Value::List(l) => Json::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
+            Value::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
             Value::Unknown => tagged("$unknown", Json::Bool(true)),
             Value::Ref(r) => tagged("$ref", Json::String(format!("{}#{}", r.addr, r.output))),
             Value::Secret(v) => tagged("$secret", Json::String(secret_digest(v))),
@@ -179,7 +197,9 @@ impl Value {
                 None => Value::Float(n.as_f64().ok_or("number out of range")?),
             },
             Json::String(s) => Value::String(s.clone()),
-            Json::Array(a) => Value::List(a.iter().map(Value::from_json).collect::<Result<_, _>>()?),
+            Json::Array(a) => {
+                Value::List(a.iter().map(Value::from_json).collect::<Result<_, _>>()?)
+            }
             Json::Object(o) => {
                 if o.len() == 1 {
                     let (k, v) = o.iter().next().expect("one entry");
@@ -326,7 +346,12 @@ impl From<OutputRef> for Value {
 
 /// Converts props to a JSON object (for state, plans and journals).
 pub fn props_to_json(props: &Props) -> Json {
-    Json::Object(props.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+    Json::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
 }
 
 /// Converts a JSON object back to props.
@@ -343,7 +368,12 @@ pub fn props_from_json(json: &Json) -> Result<Props, String> {
 
 /// Builds a map value from pairs.
 pub fn map<K: Into<String>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, V)>) -> Value {
-    Value::Map(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    Value::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -367,7 +397,11 @@ mod tests {
             addr: "us-east-1/s3:Bucket/a".parse().unwrap(),
             output: "arn".into(),
         };
-        let v = map([("a", Value::Ref(r)), ("b", Value::Unknown), ("c", Value::from(3))]);
+        let v = map([
+            ("a", Value::Ref(r)),
+            ("b", Value::Unknown),
+            ("c", Value::from(3)),
+        ]);
         assert_eq!(Value::from_json(&v.to_json()).unwrap(), v);
         assert!(Value::from_json(&serde_json::json!({"$bogus": 1})).is_err());
     }

@@ -116,7 +116,11 @@ pub trait Provider: Send + Sync {
 
     /// Finds a resource that an interrupted create may have made (by deterministic name, tags or
     /// idempotency token), so that it is adopted instead of created twice.
-    async fn find(&self, ctx: &OpContext, inputs: &Props) -> Result<Option<Observed>, ProviderError>;
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError>;
 }
 
 /// The providers available to a run, by kind.

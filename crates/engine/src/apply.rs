@@ -1,0 +1,634 @@
+//! The executor: runs a plan wave by wave.
+//!
+//! Within a wave a step starts as soon as the steps it depends on are done, at most `parallel` at a
+//! time. A failed step skips its dependents; independent steps go on; the run stops before the next
+//! wave. Every provider call is preceded by an `intent` record in the journal and followed by its
+//! outcome. References are resolved from the outputs of completed steps just before each call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tandem_core::{OutputRef, Props, ResourceAddr, Value, props_to_json};
+use tokio::task::JoinSet;
+
+use crate::diff::{Action, ResourceChange};
+use crate::journal::{Journal, JournalRecord, OpKind};
+use crate::plan::Plan;
+use crate::provider::{OpContext, Providers};
+use crate::state::{ResourceRecord, ResourceState, State};
+
+/// How to apply.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// At most this many provider calls in flight (`--parallel`, default 10).
+    pub parallel: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallel: 10 }
+    }
+}
+
+/// Progress of an apply, for whoever displays it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    WaveStarted {
+        wave: String,
+        steps: usize,
+    },
+    StepStarted {
+        addr: ResourceAddr,
+        action: Action,
+    },
+    StepFinished {
+        addr: ResourceAddr,
+        action: Action,
+        outcome: Outcome,
+    },
+    WaveFinished {
+        wave: String,
+        failed: usize,
+    },
+    /// The run stops: these waves are not started.
+    Stopped {
+        not_started: Vec<String>,
+    },
+}
+
+/// Receives [`Event`]s. Called from executor tasks: keep it quick.
+pub trait Observer: Send + Sync {
+    fn on_event(&self, event: &Event);
+}
+
+/// An observer that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn on_event(&self, _: &Event) {}
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Not attempted, because a step it depends on failed.
+    Skipped(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepResult {
+    pub addr: ResourceAddr,
+    pub action: Action,
+    pub wave: String,
+    pub outcome: Outcome,
+}
+
+/// What an apply did.
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub results: Vec<StepResult>,
+    /// Waves not started because an earlier one failed.
+    pub not_started: Vec<String>,
+    /// The state after the run (also recoverable from the journal).
+    pub state: State,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.not_started.is_empty()
+            && self
+                .results
+                .iter()
+                .all(|r| matches!(r.outcome, Outcome::Done))
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &StepResult> {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed(_)))
+    }
+}
+
+/// The unit the executor schedules.
+#[derive(Clone, Debug)]
+enum StepKind {
+    Create,
+    Update,
+    Delete,
+    /// The second half of a create-first replacement: delete the old resource.
+    DeleteReplaced,
+    /// Delete, then create (delete-before-replace).
+    DeleteThenCreate,
+    Forget,
+}
+
+#[derive(Debug)]
+struct Step {
+    kind: StepKind,
+    change: Arc<ResourceChange>,
+    deps: Vec<usize>,
+}
+
+struct Run {
+    state: Mutex<State>,
+    journal: Arc<Journal>,
+    providers: Providers,
+    seq: AtomicU64,
+    token_base: String,
+}
+
+/// Applies `plan` on top of `state`. Never panics on a provider error; see [`ApplyReport`].
+pub async fn apply(
+    plan: &Plan,
+    state: State,
+    providers: &Providers,
+    journal: Arc<Journal>,
+    options: &ApplyOptions,
+    observer: Arc<dyn Observer>,
+) -> ApplyReport {
+    let run = Arc::new(Run {
+        token_base: format!("{}:{}", state.lineage, state.serial),
+        state: Mutex::new(state),
+        journal,
+        providers: providers.clone(),
+        seq: AtomicU64::new(1),
+    });
+    let mut results = Vec::new();
+    let mut not_started = Vec::new();
+    for (i, wave) in plan.waves.iter().enumerate() {
+        let steps = steps_of(&wave.changes);
+        observer.on_event(&Event::WaveStarted {
+            wave: wave.name.clone(),
+            steps: steps.len(),
+        });
+        let outcomes = run_wave(&steps, &run, options.parallel.max(1), &observer).await;
+        let mut failed = 0;
+        // One result per resource: a replacement's two steps report once, the worse outcome.
+        let mut per_resource: Vec<StepResult> = Vec::new();
+        let mut pos: HashMap<ResourceAddr, usize> = HashMap::new();
+        for (step, outcome) in steps.iter().zip(outcomes) {
+            if matches!(outcome, Outcome::Failed(_)) {
+                failed += 1;
+            }
+            let addr = step.change.addr.clone();
+            match pos.get(&addr) {
+                Some(&p) => {
+                    if matches!(per_resource[p].outcome, Outcome::Done) {
+                        per_resource[p].outcome = outcome;
+                    }
+                }
+                None => {
+                    pos.insert(addr.clone(), per_resource.len());
+                    per_resource.push(StepResult {
+                        addr,
+                        action: step.change.action,
+                        wave: wave.name.clone(),
+                        outcome,
+                    });
+                }
+            }
+        }
+        results.extend(per_resource);
+        observer.on_event(&Event::WaveFinished {
+            wave: wave.name.clone(),
+            failed,
+        });
+        if failed > 0 {
+            not_started = plan.waves[i + 1..].iter().map(|w| w.name.clone()).collect();
+            if !not_started.is_empty() {
+                observer.on_event(&Event::Stopped {
+                    not_started: not_started.clone(),
+                });
+            }
+            break;
+        }
+    }
+    let run = Arc::try_unwrap(run).unwrap_or_else(|_| unreachable!("all tasks have ended"));
+    ApplyReport {
+        results,
+        not_started,
+        state: run.state.into_inner().expect("state lock not poisoned"),
+    }
+}
+
+/// Turns a wave's changes into steps with their dependencies inside the wave.
+fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut upsert_step: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut delete_step: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut replaced: Vec<(usize, &ResourceChange)> = Vec::new();
+    for c in changes {
+        let kind = match c.action {
+            Action::NoOp => continue,
+            Action::Create | Action::ReplaceCreateFirst => StepKind::Create,
+            Action::Update => StepKind::Update,
+            Action::ReplaceDeleteFirst => StepKind::DeleteThenCreate,
+            Action::Delete => StepKind::Delete,
+            Action::Forget => StepKind::Forget,
+        };
+        let change = Arc::new(c.clone());
+        let idx = steps.len();
+        if c.action.is_delete() {
+            delete_step.insert(&c.addr, idx);
+        } else {
+            upsert_step.insert(&c.addr, idx);
+        }
+        steps.push(Step {
+            kind,
+            change: Arc::clone(&change),
+            deps: Vec::new(),
+        });
+        if c.action == Action::ReplaceCreateFirst {
+            replaced.push((idx, c));
+        }
+    }
+    // Creates and updates wait for what they depend on.
+    for step in steps.iter_mut() {
+        if !step.change.action.is_delete() {
+            step.deps = step
+                .change
+                .dependencies
+                .iter()
+                .filter_map(|d| upsert_step.get(d).copied())
+                .collect();
+        }
+    }
+    // A delete waits for the deletes of the resources that depended on it.
+    let deleted: Vec<(usize, Vec<ResourceAddr>)> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.change.action.is_delete())
+        .map(|(i, s)| (i, s.change.dependencies.clone()))
+        .collect();
+    for (dependent, deps) in deleted {
+        for d in deps {
+            if let Some(&ix) = delete_step.get(&d) {
+                steps[ix].deps.push(dependent);
+            }
+        }
+    }
+    // The old half of a create-first replacement goes after its replacement and after every
+    // resource of this wave that depends on it has been repointed.
+    for (create_idx, c) in replaced {
+        let mut deps = vec![create_idx];
+        for (i, s) in steps.iter().enumerate() {
+            if !s.change.action.is_delete() && s.change.dependencies.contains(&c.addr) {
+                deps.push(i);
+            }
+        }
+        steps.push(Step {
+            kind: StepKind::DeleteReplaced,
+            change: Arc::clone(&steps[create_idx].change),
+            deps,
+        });
+    }
+    for s in &mut steps {
+        s.deps.sort_unstable();
+        s.deps.dedup();
+    }
+    steps
+}
+
+async fn run_wave(
+    steps: &[Step],
+    run: &Arc<Run>,
+    parallel: usize,
+    observer: &Arc<dyn Observer>,
+) -> Vec<Outcome> {
+    let n = steps.len();
+    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
+    let mut waiting: Vec<usize> = steps.iter().map(|s| s.deps.len()).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, s) in steps.iter().enumerate() {
+        for &d in &s.deps {
+            dependents[d].push(i);
+        }
+    }
+    let mut ready: std::collections::VecDeque<usize> =
+        (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut set: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+    let mut settled = 0;
+    while settled < n {
+        while set.len() < parallel
+            && let Some(i) = ready.pop_front()
+        {
+            let step = &steps[i];
+            observer.on_event(&Event::StepStarted {
+                addr: step.change.addr.clone(),
+                action: step.change.action,
+            });
+            let (kind, change, run) =
+                (step.kind.clone(), Arc::clone(&step.change), Arc::clone(run));
+            set.spawn(async move { (i, run_step(kind, &change, &run).await) });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (i, result) =
+            joined.unwrap_or_else(|e| (usize::MAX, Err(format!("step task failed: {e}"))));
+        if i == usize::MAX {
+            continue;
+        }
+        let o = match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(e),
+        };
+        observer.on_event(&Event::StepFinished {
+            addr: steps[i].change.addr.clone(),
+            action: steps[i].change.action,
+            outcome: o.clone(),
+        });
+        settled += 1;
+        let ok = o == Outcome::Done;
+        outcome[i] = Some(o);
+        if ok {
+            for &d in &dependents[i] {
+                waiting[d] -= 1;
+                if waiting[d] == 0 && outcome[d].is_none() {
+                    ready.push_back(d);
+                }
+            }
+        } else {
+            // Skip everything downstream.
+            let mut stack = dependents[i].clone();
+            while let Some(d) = stack.pop() {
+                if outcome[d].is_none() {
+                    let why = format!("skipped: {} failed", steps[i].change.addr);
+                    observer.on_event(&Event::StepFinished {
+                        addr: steps[d].change.addr.clone(),
+                        action: steps[d].change.action,
+                        outcome: Outcome::Skipped(why.clone()),
+                    });
+                    outcome[d] = Some(Outcome::Skipped(why));
+                    settled += 1;
+                    stack.extend(dependents[d].iter().copied());
+                }
+            }
+        }
+    }
+    outcome
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Outcome::Skipped("not started".into())))
+        .collect()
+}
+
+/// The idempotency token of one operation on one resource in one run.
+fn token(base: &str, addr: &ResourceAddr, op: OpKind) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(base.as_bytes());
+    h.update(b"\0");
+    h.update(addr.as_str().as_bytes());
+    h.update(format!("\0{op:?}").as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tandem-{hex}")
+}
+
+async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<(), String> {
+    match kind {
+        StepKind::Create => create(change, run).await,
+        StepKind::Update => update(change, run).await,
+        StepKind::Delete => delete(change, run, true).await,
+        StepKind::DeleteReplaced => delete(change, run, false).await,
+        StepKind::DeleteThenCreate => {
+            delete(change, run, true).await?;
+            create(change, run).await
+        }
+        StepKind::Forget => {
+            journal(
+                run,
+                &JournalRecord::Forget {
+                    addr: change.addr.clone(),
+                },
+            )
+            .await?;
+            run.state
+                .lock()
+                .expect("state lock")
+                .resources
+                .remove(&change.addr);
+            Ok(())
+        }
+    }
+}
+
+fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
+    let state = run.state.lock().expect("state lock");
+    let lookup = |r: &OutputRef| -> Option<Value> { state.output(&r.addr, &r.output).cloned() };
+    let mut out = Props::new();
+    for (k, v) in change.inputs.iter().flatten() {
+        let resolved = v.resolve(&lookup);
+        if resolved.is_unknown() {
+            let missing: Vec<String> = v
+                .refs()
+                .iter()
+                .filter(|r| lookup(r).is_none())
+                .map(|r| format!("{}.{}", r.addr, r.output))
+                .collect();
+            return Err(format!(
+                "input `{k}` is still unknown: {} produced no such output",
+                missing.join(", ")
+            ));
+        }
+        out.insert(k.clone(), resolved);
+    }
+    Ok(out)
+}
+
+fn ctx(change: &ResourceChange, run: &Run, token: String) -> OpContext {
+    let state = run.state.lock().expect("state lock");
+    OpContext {
+        addr: change.addr.clone(),
+        stack: state.stack.clone(),
+        env: state.env.clone(),
+        token,
+    }
+}
+
+async fn journal(run: &Run, record: &JournalRecord) -> Result<(), String> {
+    run.journal
+        .append(record)
+        .await
+        .map_err(|e| format!("not attempted: {e}"))
+}
+
+fn provider_of<'a>(
+    run: &'a Run,
+    change: &ResourceChange,
+) -> Result<&'a Arc<dyn crate::provider::Provider>, String> {
+    run.providers
+        .get(change.addr.kind())
+        .ok_or_else(|| format!("no provider for resource kind {:?}", change.addr.kind()))
+}
+
+async fn create(change: &ResourceChange, run: &Run) -> Result<(), String> {
+    let provider = provider_of(run, change)?;
+    let inputs = resolve_inputs(change, run)?;
+    provider.validate(&change.addr, &inputs)?;
+    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
+    let token = token(&run.token_base, &change.addr, OpKind::Create);
+    journal(
+        run,
+        &JournalRecord::Intent {
+            seq,
+            addr: change.addr.clone(),
+            op: OpKind::Create,
+            token: token.clone(),
+            id: None,
+            inputs: Some(props_to_json(&inputs)),
+            dependencies: change.dependencies.clone(),
+            protect: change.protect,
+            retain_on_delete: change.retain_on_delete,
+        },
+    )
+    .await?;
+    let ctx = ctx(change, run, token);
+    match provider.create(&ctx, &inputs).await {
+        Ok(obs) => {
+            let rs = ResourceState {
+                id: obs.id,
+                inputs,
+                outputs: obs.outputs,
+                dependencies: change.dependencies.clone(),
+                protect: change.protect,
+                retain_on_delete: change.retain_on_delete,
+            };
+            record_done(run, seq, &change.addr, Some(rs)).await
+        }
+        Err(e) => record_failed(run, seq, &change.addr, "create", e.to_string()).await,
+    }
+}
+
+async fn update(change: &ResourceChange, run: &Run) -> Result<(), String> {
+    let provider = provider_of(run, change)?;
+    let prior = change.prior.as_ref().ok_or("update without prior state")?;
+    let inputs = resolve_inputs(change, run)?;
+    provider.validate(&change.addr, &inputs)?;
+    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
+    let token = token(&run.token_base, &change.addr, OpKind::Update);
+    journal(
+        run,
+        &JournalRecord::Intent {
+            seq,
+            addr: change.addr.clone(),
+            op: OpKind::Update,
+            token: token.clone(),
+            id: Some(prior.id.clone()),
+            inputs: Some(props_to_json(&inputs)),
+            dependencies: change.dependencies.clone(),
+            protect: change.protect,
+            retain_on_delete: change.retain_on_delete,
+        },
+    )
+    .await?;
+    let ctx = ctx(change, run, token);
+    match provider
+        .update(&ctx, &prior.id, &prior.inputs, &inputs)
+        .await
+    {
+        Ok(obs) => {
+            let rs = ResourceState {
+                id: obs.id,
+                inputs,
+                outputs: obs.outputs,
+                dependencies: change.dependencies.clone(),
+                protect: change.protect,
+                retain_on_delete: change.retain_on_delete,
+            };
+            record_done(run, seq, &change.addr, Some(rs)).await
+        }
+        Err(e) => record_failed(run, seq, &change.addr, "update", e.to_string()).await,
+    }
+}
+
+/// Deletes the prior resource. `remove_record` is false for the old half of a replacement, whose
+/// address now belongs to the new resource.
+async fn delete(change: &ResourceChange, run: &Run, remove_record: bool) -> Result<(), String> {
+    let provider = provider_of(run, change)?;
+    let prior = change.prior.as_ref().ok_or("delete without prior state")?;
+    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
+    let token = token(&run.token_base, &change.addr, OpKind::Delete);
+    journal(
+        run,
+        &JournalRecord::Intent {
+            seq,
+            addr: change.addr.clone(),
+            op: OpKind::Delete,
+            token: token.clone(),
+            id: Some(prior.id.clone()),
+            inputs: None,
+            dependencies: prior.dependencies.clone(),
+            protect: false,
+            retain_on_delete: false,
+        },
+    )
+    .await?;
+    let ctx = ctx(change, run, token);
+    match provider.delete(&ctx, &prior.id, &prior.inputs).await {
+        Ok(()) => {
+            if remove_record {
+                record_done(run, seq, &change.addr, None).await
+            } else {
+                let current = run
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .resources
+                    .get(&change.addr)
+                    .cloned();
+                record_done(run, seq, &change.addr, current).await
+            }
+        }
+        Err(e) => record_failed(run, seq, &change.addr, "delete", e.to_string()).await,
+    }
+}
+
+async fn record_done(
+    run: &Run,
+    seq: u64,
+    addr: &ResourceAddr,
+    rs: Option<ResourceState>,
+) -> Result<(), String> {
+    let record = rs.as_ref().map(|r| ResourceRecord::from_state(addr, r));
+    // The cloud has changed: keep the in-memory state true even if the journal write fails.
+    {
+        let mut state = run.state.lock().expect("state lock");
+        match rs {
+            Some(r) => state.resources.insert(addr.clone(), r),
+            None => state.resources.remove(addr),
+        };
+    }
+    journal(
+        run,
+        &JournalRecord::Done {
+            seq,
+            addr: addr.clone(),
+            record,
+        },
+    )
+    .await
+    .map_err(|e| format!("succeeded, but the outcome could not be journaled: {e}"))
+}
+
+async fn record_failed(
+    run: &Run,
+    seq: u64,
+    addr: &ResourceAddr,
+    op: &str,
+    error: String,
+) -> Result<(), String> {
+    let _ = journal(
+        run,
+        &JournalRecord::Failed {
+            seq,
+            addr: addr.clone(),
+            error: error.clone(),
+        },
+    )
+    .await;
+    Err(format!("{op} failed: {error}"))
+}

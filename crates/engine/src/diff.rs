@@ -1,0 +1,291 @@
+//! Diff: the desired graph against the prior state, one [`ResourceChange`] per resource.
+
+use std::collections::{BTreeSet, HashMap};
+
+use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, Value};
+
+use crate::provider::Providers;
+use crate::state::{ResourceState, State};
+
+/// What will happen to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Create the replacement, repoint dependents, then delete the old one.
+    ReplaceCreateFirst,
+    /// Delete the old one, then create the replacement (`delete_before_replace`).
+    ReplaceDeleteFirst,
+    Delete,
+    /// Remove from state, leave in the cloud (`retain_on_delete`).
+    Forget,
+}
+
+impl Action {
+    /// The plan marker: `+`, `~`, `+/-`, `-/+`, `-`.
+    pub fn marker(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::ReplaceCreateFirst => "+/-",
+            Action::ReplaceDeleteFirst => "-/+",
+            Action::Delete | Action::Forget => "-",
+        }
+    }
+
+    /// A stable lowercase name, for JSON and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::ReplaceCreateFirst => "replace",
+            Action::ReplaceDeleteFirst => "replace-delete-first",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        [
+            Action::NoOp,
+            Action::Create,
+            Action::Update,
+            Action::ReplaceCreateFirst,
+            Action::ReplaceDeleteFirst,
+            Action::Delete,
+            Action::Forget,
+        ]
+        .into_iter()
+        .find(|a| a.name() == name)
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(
+            self,
+            Action::ReplaceCreateFirst | Action::ReplaceDeleteFirst
+        )
+    }
+
+    pub fn is_delete(self) -> bool {
+        matches!(self, Action::Delete | Action::Forget)
+    }
+}
+
+/// One property's change. `None` means absent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PropertyChange {
+    pub name: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+    pub forces_replacement: bool,
+}
+
+/// What will happen to one resource, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceChange {
+    pub addr: ResourceAddr,
+    pub action: Action,
+    /// Per-property changes (for creates: every input; for deletes: none).
+    pub changes: Vec<PropertyChange>,
+    /// Why the resource is replaced, one sentence per property.
+    pub replace_reasons: Vec<String>,
+    /// The desired inputs, references resolved where already known. `None` for deletes.
+    pub inputs: Option<Props>,
+    /// What the state knew before. `None` for creates.
+    pub prior: Option<ResourceState>,
+    /// What it depends on (desired graph; the prior dependencies for deletes).
+    pub dependencies: Vec<ResourceAddr>,
+    pub protect: bool,
+    pub retain_on_delete: bool,
+}
+
+/// Why no plan could be made. Each names the resource.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum PlanError {
+    #[error("{addr}: no provider for resource kind {kind:?}")]
+    UnknownKind { addr: ResourceAddr, kind: String },
+    #[error("{addr} is protected, but this plan would {action} it{}", reasons_suffix(.reasons))]
+    Protected {
+        addr: ResourceAddr,
+        action: &'static str,
+        reasons: Vec<String>,
+    },
+    #[error("{addr} (region {region}): {message}")]
+    Invalid {
+        addr: ResourceAddr,
+        region: String,
+        message: String,
+    },
+    #[error("--region {0}: no such wave in this plan (waves: {1})")]
+    UnknownWave(String, String),
+}
+
+fn reasons_suffix(reasons: &[String]) -> String {
+    if reasons.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", reasons.join("; "))
+    }
+}
+
+/// Compares the desired stack with the prior state.
+///
+/// References to resources that stay unchanged (or are updated in place) resolve to their recorded
+/// outputs; references to resources yet to be created or replaced stay unknown until apply.
+pub fn diff(
+    desired: &DesiredStack,
+    prior: &State,
+    providers: &Providers,
+) -> Result<Vec<ResourceChange>, PlanError> {
+    let mut planned: HashMap<&ResourceAddr, Action> = HashMap::with_capacity(desired.graph.len());
+    let mut out = Vec::with_capacity(desired.graph.len() + 8);
+    for decl in desired.graph.in_order() {
+        let addr = &decl.addr;
+        let provider = providers
+            .get(addr.kind())
+            .ok_or_else(|| PlanError::UnknownKind {
+                addr: addr.clone(),
+                kind: addr.kind().to_string(),
+            })?;
+        let lookup = |r: &OutputRef| -> Option<Value> {
+            match planned.get(&r.addr) {
+                Some(Action::NoOp | Action::Update) => prior.output(&r.addr, &r.output).cloned(),
+                _ => None,
+            }
+        };
+        let mut inputs: Props = decl
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve_known(&lookup)))
+            .collect();
+        provider
+            .validate(addr, &inputs)
+            .map_err(|message| PlanError::Invalid {
+                addr: addr.clone(),
+                region: addr.region_str().to_string(),
+                message,
+            })?;
+        let dependencies = decl.dependencies();
+        let opts = &decl.options;
+        let change = match prior.resources.get(addr) {
+            None => ResourceChange {
+                addr: addr.clone(),
+                action: Action::Create,
+                changes: inputs
+                    .iter()
+                    .map(|(k, v)| PropertyChange {
+                        name: k.clone(),
+                        old: None,
+                        new: Some(v.clone()),
+                        forces_replacement: false,
+                    })
+                    .collect(),
+                replace_reasons: Vec::new(),
+                inputs: Some(inputs),
+                prior: None,
+                dependencies,
+                protect: opts.protect,
+                retain_on_delete: opts.retain_on_delete,
+            },
+            Some(old) => {
+                for name in &opts.ignore_changes {
+                    match old.inputs.get(name) {
+                        Some(v) => inputs.insert(name.clone(), v.clone()),
+                        None => inputs.remove(name),
+                    };
+                }
+                let provider_forces = provider.replace_on();
+                let names: BTreeSet<&String> = inputs.keys().chain(old.inputs.keys()).collect();
+                let mut changes = Vec::new();
+                let mut replace_reasons = Vec::new();
+                for name in names {
+                    let (o, n) = (old.inputs.get(name), inputs.get(name));
+                    let same = match (o, n) {
+                        (Some(o), Some(n)) => n.same_as(o),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if same {
+                        continue;
+                    }
+                    let by_provider = provider_forces.contains(&name.as_str());
+                    let by_option = opts.replace_on_changes.iter().any(|r| r == name);
+                    if by_provider {
+                        replace_reasons.push(format!(
+                            "changing `{name}` forces replacement ({} cannot change it in place)",
+                            addr.kind()
+                        ));
+                    } else if by_option {
+                        replace_reasons.push(format!("`{name}` is listed in replace_on_changes"));
+                    }
+                    changes.push(PropertyChange {
+                        name: name.clone(),
+                        old: o.cloned(),
+                        new: n.cloned(),
+                        forces_replacement: by_provider || by_option,
+                    });
+                }
+                let action = if changes.is_empty() {
+                    Action::NoOp
+                } else if replace_reasons.is_empty() {
+                    Action::Update
+                } else if opts.delete_before_replace {
+                    Action::ReplaceDeleteFirst
+                } else {
+                    Action::ReplaceCreateFirst
+                };
+                if action.is_replace() && (opts.protect || old.protect) {
+                    return Err(PlanError::Protected {
+                        addr: addr.clone(),
+                        action: "replace",
+                        reasons: replace_reasons,
+                    });
+                }
+                ResourceChange {
+                    addr: addr.clone(),
+                    action,
+                    changes,
+                    replace_reasons,
+                    inputs: Some(inputs),
+                    prior: Some(old.clone()),
+                    dependencies,
+                    protect: opts.protect,
+                    retain_on_delete: opts.retain_on_delete,
+                }
+            }
+        };
+        planned.insert(addr, change.action);
+        out.push(change);
+    }
+    for (addr, old) in &prior.resources {
+        if desired.graph.contains(addr) {
+            continue;
+        }
+        if old.protect {
+            return Err(PlanError::Protected {
+                addr: addr.clone(),
+                action: "delete",
+                reasons: vec!["it is no longer declared".to_string()],
+            });
+        }
+        out.push(ResourceChange {
+            addr: addr.clone(),
+            action: if old.retain_on_delete {
+                Action::Forget
+            } else {
+                Action::Delete
+            },
+            changes: Vec::new(),
+            replace_reasons: Vec::new(),
+            inputs: None,
+            prior: Some(old.clone()),
+            dependencies: old.dependencies.clone(),
+            protect: false,
+            retain_on_delete: old.retain_on_delete,
+        });
+    }
+    Ok(out)
+}

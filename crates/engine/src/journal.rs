@@ -1,0 +1,296 @@
+//! The journal: intent recorded before every provider call, the outcome after.
+//!
+//! One JSON record per line, appended and fsynced, beside the state file. A run that is killed at
+//! any instant leaves a journal whose `done` records are folded into the state by the next run and
+//! whose unanswered `intent` records are reconciled by reading the cloud (see `recovery`).
+//! Appending costs the same whatever the size of the stack: no whole-state rewrite per step.
+//!
+//! Concurrent appends are grouped: one writer thread writes every record waiting and fsyncs once
+//! for all of them (group commit).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use tandem_core::ResourceAddr;
+
+use crate::state::ResourceRecord;
+
+/// What a provider call does.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One line of the journal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum JournalRecord {
+    /// The first record of a run: which state it applies on top of.
+    Begin {
+        lineage: String,
+        base_serial: u64,
+        operation: String,
+    },
+    /// About to call the provider.
+    Intent {
+        seq: u64,
+        addr: ResourceAddr,
+        op: OpKind,
+        token: String,
+        /// The cloud id, for updates and deletes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The resolved inputs (secrets as digests), for creates and updates.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Json>,
+        #[serde(default)]
+        dependencies: Vec<ResourceAddr>,
+        #[serde(default)]
+        protect: bool,
+        #[serde(default)]
+        retain_on_delete: bool,
+    },
+    /// The call succeeded: the resource is now `record`, or gone when `None`.
+    Done {
+        seq: u64,
+        addr: ResourceAddr,
+        record: Option<ResourceRecord>,
+    },
+    /// The call failed; nothing changed that the state must know of.
+    Failed {
+        seq: u64,
+        addr: ResourceAddr,
+        error: String,
+    },
+    /// A resource was forgotten (removed from state, left in the cloud).
+    Forget { addr: ResourceAddr },
+    /// An extension's data (the failover posture) changed.
+    Extension { key: String, value: Json },
+}
+
+/// Errors reading a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot {action} journal {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("journal {} is corrupted at line {line}: {message}", path.display())]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Reads every record. A last line cut short by a crash is ignored; any other bad line is an error.
+pub fn read_journal(path: &Path) -> Result<Vec<JournalRecord>, JournalError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(JournalError::Io {
+                action: "open",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut lines = Vec::new();
+    let mut reader = BufReader::new(file);
+    loop {
+        let mut buf = Vec::new();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| JournalError::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        lines.push(buf);
+    }
+    let mut records = Vec::with_capacity(lines.len());
+    let last = lines.len();
+    for (i, line) in lines.iter().enumerate() {
+        let complete = line.ends_with(b"\n");
+        match serde_json::from_slice::<JournalRecord>(line) {
+            Ok(r) if complete => records.push(r),
+            // A torn final write: the intent or outcome it carried never happened as far as
+            // anyone could observe, so it is dropped.
+            _ if i + 1 == last && !complete => break,
+            Ok(_) => unreachable!("complete lines are handled above"),
+            Err(e) => {
+                return Err(JournalError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(records)
+}
+
+type Pending = (Vec<u8>, tokio::sync::oneshot::Sender<io::Result<()>>);
+
+/// An open journal, appended to by one writer thread with group commit.
+pub struct Journal {
+    path: PathBuf,
+    tx: Option<mpsc::Sender<Pending>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Journal {
+    /// Opens (creating or truncating) the journal for a new run and writes its `Begin` record.
+    pub fn create(path: &Path, begin: JournalRecord) -> Result<Journal, JournalError> {
+        let io_err = |action, source| JournalError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| io_err("create", e))?;
+        let mut line = serde_json::to_vec(&begin).expect("records serialize");
+        line.push(b'\n');
+        file.write_all(&line).map_err(|e| io_err("write", e))?;
+        file.sync_data().map_err(|e| io_err("fsync", e))?;
+        if let Some(dir) = path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(Journal::start(path, file))
+    }
+
+    fn start(path: &Path, file: File) -> Journal {
+        let (tx, rx) = mpsc::channel::<Pending>();
+        let thread = std::thread::Builder::new()
+            .name("tandem-journal".into())
+            .spawn(move || writer_loop(file, rx))
+            .expect("spawn journal writer");
+        Journal {
+            path: path.to_path_buf(),
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record and returns once it is on disk.
+    pub async fn append(&self, record: &JournalRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(record).expect("records serialize");
+        line.push(b'\n');
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let gone = || JournalError::Io {
+            action: "append to",
+            path: self.path.clone(),
+            source: io::Error::other("journal writer stopped"),
+        };
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send((line, done_tx))
+            .map_err(|_| gone())?;
+        done_rx
+            .await
+            .map_err(|_| gone())?
+            .map_err(|source| JournalError::Io {
+                action: "append to",
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Appends from synchronous code (tests, benchmarks, recovery).
+    pub fn append_blocking(&self, record: &JournalRecord) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(record).expect("records serialize");
+        line.push(b'\n');
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let gone = || JournalError::Io {
+            action: "append to",
+            path: self.path.clone(),
+            source: io::Error::other("journal writer stopped"),
+        };
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send((line, done_tx))
+            .map_err(|_| gone())?;
+        done_rx
+            .blocking_recv()
+            .map_err(|_| gone())?
+            .map_err(|source| JournalError::Io {
+                action: "append to",
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer_loop(mut file: File, rx: mpsc::Receiver<Pending>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut result = Ok(());
+        for (line, _) in &batch {
+            if let Err(e) = file.write_all(line) {
+                result = Err(e);
+                break;
+            }
+        }
+        if result.is_ok() {
+            result = file.sync_data();
+        }
+        for (_, reply) in batch {
+            let r = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            let _ = reply.send(r);
+        }
+    }
+}
+
+/// Removes the journal once its records are folded into a saved state.
+pub fn remove_journal(path: &Path) -> Result<(), JournalError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(JournalError::Io {
+            action: "remove",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

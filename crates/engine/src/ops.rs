@@ -1,0 +1,163 @@
+//! Operations: what the commands do, composed from the store, the journal, plan, apply and refresh.
+//! The CLI parses and prints; these functions do the work.
+
+use std::sync::Arc;
+
+use tandem_core::{DesiredStack, OutputRef, Value};
+
+use crate::apply::{ApplyOptions, ApplyReport, Observer, apply};
+use crate::error::EngineError;
+use crate::journal::{Journal, JournalRecord, read_journal, remove_journal};
+use crate::plan::{Plan, PlanConfig, plan};
+use crate::provider::Providers;
+use crate::recovery::{Reconciled, fold, reconcile};
+use crate::refresh::{Drift, refresh};
+use crate::state::State;
+use crate::store::{LocalStore, StateLock, StoreError};
+
+/// A new random lineage, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub fn new_lineage() -> String {
+    let b: [u8; 16] = rand::random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The stack's state, or a new empty one (with a fresh lineage) when there is none, with any
+/// completed journal records folded in. Read-only: nothing is written.
+///
+/// Returns the number of operations an interrupted run left pending (reconciled by the next apply).
+pub fn read_state(
+    store: &LocalStore,
+    stack: &str,
+    env: &str,
+) -> Result<(State, usize), EngineError> {
+    let state = store
+        .load(stack, env)?
+        .unwrap_or_else(|| State::new(stack, env, new_lineage()));
+    let paths = store.paths(stack, env);
+    let records = read_journal(&paths.journal)?;
+    let folded = fold(state, &records).map_err(|message| journal_error(&paths.journal, message))?;
+    Ok((folded.state, folded.pending.len()))
+}
+
+fn journal_error(path: &std::path::Path, message: String) -> EngineError {
+    EngineError::Journal(crate::journal::JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line: 1,
+        message,
+    })
+}
+
+/// Under the lock: folds a journal left by an interrupted run into the state, reconciles its pending
+/// operations by reading the cloud, saves, and removes the journal. Returns the state to work from.
+pub async fn recover(
+    store: &LocalStore,
+    _lock: &StateLock,
+    stack: &str,
+    env: &str,
+    providers: &Providers,
+) -> Result<(State, Vec<Reconciled>), EngineError> {
+    let paths = store.paths(stack, env);
+    let state = match store.load(stack, env)? {
+        Some(s) => s,
+        None => State::new(stack, env, new_lineage()),
+    };
+    let records = read_journal(&paths.journal)?;
+    if records.is_empty() {
+        return Ok((state, Vec::new()));
+    }
+    let folded = fold(state, &records).map_err(|m| journal_error(&paths.journal, m))?;
+    let replayed = folded.replayed;
+    let (mut state, notes) = reconcile(folded, providers).await?;
+    if replayed > 0 || !notes.is_empty() {
+        state.serial += 1;
+        store.save(&state)?;
+    }
+    remove_journal(&paths.journal)?;
+    Ok((state, notes))
+}
+
+/// Plans, optionally after a refresh whose drift is attached to the plan.
+pub async fn make_plan(
+    desired: &DesiredStack,
+    state: &State,
+    providers: &Providers,
+    config: &PlanConfig,
+    refresh_first: Option<usize>,
+) -> Result<(Plan, State), EngineError> {
+    let (base, drift): (State, Vec<Drift>) = match refresh_first {
+        Some(parallel) => refresh(state, providers, parallel).await?,
+        None => (state.clone(), Vec::new()),
+    };
+    let mut p = plan(desired, &base, providers, config)?;
+    p.drift = drift;
+    Ok((p, base))
+}
+
+/// Applies a plan under the lock, journaling every step, then saves the new state (serial + 1)
+/// and removes the journal. The state is saved even when steps failed: it records what was done.
+pub async fn apply_plan(
+    store: &LocalStore,
+    _lock: &StateLock,
+    plan: &Plan,
+    state: State,
+    desired_outputs: &std::collections::BTreeMap<String, Value>,
+    providers: &Providers,
+    options: &ApplyOptions,
+    observer: Arc<dyn Observer>,
+    operation: &str,
+) -> Result<ApplyReport, EngineError> {
+    let paths = store.paths(&state.stack, &state.env);
+    crate::store::create_dir(&paths.dir)?;
+    let journal = Arc::new(Journal::create(
+        &paths.journal,
+        JournalRecord::Begin {
+            lineage: state.lineage.clone(),
+            base_serial: state.serial,
+            operation: operation.to_string(),
+        },
+    )?);
+    let mut report = apply(
+        plan,
+        state,
+        providers,
+        Arc::clone(&journal),
+        options,
+        observer,
+    )
+    .await;
+    drop(journal);
+    let succeeded = report.succeeded();
+    let s = &mut report.state;
+    let resolved: std::collections::BTreeMap<String, Value> = {
+        let lookup = |r: &OutputRef| s.output(&r.addr, &r.output).cloned();
+        desired_outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+            .collect()
+    };
+    if succeeded {
+        s.outputs = resolved;
+    }
+    s.serial += 1;
+    store.save(s)?;
+    remove_journal(&paths.journal)?;
+    Ok(report)
+}
+
+/// Saves a state under the lock (serial + 1), for `refresh` and `state rm`.
+pub fn save_state(
+    store: &LocalStore,
+    _lock: &StateLock,
+    state: &mut State,
+) -> Result<(), StoreError> {
+    state.serial += 1;
+    store.save(state)
+}

@@ -1,0 +1,128 @@
+//! Refresh: read every recorded resource through its provider and report drift, the changes
+//! made outside Tandem, apart from code changes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tandem_core::ResourceAddr;
+use tokio::task::JoinSet;
+
+use crate::diff::PropertyChange;
+use crate::error::EngineError;
+use crate::provider::{OpContext, Providers};
+use crate::state::State;
+
+/// A change made outside Tandem.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drift {
+    pub addr: ResourceAddr,
+    pub kind: DriftKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DriftKind {
+    /// Properties differ from what Tandem last applied.
+    Changed(Vec<PropertyChange>),
+    /// The resource no longer exists.
+    Deleted,
+}
+
+/// Reads the live state of every resource in `state`, at most `parallel` at a time.
+///
+/// Returns the refreshed state (live inputs and outputs; vanished resources removed) and the drift.
+/// The serial is not changed: saving is the caller's decision.
+pub async fn refresh(
+    state: &State,
+    providers: &Providers,
+    parallel: usize,
+) -> Result<(State, Vec<Drift>), EngineError> {
+    let mut set = JoinSet::new();
+    let mut queue: Vec<ResourceAddr> = state.resources.keys().cloned().collect();
+    queue.reverse();
+    let mut results = Vec::with_capacity(queue.len());
+    let state_arc = Arc::new(state.clone());
+    loop {
+        while set.len() < parallel.max(1)
+            && let Some(addr) = queue.pop()
+        {
+            let provider =
+                providers
+                    .get(addr.kind())
+                    .cloned()
+                    .ok_or_else(|| EngineError::NoProvider {
+                        addr: addr.clone(),
+                        kind: addr.kind().to_string(),
+                    })?;
+            let st = Arc::clone(&state_arc);
+            set.spawn(async move {
+                let r = &st.resources[&addr];
+                let ctx = OpContext {
+                    addr: addr.clone(),
+                    stack: st.stack.clone(),
+                    env: st.env.clone(),
+                    token: String::new(),
+                };
+                let res = provider.read(&ctx, &r.id, &r.inputs).await;
+                (addr, res)
+            });
+        }
+        match set.join_next().await {
+            Some(joined) => {
+                let (addr, res) = joined.map_err(|e| EngineError::Internal(e.to_string()))?;
+                let observed = res.map_err(|source| EngineError::Provider {
+                    region: addr.region_str().to_string(),
+                    addr: addr.clone(),
+                    operation: "read",
+                    source,
+                })?;
+                results.push((addr, observed));
+            }
+            None => break,
+        }
+    }
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut new_state = state.clone();
+    let mut drift = Vec::new();
+    for (addr, observed) in results {
+        match observed {
+            None => {
+                new_state.resources.remove(&addr);
+                drift.push(Drift {
+                    addr,
+                    kind: DriftKind::Deleted,
+                });
+            }
+            Some(obs) => {
+                let rec = new_state.resources.get_mut(&addr).expect("read from state");
+                let names: BTreeSet<&String> = rec.inputs.keys().chain(obs.inputs.keys()).collect();
+                let mut changes = Vec::new();
+                for name in names {
+                    let (o, n) = (rec.inputs.get(name), obs.inputs.get(name));
+                    let same = match (o, n) {
+                        (Some(o), Some(n)) => o.same_as(n),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    if !same {
+                        changes.push(PropertyChange {
+                            name: name.clone(),
+                            old: o.cloned(),
+                            new: n.cloned(),
+                            forces_replacement: false,
+                        });
+                    }
+                }
+                if !changes.is_empty() {
+                    drift.push(Drift {
+                        addr: addr.clone(),
+                        kind: DriftKind::Changed(changes),
+                    });
+                }
+                rec.inputs = obs.inputs;
+                rec.outputs = obs.outputs;
+                rec.id = obs.id;
+            }
+        }
+    }
+    Ok((new_state, drift))
+}
