@@ -1,1 +1,14 @@
-//! tandem-stack-multi-region
+#![recursion_limit = "512"]
+//! The multi-region stack: the seed's active-passive architecture as a Tandem program.
+//!
+//! The principal type is [`MultiRegion`], a [`tandem_core::Program`] built from an [`Environment`]
+//! (read from `environments/<name>.toml` and the seed's variables) and the current [`Roles`] of the
+//! two regions. [`template::regional_template`] renders the regional CloudFormation template that
+//! the stack set deploys to both regions.
+
+pub mod config;
+pub mod program;
+pub mod template;
+
+pub use config::{ConfigError, Environment, process_vars};
+pub use program::{MultiRegion, Roles, STACK_NAME};

@@ -1,0 +1,71 @@
+# Tandem: every target defaults to the local cloud (ENV=local). `make help` lists them.
+ENV ?= local
+TANDEM := target/debug/tandem
+CARGO ?= cargo
+MOTO_VERSION := 5.2.*
+PREVIEW_OUT ?= preview-$(ENV).md
+
+.DEFAULT_GOAL := help
+.PHONY: help setup build moto local-up local-down plan preview deploy-primary deploy-secondary \
+        deploy-all check-health simulate-outage restore-outage test-failover destroy test bench demo
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+moto: ## Install the local cloud (moto server) with pip when it is missing
+	@command -v moto_server >/dev/null 2>&1 || python3 -c 'import moto.server' >/dev/null 2>&1 || \
+	  { echo "installing moto[server]==$(MOTO_VERSION) with pip"; python3 -m pip install --quiet 'moto[server]==$(MOTO_VERSION)'; }
+
+build: ## Build the tandem binary (debug)
+	$(CARGO) build --bin tandem
+
+setup: moto build ## Install what Tandem needs and build it
+
+local-up: build ## Start the local cloud (moto + region gateway) in the background
+	$(TANDEM) local up --env $(ENV)
+
+local-down: build ## Stop the local cloud
+	$(TANDEM) local down --env $(ENV)
+
+plan: build ## Show the plan for ENV
+	$(TANDEM) plan --env $(ENV)
+
+preview: build ## Write the pull-request preview (Markdown) of ENV to PREVIEW_OUT
+	$(TANDEM) plan --env $(ENV) --json > $(PREVIEW_OUT).json
+	$(TANDEM) plan --env $(ENV) > $(PREVIEW_OUT)
+
+deploy-primary: build ## Apply the global wave and the primary region
+	$(TANDEM) deploy primary --env $(ENV) --yes
+
+deploy-secondary: build ## Apply the secondary region (refuses until the primary is deployed)
+	$(TANDEM) deploy secondary --env $(ENV) --yes
+
+deploy-all: build ## Apply every wave in order, stopping before the secondary if the primary fails
+	$(TANDEM) deploy all --env $(ENV) --yes
+
+check-health: build ## Probe each region as Route 53's checkers do
+	$(TANDEM) check-health --env $(ENV)
+
+simulate-outage: build ## Cut the primary region off (local: gateway blackhole; AWS: inverted health check)
+	$(TANDEM) simulate-outage --env $(ENV)
+
+restore-outage: build ## Undo simulate-outage
+	$(TANDEM) simulate-outage --env $(ENV) --restore
+
+test-failover: build ## Drill a failover and write the report
+	$(TANDEM) drill --env $(ENV) --yes
+
+destroy: build ## Delete everything the stack created in ENV
+	$(TANDEM) destroy --env $(ENV) --yes
+
+test: moto ## Run every test (each test binary starts its own moto on a free loopback port)
+	$(CARGO) test --workspace
+
+bench: moto ## Print the benchmark figures (BENCH name value unit)
+	$(CARGO) bench -p tandem-engine --bench engine
+
+demo: setup ## Start the local cloud, deploy both regions, show outputs and health, drill a failover
+	$(TANDEM) local up --env local
+	$(TANDEM) deploy all --env local --yes
+	$(TANDEM) output --env local
+	$(TANDEM) check-health --env local

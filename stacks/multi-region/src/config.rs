@@ -1,0 +1,489 @@
+//! The environment file (`environments/<name>.toml`) and the seed's variables that override it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One environment, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    /// The file it was read from.
+    pub file: PathBuf,
+    pub primary_region: String,
+    pub secondary_region: String,
+    pub domain_name: String,
+    pub rto_minutes: u32,
+    pub rpo_minutes: u32,
+    /// When set, Tandem refuses to touch any other account.
+    pub account_id: Option<String>,
+    /// Where the stack set lives (should not be the primary: see ARCHITECTURE.md).
+    pub stackset_admin_region: String,
+    /// Directory of the local state store, relative to the working directory.
+    pub state_dir: PathBuf,
+    /// API endpoint per region (and `global`), for the local cloud. Empty for real AWS.
+    pub endpoints: BTreeMap<String, String>,
+    /// Application health endpoint per region, for the local cloud (probed instead of the ALB).
+    pub health_endpoints: BTreeMap<String, String>,
+    pub sizes: Sizes,
+    /// Serve HTTP only (no certificate): the local cloud.
+    pub http_only: bool,
+    /// ACM certificate ARN per region (required unless `http_only`).
+    pub certificates: BTreeMap<String, String>,
+    pub local_cloud: Option<LocalCloudPorts>,
+    /// Protect the database, buckets and hosted zone from deletion and replacement.
+    pub protect_stateful: bool,
+    /// S3 Replication Time Control (15-minute SLA, metrics).
+    pub replication_time_control: bool,
+}
+
+/// Capacity and instance sizes.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sizes {
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    #[serde(default = "default_primary_capacity")]
+    pub primary_desired_capacity: u32,
+    #[serde(default = "default_standby_capacity")]
+    pub standby_desired_capacity: u32,
+    #[serde(default = "default_max_capacity")]
+    pub max_capacity: u32,
+    #[serde(default = "default_db_class")]
+    pub db_instance_class: String,
+    #[serde(default = "default_db_storage")]
+    pub db_allocated_storage_gb: u32,
+    #[serde(default = "default_backup_retention")]
+    pub db_backup_retention_days: u32,
+    /// SSM parameter naming the AMI (default: the latest Amazon Linux 2023).
+    #[serde(default)]
+    pub image_parameter: Option<String>,
+}
+
+fn default_instance_type() -> String {
+    "t3.micro".into()
+}
+fn default_primary_capacity() -> u32 {
+    2
+}
+fn default_standby_capacity() -> u32 {
+    1
+}
+fn default_max_capacity() -> u32 {
+    6
+}
+fn default_db_class() -> String {
+    "db.t3.micro".into()
+}
+fn default_db_storage() -> u32 {
+    20
+}
+fn default_backup_retention() -> u32 {
+    7
+}
+
+impl Default for Sizes {
+    fn default() -> Sizes {
+        Sizes {
+            instance_type: default_instance_type(),
+            primary_desired_capacity: default_primary_capacity(),
+            standby_desired_capacity: default_standby_capacity(),
+            max_capacity: default_max_capacity(),
+            db_instance_class: default_db_class(),
+            db_allocated_storage_gb: default_db_storage(),
+            db_backup_retention_days: default_backup_retention(),
+            image_parameter: None,
+        }
+    }
+}
+
+/// Ports of the local cloud (moto and the region gateway) when this environment uses it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalCloudPorts {
+    pub moto_port: u16,
+    pub global_port: u16,
+    pub control_port: u16,
+    /// One per region, in the order primary, secondary.
+    pub region_ports: Vec<u16>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileForm {
+    environment: EnvSection,
+    #[serde(default)]
+    state: StateSection,
+    #[serde(default)]
+    endpoints: BTreeMap<String, String>,
+    #[serde(default)]
+    health_endpoints: BTreeMap<String, String>,
+    #[serde(default)]
+    certificates: BTreeMap<String, String>,
+    #[serde(default)]
+    sizes: Option<Sizes>,
+    #[serde(default)]
+    local_cloud: Option<LocalCloudPorts>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvSection {
+    primary_region: Option<String>,
+    secondary_region: Option<String>,
+    domain_name: Option<String>,
+    rto_minutes: Option<toml::Value>,
+    rpo_minutes: Option<toml::Value>,
+    account_id: Option<String>,
+    stackset_admin_region: Option<String>,
+    #[serde(default)]
+    http_only: bool,
+    #[serde(default = "yes")]
+    protect_stateful: bool,
+    #[serde(default)]
+    replication_time_control: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    backend: Option<String>,
+    path: Option<String>,
+}
+
+/// A bad environment: the file, the key, and what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("environment {name:?} not found: no file {}", path.display())]
+    NotFound { name: String, path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: `{key}`{source_note}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        /// ` (from $VAR)` when the value came from the environment.
+        source_note: String,
+        message: String,
+    },
+}
+
+/// Reads the environment variables the seed names; a function so tests can pass their own.
+pub type VarLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+pub fn process_vars(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Environment {
+    /// Loads `dir/<name>.toml`, applies the seed's variables (`PRIMARY_REGION`, `SECONDARY_REGION`,
+    /// `DOMAIN_NAME`, `RTO_MINUTES`, `RPO_MINUTES`) over it, and validates the result.
+    pub fn load(dir: &Path, name: &str, vars: VarLookup<'_>) -> Result<Environment, ConfigError> {
+        let path = dir.join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path).map_err(|_| ConfigError::NotFound {
+            name: name.to_string(),
+            path: path.clone(),
+        })?;
+        Environment::parse(&path, name, &text, vars)
+    }
+
+    pub fn parse(
+        path: &Path,
+        name: &str,
+        text: &str,
+        vars: VarLookup<'_>,
+    ) -> Result<Environment, ConfigError> {
+        let form: FileForm = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let invalid = |key: &str, var: Option<&str>, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            source_note: var.map(|v| format!(" (from ${v})")).unwrap_or_default(),
+            message,
+        };
+        let e = form.environment;
+        // A value from the variable wins over the file; remember which it was for error messages.
+        let pick =
+            |var: &'static str, file: Option<String>| -> (Option<String>, Option<&'static str>) {
+                match vars(var) {
+                    Some(v) => (Some(v), Some(var)),
+                    None => (file, None),
+                }
+            };
+        let required = |key: &str, (v, var): (Option<String>, Option<&'static str>)| {
+            v.map(|v| (v, var))
+                .ok_or_else(|| invalid(key, None, "is required".into()))
+        };
+        let (primary, primary_var) =
+            required("primary_region", pick("PRIMARY_REGION", e.primary_region))?;
+        let (secondary, secondary_var) = required(
+            "secondary_region",
+            pick("SECONDARY_REGION", e.secondary_region),
+        )?;
+        let (domain, domain_var) = required("domain_name", pick("DOMAIN_NAME", e.domain_name))?;
+        for (key, region, var) in [
+            ("primary_region", &primary, primary_var),
+            ("secondary_region", &secondary, secondary_var),
+        ] {
+            if !is_known_region(region) {
+                return Err(invalid(key, var, format!("unknown AWS region {region:?}")));
+            }
+        }
+        if primary == secondary {
+            return Err(invalid(
+                "secondary_region",
+                secondary_var,
+                format!("must differ from primary_region (both are {primary:?})"),
+            ));
+        }
+        if let Err(why) = check_domain(&domain) {
+            return Err(invalid(
+                "domain_name",
+                domain_var,
+                format!("invalid domain name {domain:?}: {why}"),
+            ));
+        }
+        let objective = |key: &str, var: &'static str, file: Option<toml::Value>, default: u32| {
+            let (text, from_var) = match vars(var) {
+                Some(v) => (Some(v), Some(var)),
+                None => (
+                    file.map(|v| match v {
+                        toml::Value::String(s) => s,
+                        other => other.to_string(),
+                    }),
+                    None,
+                ),
+            };
+            match text {
+                None => Ok(default),
+                Some(t) => match t.trim().parse::<i64>() {
+                    Ok(n) if n > 0 && n <= 10_080 => Ok(n as u32),
+                    Ok(n) => Err(invalid(
+                        key,
+                        from_var,
+                        format!("must be a positive number of minutes (at most 10080), got {n}"),
+                    )),
+                    Err(_) => Err(invalid(
+                        key,
+                        from_var,
+                        format!("must be a whole number of minutes, got {t:?}"),
+                    )),
+                },
+            }
+        };
+        let rto_minutes = objective("rto_minutes", "RTO_MINUTES", e.rto_minutes, 15)?;
+        let rpo_minutes = objective("rpo_minutes", "RPO_MINUTES", e.rpo_minutes, 5)?;
+        if let Some(acct) = &e.account_id
+            && (acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(invalid(
+                "account_id",
+                None,
+                format!("must be 12 digits, got {acct:?}"),
+            ));
+        }
+        let stackset_admin_region = e.stackset_admin_region.unwrap_or_else(|| secondary.clone());
+        if !is_known_region(&stackset_admin_region) {
+            return Err(invalid(
+                "stackset_admin_region",
+                None,
+                format!("unknown AWS region {stackset_admin_region:?}"),
+            ));
+        }
+        match form.state.backend.as_deref() {
+            None | Some("local") => {}
+            Some(other) => {
+                return Err(invalid(
+                    "state.backend",
+                    None,
+                    format!("unknown backend {other:?} (supported: \"local\")"),
+                ));
+            }
+        }
+        for key in form.endpoints.keys().chain(form.health_endpoints.keys()) {
+            if key != "global" && key != &primary && key != &secondary {
+                return Err(invalid(
+                    &format!("endpoints.{key}"),
+                    None,
+                    format!(
+                        "is neither `global` nor one of the environment's regions ({primary}, {secondary})"
+                    ),
+                ));
+            }
+        }
+        if !e.http_only {
+            for region in [&primary, &secondary] {
+                match form.certificates.get(region.as_str()) {
+                    Some(arn)
+                        if arn.starts_with("arn:") && arn.contains(&format!(":acm:{region}:")) => {}
+                    Some(arn) => {
+                        return Err(invalid(
+                            &format!("certificates.{region}"),
+                            None,
+                            format!(
+                                "must be an ACM certificate ARN of region {region}, got {arn:?}"
+                            ),
+                        ));
+                    }
+                    None => {
+                        return Err(invalid(
+                            &format!("certificates.{region}"),
+                            None,
+                            "is required unless http_only = true (the ACM certificate of the region's HTTPS listener)".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(lc) = &form.local_cloud
+            && lc.region_ports.len() != 2
+        {
+            return Err(invalid(
+                "local_cloud.region_ports",
+                None,
+                format!(
+                    "needs two ports (primary, secondary), got {}",
+                    lc.region_ports.len()
+                ),
+            ));
+        }
+        let sizes = form.sizes.unwrap_or_default();
+        if sizes.standby_desired_capacity > sizes.primary_desired_capacity
+            || sizes.primary_desired_capacity > sizes.max_capacity
+            || sizes.primary_desired_capacity == 0
+        {
+            return Err(invalid(
+                "sizes",
+                None,
+                format!(
+                    "need 0 <= standby_desired_capacity ({}) <= primary_desired_capacity ({}) <= max_capacity ({}), and a primary of at least 1",
+                    sizes.standby_desired_capacity,
+                    sizes.primary_desired_capacity,
+                    sizes.max_capacity
+                ),
+            ));
+        }
+        if sizes.db_backup_retention_days < 1 {
+            return Err(invalid(
+                "sizes.db_backup_retention_days",
+                None,
+                "must be at least 1: a cross-region read replica needs backups on its source"
+                    .into(),
+            ));
+        }
+        Ok(Environment {
+            name: name.to_string(),
+            file: path.to_path_buf(),
+            primary_region: primary,
+            secondary_region: secondary,
+            domain_name: domain.trim_end_matches('.').to_ascii_lowercase(),
+            rto_minutes,
+            rpo_minutes,
+            account_id: e.account_id,
+            stackset_admin_region,
+            state_dir: PathBuf::from(form.state.path.unwrap_or_else(|| ".tandem/state".into())),
+            endpoints: form.endpoints,
+            health_endpoints: form.health_endpoints,
+            sizes,
+            http_only: e.http_only,
+            certificates: form.certificates,
+            protect_stateful: e.protect_stateful,
+            replication_time_control: e.replication_time_control,
+            local_cloud: form.local_cloud,
+        })
+    }
+
+    /// API endpoint per region and `global`: the local cloud's gateway ports, then `[endpoints]`.
+    /// Empty for real AWS (the SDK's own endpoints). `AWS_ENDPOINT_URL` is applied by the clients.
+    pub fn api_endpoints(&self) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(lc) = &self.local_cloud {
+            out.insert(
+                "global".to_string(),
+                format!("http://127.0.0.1:{}", lc.global_port),
+            );
+            out.insert(
+                self.primary_region.clone(),
+                format!("http://127.0.0.1:{}", lc.region_ports[0]),
+            );
+            out.insert(
+                self.secondary_region.clone(),
+                format!("http://127.0.0.1:{}", lc.region_ports[1]),
+            );
+        }
+        out.extend(self.endpoints.clone());
+        out
+    }
+
+    /// The application health URL of a region: what Route 53's checkers would probe. For the local
+    /// cloud, the region gateway's simulated application; otherwise `None` (the ALB's DNS name,
+    /// known after deploy, is used).
+    pub fn app_health_url(&self, region: &str) -> Option<String> {
+        if let Some(url) = self.health_endpoints.get(region) {
+            return Some(url.clone());
+        }
+        let lc = self.local_cloud.as_ref()?;
+        let port = if region == self.primary_region {
+            lc.region_ports[0]
+        } else if region == self.secondary_region {
+            lc.region_ports[1]
+        } else {
+            return None;
+        };
+        Some(format!("http://127.0.0.1:{port}/_tandem/health"))
+    }
+
+    /// The region that is not `region`.
+    pub fn other_region(&self, region: &str) -> &str {
+        if region == self.primary_region {
+            &self.secondary_region
+        } else {
+            &self.primary_region
+        }
+    }
+
+    /// The order of region waves: global, primary, secondary.
+    pub fn wave_order(&self) -> Vec<String> {
+        vec![
+            "global".to_string(),
+            self.primary_region.clone(),
+            self.secondary_region.clone(),
+        ]
+    }
+}
+
+fn check_domain(domain: &str) -> Result<(), &'static str> {
+    let d = domain.trim_end_matches('.');
+    if d.is_empty() || d.len() > 253 {
+        return Err("must be 1 to 253 characters");
+    }
+    let labels: Vec<&str> = d.split('.').collect();
+    if labels.len() < 2 {
+        return Err("needs at least two labels, such as example.com");
+    }
+    for l in labels {
+        if l.is_empty() || l.len() > 63 {
+            return Err("each label must be 1 to 63 characters");
+        }
+        if !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err("labels may hold only letters, digits and '-'");
+        }
+        if l.starts_with('-') || l.ends_with('-') {
+            return Err("labels may not start or end with '-'");
+        }
+    }
+    Ok(())
+}
+
+/// AWS commercial and GovCloud regions.
+pub fn is_known_region(name: &str) -> bool {
+    tandem_schema::regions::is_known_region(name)
+}

@@ -1,0 +1,375 @@
+//! The program: the seed's architecture, declared from the environment and the posture.
+
+use std::collections::BTreeMap;
+
+use tandem_core::{Program, ProgramError, Region, ResourceOptions, StackBuilder, Value, map};
+use tandem_schema::{cloudformation, cloudwatch, rds, regions, route53, s3};
+
+use crate::config::Environment;
+use crate::template::regional_template;
+
+/// The name of this stack, used in state paths and tags.
+pub const STACK_NAME: &str = "multi-region";
+
+/// Which region plays which role now. Before any failover the environment's primary is active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roles {
+    pub active: String,
+    pub standby: String,
+}
+
+/// The multi-region stack for one environment.
+pub struct MultiRegion {
+    env: Environment,
+    roles: Roles,
+}
+
+/// The VPC CIDR of the environment's first (primary) and second (secondary) region: distinct, so
+/// that the peered VPCs route to each other.
+fn network(index: usize) -> (String, [String; 2], [String; 2]) {
+    let b = 10 + 10 * index;
+    (
+        format!("10.{b}.0.0/16"),
+        [format!("10.{b}.0.0/24"), format!("10.{b}.1.0/24")],
+        [format!("10.{b}.10.0/24"), format!("10.{b}.11.0/24")],
+    )
+}
+
+impl MultiRegion {
+    pub fn new(env: Environment, roles: Roles) -> MultiRegion {
+        MultiRegion { env, roles }
+    }
+
+    /// The environment's regions in order: primary, secondary.
+    fn regions(&self) -> [&str; 2] {
+        [&self.env.primary_region, &self.env.secondary_region]
+    }
+
+    /// Globally unique, deterministic bucket name of a region's assets bucket.
+    pub fn bucket_name(&self, region: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(self.env.domain_name.as_bytes());
+        let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        format!("tandem-{}-assets-{region}-{short}", self.env.name)
+    }
+
+    pub fn stack_set_name(&self) -> String {
+        format!("tandem-{}-baseline", self.env.name)
+    }
+
+    fn db_identifier(&self) -> String {
+        format!("tandem-{}-app", self.env.name)
+    }
+}
+
+fn region(name: &str) -> Result<Region, ProgramError> {
+    Region::parse(name).map_err(|e| ProgramError(e.to_string()))
+}
+
+fn err(e: impl std::fmt::Display) -> ProgramError {
+    ProgramError(e.to_string())
+}
+
+/// The template creating the two standard stack-set roles (self-managed permissions).
+fn stackset_roles_template() -> String {
+    let t = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "Tandem: the standard roles of self-managed stack sets",
+        "Resources": {
+            "ExecutionRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "AWSCloudFormationStackSetExecutionRole",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                        "Action": "sts:AssumeRole"}]},
+                    "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess"}],
+                }
+            },
+            "AdministrationRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": "AWSCloudFormationStackSetAdministrationRole",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudformation.amazonaws.com"},
+                        "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": "AssumeExecutionRole", "PolicyDocument": {
+                        "Version": "2012-10-17", "Statement": [{
+                            "Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/AWSCloudFormationStackSetExecutionRole"}}]}}],
+                }
+            },
+        },
+        "Outputs": {
+            "AdministrationRoleArn": {"Value": {"Fn::GetAtt": ["AdministrationRole", "Arn"]}},
+            "ExecutionRoleName": {"Value": {"Ref": "ExecutionRole"}},
+        }
+    });
+    serde_json::to_string_pretty(&t).expect("template serializes")
+}
+
+impl Program for MultiRegion {
+    fn name(&self) -> &str {
+        STACK_NAME
+    }
+
+    fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(format!("{:?}{:?}", self.env, self.roles).as_bytes());
+        h.update(regional_template().as_bytes());
+        let d = h.finalize();
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn run(&self, stack: &mut StackBuilder) -> Result<(), ProgramError> {
+        let env = &self.env;
+        let sizes = &env.sizes;
+        let global = Region::Global;
+        let admin = region(&env.stackset_admin_region)?;
+        let stateful = ResourceOptions {
+            protect: env.protect_stateful,
+            ..ResourceOptions::default()
+        };
+
+        // The stack set and its roles, in the administration region.
+        let roles = stack.declare(
+            cloudformation::Stack::new(&admin, "stackset-roles")
+                .map_err(err)?
+                .stack_name(format!("tandem-{}-stackset-roles", env.name))
+                .template_body(stackset_roles_template())
+                .capabilities(vec!["CAPABILITY_NAMED_IAM"]),
+        );
+        let mut common = BTreeMap::new();
+        common.insert("EnvName".to_string(), Value::str(&env.name));
+        common.insert("InstanceType".to_string(), Value::str(&sizes.instance_type));
+        common.insert("MinSize".to_string(), Value::str("0"));
+        common.insert(
+            "MaxSize".to_string(),
+            Value::str(sizes.max_capacity.to_string()),
+        );
+        common.insert(
+            "HttpOnly".to_string(),
+            Value::str(if env.http_only { "true" } else { "false" }),
+        );
+        if let Some(p) = &sizes.image_parameter {
+            common.insert("ImageId".to_string(), Value::str(p));
+        }
+        let stack_set = stack.declare(
+            cloudformation::StackSet::new(&admin, "baseline")
+                .map_err(err)?
+                .stack_set_name(self.stack_set_name())
+                .description("Tandem regional baseline")
+                .template_body(regional_template())
+                .parameters(Value::Map(common))
+                .administration_role_arn(roles.output("AdministrationRoleArn"))
+                .execution_role_name(roles.output("ExecutionRoleName"))
+                .capabilities(vec!["CAPABILITY_IAM"]),
+        );
+
+        let [first, second] = self.regions();
+        let mut instances = BTreeMap::new();
+        let mut buckets = BTreeMap::new();
+        for (index, name) in [first, second].into_iter().enumerate() {
+            let r = region(name)?;
+            let peer = if index == 0 { second } else { first };
+            let (cidr, public, private) = network(index);
+            let (peer_cidr, _, _) = network(1 - index);
+            let capacity = if name == self.roles.active {
+                sizes.primary_desired_capacity
+            } else {
+                sizes.standby_desired_capacity
+            };
+            let mut overrides = BTreeMap::new();
+            let mut set = |k: &str, v: String| {
+                overrides.insert(k.to_string(), Value::str(v));
+            };
+            set("VpcCidr", cidr);
+            set("PeerVpcCidr", peer_cidr);
+            set("PublicSubnetCidrs", public.join(","));
+            set("PrivateSubnetCidrs", private.join(","));
+            set("DesiredCapacity", capacity.to_string());
+            set("AssetsBucketName", self.bucket_name(name));
+            set("PeerAssetsBucketName", self.bucket_name(peer));
+            if let Some(cert) = env.certificates.get(name) {
+                set("CertificateArn", cert.clone());
+            }
+            let instance = stack.declare(
+                cloudformation::StackInstance::new(&r, "baseline")
+                    .map_err(err)?
+                    .stack_set_name(stack_set.output("stack_set_name"))
+                    .admin_region(env.stackset_admin_region.as_str())
+                    .parameter_overrides(Value::Map(overrides))
+                    .region_concurrency("SEQUENTIAL"),
+            );
+            let bucket = stack.declare(
+                s3::Bucket::new(&r, "assets")
+                    .map_err(err)?
+                    .bucket(self.bucket_name(name))
+                    .versioning(true)
+                    .kms_key_arn(instance.output("KmsKeyArn"))
+                    .block_public_access(true)
+                    .deny_insecure_transport(true)
+                    .force_destroy(!env.protect_stateful)
+                    .options(stateful.clone()),
+            );
+            instances.insert(name.to_string(), instance);
+            buckets.insert(name.to_string(), bucket);
+        }
+        let (active, standby) = (&self.roles.active, &self.roles.standby);
+        let inst = |r: &str| &instances[r];
+
+        // Replication from the active region's bucket to the standby's.
+        stack.declare(
+            s3::BucketReplication::new(&region(active)?, "assets")
+                .map_err(err)?
+                .bucket(buckets[active].output("bucket"))
+                .role_arn(inst(active).output("ReplicationRoleArn"))
+                .destination_bucket_arn(buckets[standby].output("arn"))
+                .replica_kms_key_id(inst(standby).output("KmsKeyArn"))
+                .sse_kms_encrypted_objects(true)
+                .delete_marker_replication(true)
+                .replication_time_control(env.replication_time_control),
+        );
+
+        // The database: the primary in the environment's primary region, its replica in the other.
+        let primary_db = stack.declare(
+            rds::DbInstance::new(&region(first)?, "app-db")
+                .map_err(err)?
+                .identifier(self.db_identifier())
+                .engine("postgres")
+                .instance_class(sizes.db_instance_class.as_str())
+                .allocated_storage(i64::from(sizes.db_allocated_storage_gb))
+                .storage_encrypted(true)
+                .kms_key_id(inst(first).output("KmsKeyArn"))
+                .backup_retention_period(i64::from(sizes.db_backup_retention_days))
+                .publicly_accessible(false)
+                .master_username("tandem")
+                .skip_final_snapshot(!env.protect_stateful)
+                .options(stateful.clone()),
+        );
+        let replica = stack.declare(
+            rds::DbReadReplica::new(&region(second)?, "app-db-replica")
+                .map_err(err)?
+                .identifier(format!("{}-replica", self.db_identifier()))
+                .source_db_arn(primary_db.output("arn"))
+                .source_region(first)
+                .kms_key_id(inst(second).output("KmsKeyArn"))
+                .instance_class(sizes.db_instance_class.as_str())
+                .publicly_accessible(false)
+                .skip_final_snapshot(true)
+                .options(stateful.clone()),
+        );
+
+        // DNS: the zone, one health check per region on its load balancer, the failover pair.
+        let zone = stack.declare(
+            route53::HostedZone::new(&global, "zone")
+                .map_err(err)?
+                .domain(env.domain_name.as_str())
+                .comment(format!("tandem {}", env.name))
+                .options(stateful.clone()),
+        );
+        let (check_type, port) = if env.http_only {
+            ("HTTP", 80)
+        } else {
+            ("HTTPS", 443)
+        };
+        let mut checks = BTreeMap::new();
+        for name in [first, second] {
+            let check = stack.declare(
+                route53::HealthCheck::new(&global, &format!("app-{name}"))
+                    .map_err(err)?
+                    .check_type(check_type)
+                    .fqdn(inst(name).output("AlbDnsName"))
+                    .port(port)
+                    .resource_path("/health")
+                    .request_interval(10)
+                    .failure_threshold(3),
+            );
+            checks.insert(name.to_string(), check);
+        }
+        let alias = |role: route53::Failover, r: &str| -> Result<route53::Record, ProgramError> {
+            let zone_id = regions::alb_hosted_zone_id(r).ok_or_else(|| {
+                ProgramError(format!("no published ALB hosted-zone id for region {r}"))
+            })?;
+            Ok(route53::Record::failover_alias(
+                role,
+                format!("app-{r}"),
+                zone_id,
+                inst(r).output("AlbDnsName"),
+            )
+            .health_check_id(checks[r].output("health_check_id")))
+        };
+        stack.declare(
+            route53::RecordSet::new(&global, "app")
+                .map_err(err)?
+                .zone_id(zone.output("zone_id"))
+                .name(env.domain_name.as_str())
+                .record_type("A")
+                .record(alias(route53::Failover::Primary, active)?)
+                .record(alias(route53::Failover::Secondary, standby)?),
+        );
+
+        // Alarms, through the API: replica lag against the RPO, and each health check (Route 53
+        // publishes its metrics in us-east-1 only).
+        stack.declare(
+            cloudwatch::Alarm::new(&region(second)?, "replica-lag")
+                .map_err(err)?
+                .alarm_name(format!("tandem-{}-replica-lag", env.name))
+                .alarm_description(format!(
+                    "replica lag above the RPO of {} minutes",
+                    env.rpo_minutes
+                ))
+                .namespace("AWS/RDS")
+                .metric_name("ReplicaLag")
+                .statistic("Maximum")
+                .dimensions(map([(
+                    "DBInstanceIdentifier",
+                    replica.output("identifier"),
+                )]))
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(Value::Float(f64::from(env.rpo_minutes) * 60.0))
+                .comparison_operator("GreaterThanThreshold")
+                .treat_missing_data("breaching"),
+        );
+        let metrics_region = region("us-east-1")?;
+        for name in [first, second] {
+            stack.declare(
+                cloudwatch::Alarm::new(&metrics_region, &format!("health-{name}"))
+                    .map_err(err)?
+                    .alarm_name(format!("tandem-{}-health-{name}", env.name))
+                    .alarm_description(format!(
+                        "the application in {name} fails its Route 53 health check"
+                    ))
+                    .namespace("AWS/Route53")
+                    .metric_name("HealthCheckStatus")
+                    .statistic("Minimum")
+                    .dimensions(map([(
+                        "HealthCheckId",
+                        checks[name].output("health_check_id"),
+                    )]))
+                    .period(60)
+                    .evaluation_periods(1)
+                    .threshold(Value::Float(1.0))
+                    .comparison_operator("LessThanThreshold")
+                    .treat_missing_data("breaching"),
+            );
+        }
+
+        // Outputs.
+        let scheme = if env.http_only { "http" } else { "https" };
+        stack.export("app_url", format!("{scheme}://{}/", env.domain_name));
+        stack.export("active_region", active.as_str());
+        for name in [first, second] {
+            stack.export(&format!("alb_dns_{name}"), inst(name).output("AlbDnsName"));
+            stack.export(&format!("bucket_{name}"), buckets[name].output("bucket"));
+        }
+        stack.export("db_primary_endpoint", primary_db.output("endpoint"));
+        stack.export("db_replica_endpoint", replica.output("endpoint"));
+        stack.export("hosted_zone_id", zone.output("zone_id"));
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! Environment files: every invalid input gives one clear error naming the file and the key.
+
+use std::path::Path;
+
+use tandem_stack_multi_region::{ConfigError, Environment};
+
+const GOOD: &str = r#"
+[environment]
+primary_region = "us-east-1"
+secondary_region = "us-west-2"
+domain_name = "example.com"
+http_only = true
+"#;
+
+fn load(text: &str, vars: &[(&str, &str)]) -> Result<Environment, ConfigError> {
+    let lookup = |k: &str| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    };
+    Environment::parse(Path::new("environments/test.toml"), "test", text, &lookup)
+}
+
+fn error(text: &str, vars: &[(&str, &str)]) -> String {
+    load(text, vars).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_file_loads_with_defaults() {
+    let e = load(GOOD, &[]).unwrap();
+    assert_eq!(e.rto_minutes, 15);
+    assert_eq!(e.rpo_minutes, 5);
+    assert_eq!(e.stackset_admin_region, "us-west-2");
+    assert_eq!(e.wave_order(), ["global", "us-east-1", "us-west-2"]);
+}
+
+#[test]
+fn seed_variables_override_the_file() {
+    let e = load(
+        GOOD,
+        &[
+            ("PRIMARY_REGION", "eu-west-1"),
+            ("SECONDARY_REGION", "eu-central-1"),
+            ("DOMAIN_NAME", "other.example.org"),
+            ("RTO_MINUTES", "30"),
+            ("RPO_MINUTES", "2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        (e.primary_region.as_str(), e.secondary_region.as_str()),
+        ("eu-west-1", "eu-central-1")
+    );
+    assert_eq!(e.domain_name, "other.example.org");
+    assert_eq!((e.rto_minutes, e.rpo_minutes), (30, 2));
+}
+
+#[test]
+fn each_invalid_input_is_named() {
+    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        (
+            GOOD.replace("us-west-2", "us-moon-1"),
+            vec![],
+            "environments/test.toml: `secondary_region`: unknown AWS region \"us-moon-1\"",
+        ),
+        (
+            GOOD.into(),
+            vec![("PRIMARY_REGION", "mars-1")],
+            "`primary_region` (from $PRIMARY_REGION): unknown AWS region \"mars-1\"",
+        ),
+        (
+            GOOD.replace("us-west-2", "us-east-1"),
+            vec![],
+            "`secondary_region`: must differ from primary_region (both are \"us-east-1\")",
+        ),
+        (
+            GOOD.replace("example.com", "not a domain"),
+            vec![],
+            "`domain_name`: invalid domain name \"not a domain\"",
+        ),
+        (
+            GOOD.replace("example.com", "localhost"),
+            vec![],
+            "needs at least two labels",
+        ),
+        (
+            GOOD.into(),
+            vec![("RTO_MINUTES", "soon")],
+            "`rto_minutes` (from $RTO_MINUTES): must be a whole number of minutes, got \"soon\"",
+        ),
+        (
+            GOOD.into(),
+            vec![("RPO_MINUTES", "0")],
+            "`rpo_minutes` (from $RPO_MINUTES): must be a positive number of minutes",
+        ),
+        (
+            format!("{GOOD}rto_minutes = -3\n"),
+            vec![],
+            "`rto_minutes`: must be a positive number of minutes (at most 10080), got -3",
+        ),
+        (
+            format!("{GOOD}colour = \"blue\"\n"),
+            vec![],
+            "unknown field `colour`",
+        ),
+        (
+            GOOD.replace("http_only = true", ""),
+            vec![],
+            "`certificates.us-east-1`: is required unless http_only = true",
+        ),
+        (
+            format!("{GOOD}account_id = \"12\"\n"),
+            vec![],
+            "`account_id`: must be 12 digits",
+        ),
+        (
+            GOOD.replace("[environment]", "[environment\n"),
+            vec![],
+            "environments/test.toml:",
+        ),
+    ];
+    for (text, vars, expected) in cases {
+        let e = error(&text, &vars);
+        assert!(e.contains(expected), "expected {expected:?} in {e:?}");
+        assert!(
+            e.contains("environments/test.toml"),
+            "the file is not named: {e}"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_environments_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+    for name in ["local", "dev", "staging", "prod"] {
+        let e = Environment::load(&dir, name, &|_| None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_ne!(e.primary_region, e.secondary_region);
+    }
+    let missing = Environment::load(&dir, "nope", &|_| None).unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .contains("environment \"nope\" not found"),
+        "{missing}"
+    );
+}
