@@ -8,6 +8,11 @@
 //! <stack>/<env>.lock         the lock, naming its holder
 //! ```
 
+#![expect(
+    clippy::result_large_err,
+    reason = "errors carry the file and the lock holder; they are rare and not on a hot path"
+)]
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
