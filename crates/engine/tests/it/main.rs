@@ -1,0 +1,13 @@
+//! The engine's integration tests, one binary with a module per area.
+//!
+//! The lock and crash tests need a second real process: they re-run this binary as a child
+//! (see `child`).
+
+mod child;
+mod crash;
+mod executor;
+mod journal;
+mod lock;
+mod plan_snapshots;
+mod state_store;
+mod support;
