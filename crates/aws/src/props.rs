@@ -1,0 +1,223 @@
+//! Reading provider inputs, and building observed properties.
+
+use std::collections::BTreeMap;
+
+use tandem_core::{Props, Value};
+use tandem_engine::provider::{OpContext, ProviderError};
+use tandem_schema::tags;
+
+fn plain(v: &Value) -> &Value {
+    match v {
+        Value::Secret(inner) => plain(inner),
+        other => other,
+    }
+}
+
+fn not_known(name: &str) -> ProviderError {
+    ProviderError::invalid(format!(
+        "input `{name}` is not known yet (an unresolved reference)"
+    ))
+}
+
+/// A required string input.
+pub fn req_str(inputs: &Props, name: &str) -> Result<String, ProviderError> {
+    opt_str(inputs, name)?
+        .ok_or_else(|| ProviderError::invalid(format!("input `{name}` is required")))
+}
+
+/// An optional string input.
+pub fn opt_str(inputs: &Props, name: &str) -> Result<Option<String>, ProviderError> {
+    match inputs.get(name).map(plain) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be a string, not {}",
+            v.render()
+        ))),
+    }
+}
+
+pub fn opt_bool(inputs: &Props, name: &str) -> Result<Option<bool>, ProviderError> {
+    match inputs.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be true or false, not {}",
+            v.render()
+        ))),
+    }
+}
+
+pub fn bool_or(inputs: &Props, name: &str, default: bool) -> Result<bool, ProviderError> {
+    Ok(opt_bool(inputs, name)?.unwrap_or(default))
+}
+
+pub fn opt_int(inputs: &Props, name: &str) -> Result<Option<i64>, ProviderError> {
+    match inputs.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(*i)),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be an integer, not {}",
+            v.render()
+        ))),
+    }
+}
+
+pub fn opt_i32(inputs: &Props, name: &str) -> Result<Option<i32>, ProviderError> {
+    opt_int(inputs, name)?
+        .map(|i| {
+            i32::try_from(i)
+                .map_err(|_| ProviderError::invalid(format!("input `{name}` is out of range: {i}")))
+        })
+        .transpose()
+}
+
+pub fn opt_f64(inputs: &Props, name: &str) -> Result<Option<f64>, ProviderError> {
+    match inputs.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(*i as f64)),
+        Some(Value::Float(f)) => Ok(Some(*f)),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be a number, not {}",
+            v.render()
+        ))),
+    }
+}
+
+/// A map of strings (tags, parameters, dimensions); absent is empty.
+pub fn str_map(inputs: &Props, name: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+    match inputs.get(name) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Map(m)) => m
+            .iter()
+            .map(|(k, v)| match plain(v) {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                v if v.is_unknown() => Err(not_known(&format!("{name}.{k}"))),
+                v => Err(ProviderError::invalid(format!(
+                    "input `{name}.{k}` must be a string, not {}",
+                    v.render()
+                ))),
+            })
+            .collect(),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be a map of strings, not {}",
+            v.render()
+        ))),
+    }
+}
+
+/// A list of strings; absent is empty.
+pub fn str_list(inputs: &Props, name: &str) -> Result<Vec<String>, ProviderError> {
+    match inputs.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(l)) => l
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match plain(v) {
+                Value::String(s) => Ok(s.clone()),
+                v if v.is_unknown() => Err(not_known(&format!("{name}[{i}]"))),
+                v => Err(ProviderError::invalid(format!(
+                    "input `{name}[{i}]` must be a string, not {}",
+                    v.render()
+                ))),
+            })
+            .collect(),
+        Some(v) if v.is_unknown() => Err(not_known(name)),
+        Some(v) => Err(ProviderError::invalid(format!(
+            "input `{name}` must be a list of strings, not {}",
+            v.render()
+        ))),
+    }
+}
+
+/// The tags to put on a resource: the user's, plus `tandem:stack`, `tandem:env`, `tandem:addr`.
+pub fn all_tags(
+    ctx: &OpContext,
+    inputs: &Props,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let mut t = str_map(inputs, "tags")?;
+    t.insert(tags::STACK.into(), ctx.stack.clone());
+    t.insert(tags::ENV.into(), ctx.env.clone());
+    t.insert(tags::ADDR.into(), ctx.addr.to_string());
+    Ok(t)
+}
+
+/// User tags only (Tandem's own removed), as a property value.
+pub fn user_tags_value<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::Map(
+        tags.into_iter()
+            .filter(|(k, _)| !k.starts_with(tags::PREFIX))
+            .map(|(k, v)| (k.to_string(), Value::str(v)))
+            .collect(),
+    )
+}
+
+/// Builds props from pairs, skipping `None`s.
+pub struct PropsBuilder(Props);
+
+impl PropsBuilder {
+    pub fn new() -> PropsBuilder {
+        PropsBuilder(Props::new())
+    }
+
+    pub fn set(mut self, name: &str, v: impl Into<Value>) -> PropsBuilder {
+        self.0.insert(name.to_string(), v.into());
+        self
+    }
+
+    pub fn opt(mut self, name: &str, v: Option<impl Into<Value>>) -> PropsBuilder {
+        if let Some(v) = v {
+            self.0.insert(name.to_string(), v.into());
+        }
+        self
+    }
+
+    /// Copies `name` from `from` if present there (for properties the cloud does not return).
+    pub fn copy(mut self, from: &Props, name: &str) -> PropsBuilder {
+        if let Some(v) = from.get(name) {
+            self.0.insert(name.to_string(), v.clone());
+        }
+        self
+    }
+
+    /// Sets `name` only when the value differs from `default` or the last inputs had it, so
+    /// defaults left out of a program do not read back as drift.
+    pub fn defaulted(mut self, from: &Props, name: &str, v: Value, default: Value) -> PropsBuilder {
+        if from.contains_key(name) || v != default {
+            self.0.insert(name.to_string(), v);
+        }
+        self
+    }
+
+    pub fn build(self) -> Props {
+        self.0
+    }
+}
+
+impl Default for PropsBuilder {
+    fn default() -> Self {
+        PropsBuilder::new()
+    }
+}
+
+/// The resource's region name; refuses `global` for regional kinds.
+pub fn region_of(ctx: &OpContext) -> Result<String, ProviderError> {
+    let r = ctx.addr.region();
+    if r.is_global() {
+        return Err(ProviderError::invalid(format!(
+            "{} is a regional resource kind: address it in a region, not `global`",
+            ctx.addr.kind()
+        )));
+    }
+    Ok(r.as_str().to_string())
+}
+
+/// Maps a schema validation error to the `validate` result.
+pub fn schema_check(r: Result<(), tandem_schema::PropError>) -> Result<(), String> {
+    r.map_err(|e| e.0)
+}
