@@ -175,44 +175,6 @@ pub fn plan(
         }
     }
 
-    let mut waves: Vec<Wave> = wave_names
-        .iter()
-        .map(|n| Wave {
-            name: n.clone(),
-            changes: Vec::new(),
-            moved: BTreeMap::new(),
-        })
-        .collect();
-    let mut unchanged = 0;
-    for c in &changes {
-        if c.action == Action::NoOp {
-            unchanged += 1;
-            continue;
-        }
-        if c.action.is_delete() {
-            continue;
-        }
-        waves[wave_of[&c.addr]].changes.push(c.clone());
-    }
-    for c in &delete_order {
-        waves[delete_wave[&c.addr]].changes.push((*c).clone());
-    }
-    for w in &mut waves {
-        for c in &w.changes {
-            if c.addr.region_str() != w.name
-                && let Some(by) = moved.get(&c.addr)
-            {
-                let why = if c.action.is_delete() {
-                    format!("after {by}, which depends on it, is deleted")
-                } else {
-                    format!("after {by}, which it depends on")
-                };
-                w.moved.insert(c.addr.clone(), why);
-            }
-        }
-    }
-    waves.retain(|w| !w.changes.is_empty());
-
     let final_outputs = {
         let lookup = |r: &tandem_core::OutputRef| -> Option<Value> {
             let unchanged_or_updated = changes
@@ -231,6 +193,56 @@ pub fn plan(
             .map(|(k, v)| (k.clone(), v.resolve_known(&lookup)))
             .collect()
     };
+
+    let mut waves: Vec<Wave> = wave_names
+        .iter()
+        .map(|n| Wave {
+            name: n.clone(),
+            changes: Vec::new(),
+            moved: BTreeMap::new(),
+        })
+        .collect();
+    // Where each change goes, as (index in `changes`, wave), in the order of the waves' lists.
+    let mut placement: Vec<(usize, usize)> = Vec::with_capacity(changes.len());
+    let mut unchanged = 0;
+    for (i, c) in changes.iter().enumerate() {
+        if c.action == Action::NoOp {
+            unchanged += 1;
+        } else if !c.action.is_delete() {
+            placement.push((i, wave_of[&c.addr]));
+        }
+    }
+    let delete_index: HashMap<&ResourceAddr, usize> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action.is_delete())
+        .map(|(i, c)| (&c.addr, i))
+        .collect();
+    for c in &delete_order {
+        placement.push((delete_index[&c.addr], delete_wave[&c.addr]));
+    }
+    for &(i, w) in &placement {
+        let c = &changes[i];
+        if c.addr.region_str() != waves[w].name
+            && let Some(by) = moved.get(&c.addr)
+        {
+            let why = if c.action.is_delete() {
+                format!("after {by}, which depends on it, is deleted")
+            } else {
+                format!("after {by}, which it depends on")
+            };
+            waves[w].moved.insert(c.addr.clone(), why);
+        }
+    }
+    // Move the changes into their waves: a plan of a large stack is not held twice.
+    let mut slots: Vec<Option<ResourceChange>> = changes.into_iter().map(Some).collect();
+    for (i, w) in placement {
+        if let Some(c) = slots[i].take() {
+            waves[w].changes.push(c);
+        }
+    }
+    drop(slots);
+    waves.retain(|w| !w.changes.is_empty());
 
     Ok(Plan {
         stack: prior.stack.clone(),
