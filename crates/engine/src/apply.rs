@@ -270,6 +270,21 @@ fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
             }
         }
     }
+    // A delete also waits for the resources that depended on it and are updated or replaced in
+    // this wave: they stop referring to it first.
+    let mut repointed: HashMap<ResourceAddr, Vec<usize>> = HashMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        if let (false, Some(prior)) = (s.change.action.is_delete(), &s.change.prior) {
+            for d in &prior.dependencies {
+                repointed.entry(d.clone()).or_default().push(i);
+            }
+        }
+    }
+    for (addr, &ix) in &delete_step {
+        if let (StepKind::Delete, Some(users)) = (&steps[ix].kind, repointed.get(*addr)) {
+            steps[ix].deps.extend(users.iter().copied());
+        }
+    }
     // The old half of a create-first replacement goes after its replacement and after every
     // resource of this wave that depends on it has been repointed.
     for (create_idx, c) in replaced {

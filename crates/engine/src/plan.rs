@@ -4,7 +4,8 @@
 //! region is touched. Waves run in the configured order (global, primary, secondary by default).
 //! A resource runs in its own region's wave, or later when something it depends on runs in a later
 //! wave (a global health check on a regional load balancer runs in that region's wave). A delete
-//! runs in its own wave, or later when a resource depending on it is deleted in a later wave.
+//! runs in its own wave, or later when a resource that depended on it is deleted or changed in a
+//! later wave.
 //! Within a wave: creates, updates and replacements in dependency order, then deletes in reverse
 //! dependency order.
 
@@ -161,6 +162,22 @@ pub fn plan(
     {
         let deleted: HashMap<&ResourceAddr, &ResourceChange> =
             deletes.iter().map(|c| (&c.addr, *c)).collect();
+        // Not before the changes of the resources that used it (they stop using it first).
+        for c in changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp && !c.action.is_delete())
+        {
+            let w = wave_of[&c.addr];
+            for d in c.prior.iter().flat_map(|p| &p.dependencies) {
+                if deleted.contains_key(d) {
+                    let e = delete_wave.entry(d).or_insert(base(d));
+                    if w > *e {
+                        *e = w;
+                        moved.insert(d, &c.addr);
+                    }
+                }
+            }
+        }
         for c in &delete_order {
             let w = *delete_wave.entry(&c.addr).or_insert(base(&c.addr));
             for d in &c.dependencies {
@@ -226,8 +243,10 @@ pub fn plan(
         if c.addr.region_str() != waves[w].name
             && let Some(by) = moved.get(&c.addr)
         {
-            let why = if c.action.is_delete() {
+            let why = if c.action.is_delete() && delete_index.contains_key(by) {
                 format!("after {by}, which depends on it, is deleted")
+            } else if c.action.is_delete() {
+                format!("after {by}, which used it, is changed")
             } else {
                 format!("after {by}, which it depends on")
             };

@@ -274,3 +274,50 @@ async fn apply_then_plan_again_has_no_changes() {
         .collect();
     assert_eq!(left, ["us-west-2/x:Thing/archive"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_waits_for_the_resources_that_stop_using_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::in_memory(dir.path());
+    let v1 = stack(vec![
+        decl("us-east-1/x:Thing/old-group").input("size", 1),
+        decl("us-east-1/x:Thing/server").input("group", out("us-east-1/x:Thing/old-group", "id")),
+    ]);
+    assert!(home.up(&v1, 4).await.succeeded());
+    // The server moves off the old group, which is no longer declared; the move fails.
+    home.cloud.fail_on("server");
+    let v2 = stack(vec![
+        decl("us-east-1/x:Thing/server").input("group", "default"),
+    ]);
+
+    let report = home.up(&v2, 4).await;
+
+    let r = &report.results;
+    assert!(matches!(
+        outcome_of(r, "us-east-1/x:Thing/server"),
+        Outcome::Failed(_)
+    ));
+    assert!(
+        matches!(outcome_of(r, "us-east-1/x:Thing/old-group"), Outcome::Skipped(why) if why.contains("server failed")),
+        "{r:?}"
+    );
+    // Still in use, so still there.
+    assert_eq!(home.cloud.count(&addr("us-east-1/x:Thing/old-group")), 1);
+    assert!(
+        home.state()
+            .resources
+            .contains_key(&addr("us-east-1/x:Thing/old-group"))
+    );
+
+    home.cloud.fail.lock().unwrap().clear();
+    home.cloud.calls.lock().unwrap().clear();
+    assert!(home.up(&v2, 4).await.succeeded());
+    let calls = home.cloud.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        [
+            "update us-east-1/x:Thing/server",
+            "delete us-east-1/x:Thing/old-group"
+        ]
+    );
+}

@@ -407,3 +407,16 @@ fn plans_are_deterministic() {
     assert!(first.summary().update >= 1 && first.summary().replace >= 1);
     assert!(first.summary().create == 0 && first.summary().delete == 1);
 }
+
+#[test]
+fn a_delete_waits_for_the_wave_of_a_former_user() {
+    let prior = recorded(&stack(vec![
+        decl("us-east-1/x:Thing/group").input("size", 1),
+        decl("us-west-2/x:Thing/server").input("group", out("us-east-1/x:Thing/group", "id")),
+    ]));
+    // The server, in the later wave, stops using the group, which is no longer declared.
+    let desired = stack(vec![
+        decl("us-west-2/x:Thing/server").input("group", "default"),
+    ]);
+    assert_snapshot!(render_case(&desired, &prior));
+}
