@@ -24,6 +24,7 @@ pub mod call;
 pub mod clients;
 pub mod error;
 pub mod props;
+pub mod route53;
 pub mod s3;
 pub mod sts;
 pub mod wait;
@@ -45,6 +46,9 @@ pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
     let list: Vec<Arc<dyn Provider>> = vec![
         Arc::new(s3::BucketProvider::new(clients.clone())),
         Arc::new(s3::BucketReplicationProvider::new(clients.clone())),
+        Arc::new(route53::HostedZoneProvider::new(clients.clone())),
+        Arc::new(route53::HealthCheckProvider::new(clients.clone())),
+        Arc::new(route53::RecordSetProvider::new(clients.clone())),
     ];
     let mut p = Providers::new();
     for provider in list {

@@ -1,0 +1,1058 @@
+//! `route53:HostedZone`, `route53:HealthCheck` and `route53:RecordSet`. Route 53 is global: these
+//! resources are addressed in `global` and every call goes to the us-east-1 control plane.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_route53::Client;
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheckConfig,
+    HealthCheckType, HostedZoneConfig, ResourceRecord, ResourceRecordSet,
+    ResourceRecordSetFailover, RrType, Tag, TagResourceType,
+};
+use tandem_core::{Props, ResourceAddr, Value};
+use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_schema::route53::normalize_domain;
+use tandem_schema::{kinds, route53 as schema, tags};
+
+use crate::call::call;
+use crate::clients::AwsClients;
+use crate::error::{CallError, OrNotFound, build_error};
+use crate::props::{
+    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, req_str, schema_check, user_tags_value,
+};
+use crate::wait::{self, Check};
+
+fn strip_zone_prefix(id: &str) -> &str {
+    id.trim_start_matches("/hostedzone/")
+}
+
+fn caller_reference(ctx: &OpContext) -> String {
+    if ctx.token.is_empty() {
+        format!("tandem-{}-{}", ctx.addr.name(), std::process::id())
+    } else {
+        ctx.token.clone()
+    }
+}
+
+async fn tag_resource(
+    clients: &AwsClients,
+    r53: &Client,
+    kind: TagResourceType,
+    id: &str,
+    tags: &BTreeMap<String, String>,
+    remove: Vec<String>,
+) -> Result<(), CallError> {
+    let add: Vec<Tag> = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    call(clients.retry(), "route53:ChangeTagsForResource", || {
+        let mut req = r53
+            .change_tags_for_resource()
+            .resource_type(kind.clone())
+            .resource_id(id)
+            .set_add_tags(Some(add.clone()));
+        if !remove.is_empty() {
+            req = req.set_remove_tag_keys(Some(remove.clone()));
+        }
+        req.send()
+    })
+    .await?;
+    Ok(())
+}
+
+async fn read_tags(
+    clients: &AwsClients,
+    r53: &Client,
+    kind: TagResourceType,
+    id: &str,
+) -> Result<BTreeMap<String, String>, CallError> {
+    let out = call(clients.retry(), "route53:ListTagsForResource", || {
+        r53.list_tags_for_resource()
+            .resource_type(kind.clone())
+            .resource_id(id)
+            .send()
+    })
+    .await?;
+    Ok(out
+        .resource_tag_set()
+        .map(|s| {
+            s.tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Waits until a change is `INSYNC` (bounded; Route 53 promises under 60 s).
+async fn wait_insync(clients: &AwsClients, r53: &Client, change_id: &str) -> Result<(), CallError> {
+    let w = clients.wait();
+    wait::until(
+        "route53:GetChange",
+        &format!("change {change_id} to be INSYNC"),
+        w,
+        w.route53_timeout,
+        || async {
+            let out = call(clients.retry(), "route53:GetChange", || {
+                r53.get_change().id(change_id).send()
+            })
+            .await?;
+            match out.change_info().map(|c| c.status()) {
+                Some(ChangeStatus::Insync) => Ok(Check::Done(())),
+                Some(other) => Ok(Check::Pending(other.as_str().to_string())),
+                None => Ok(Check::Pending("unknown".into())),
+            }
+        },
+    )
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosted zones
+
+/// `route53:HostedZone`.
+pub struct HostedZoneProvider {
+    clients: AwsClients,
+}
+
+impl HostedZoneProvider {
+    pub fn new(clients: AwsClients) -> HostedZoneProvider {
+        HostedZoneProvider { clients }
+    }
+
+    async fn find_by_domain(
+        &self,
+        r53: &Client,
+        domain: &str,
+    ) -> Result<Option<String>, CallError> {
+        let wanted = normalize_domain(domain);
+        let out = call(
+            self.clients.retry(),
+            "route53:ListHostedZonesByName",
+            || {
+                r53.list_hosted_zones_by_name()
+                    .dns_name(format!("{wanted}."))
+                    .max_items(100)
+                    .send()
+            },
+        )
+        .await?;
+        Ok(out
+            .hosted_zones()
+            .iter()
+            .find(|z| {
+                normalize_domain(z.name()) == wanted
+                    && !z.config().is_some_and(|c| c.private_zone())
+            })
+            .map(|z| strip_zone_prefix(z.id()).to_string()))
+    }
+
+    async fn read_observed(
+        &self,
+        id: &str,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let r53 = self.clients.route53().await;
+        let Some(out) = call(self.clients.retry(), "route53:GetHostedZone", || {
+            r53.get_hosted_zone().id(id).send()
+        })
+        .await
+        .or_not_found()?
+        else {
+            return Ok(None);
+        };
+        let Some(zone) = out.hosted_zone() else {
+            return Ok(None);
+        };
+        let live_domain = normalize_domain(zone.name());
+        // Keep the program's spelling when it means the same domain.
+        let domain = match opt_str(last, "domain").ok().flatten() {
+            Some(d) if normalize_domain(&d) == live_domain => d,
+            _ => live_domain.clone(),
+        };
+        let comment = zone
+            .config()
+            .and_then(|c| c.comment())
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
+        let name_servers: Vec<Value> = out
+            .delegation_set()
+            .map(|d| d.name_servers().iter().map(|s| Value::str(s)).collect())
+            .unwrap_or_default();
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: PropsBuilder::new()
+                .set("domain", domain)
+                .opt("comment", comment)
+                .build(),
+            outputs: PropsBuilder::new()
+                .set("zone_id", id)
+                .set("domain", live_domain)
+                .set("name_servers", Value::List(name_servers))
+                .build(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Provider for HostedZoneProvider {
+    fn kind(&self) -> &'static str {
+        kinds::ROUTE53_HOSTED_ZONE
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["domain"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_hosted_zone(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        let domain = req_str(inputs, "domain")?;
+        let comment = opt_str(inputs, "comment")?;
+        let r53 = self.clients.route53().await;
+        let id = match self.find_by_domain(&r53, &domain).await? {
+            // An existing public zone of this domain is adopted (delegations point at it).
+            Some(id) => {
+                tracing::info!(zone = %id, domain, "adopting the existing hosted zone");
+                if let Some(c) = &comment {
+                    call(
+                        self.clients.retry(),
+                        "route53:UpdateHostedZoneComment",
+                        || r53.update_hosted_zone_comment().id(&id).comment(c).send(),
+                    )
+                    .await?;
+                }
+                id
+            }
+            None => {
+                let reference = caller_reference(ctx);
+                let out = call(self.clients.retry(), "route53:CreateHostedZone", || {
+                    let mut req = r53
+                        .create_hosted_zone()
+                        .name(normalize_domain(&domain))
+                        .caller_reference(&reference);
+                    if let Some(c) = &comment {
+                        req =
+                            req.hosted_zone_config(HostedZoneConfig::builder().comment(c).build());
+                    }
+                    req.send()
+                })
+                .await?;
+                let id = out
+                    .hosted_zone()
+                    .map(|z| strip_zone_prefix(z.id()).to_string())
+                    .ok_or_else(|| {
+                        ProviderError::other("route53:CreateHostedZone answered without a zone")
+                    })?;
+                if let Some(change) = out.change_info() {
+                    wait_insync(&self.clients, &r53, change.id()).await?;
+                }
+                id
+            }
+        };
+        tag_resource(
+            &self.clients,
+            &r53,
+            TagResourceType::Hostedzone,
+            &id,
+            &all_tags(ctx, inputs)?,
+            Vec::new(),
+        )
+        .await?;
+        self.read_observed(&id, inputs).await?.ok_or_else(|| {
+            ProviderError::other(format!(
+                "route53:GetHostedZone: zone {id} vanished after creation"
+            ))
+        })
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        self.read_observed(id, inputs).await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let r53 = self.clients.route53().await;
+        let comment = opt_str(new, "comment")?.unwrap_or_default();
+        call(
+            self.clients.retry(),
+            "route53:UpdateHostedZoneComment",
+            || {
+                r53.update_hosted_zone_comment()
+                    .id(id)
+                    .comment(&comment)
+                    .send()
+            },
+        )
+        .await?;
+        self.read_observed(id, new).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("route53:GetHostedZone: zone {id} vanished"),
+            )
+        })
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let r53 = self.clients.route53().await;
+        match call(self.clients.retry(), "route53:DeleteHostedZone", || {
+            r53.delete_hosted_zone().id(id).send()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) if e.has_code("HostedZoneNotEmpty") => Err(ProviderError::new(
+                ErrorClass::Invalid,
+                format!("{e}: delete its record sets first"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find(
+        &self,
+        _ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let domain = req_str(inputs, "domain")?;
+        let r53 = self.clients.route53().await;
+        match self.find_by_domain(&r53, &domain).await? {
+            Some(id) => self.read_observed(&id, inputs).await,
+            None => Ok(None),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health checks
+
+/// `route53:HealthCheck`.
+pub struct HealthCheckProvider {
+    clients: AwsClients,
+}
+
+impl HealthCheckProvider {
+    pub fn new(clients: AwsClients) -> HealthCheckProvider {
+        HealthCheckProvider { clients }
+    }
+
+    fn config(inputs: &Props) -> Result<HealthCheckConfig, ProviderError> {
+        let ty = req_str(inputs, "type")?;
+        let https = ty.starts_with("HTTPS");
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::from(ty.as_str()))
+            .set_fully_qualified_domain_name(opt_str(inputs, "fqdn")?)
+            .set_ip_address(opt_str(inputs, "ip_address")?)
+            .port(opt_i32(inputs, "port")?.unwrap_or(if https { 443 } else { 80 }))
+            .set_resource_path(opt_str(inputs, "resource_path")?)
+            .set_search_string(opt_str(inputs, "search_string")?)
+            .request_interval(opt_i32(inputs, "request_interval")?.unwrap_or(30))
+            .failure_threshold(opt_i32(inputs, "failure_threshold")?.unwrap_or(3))
+            .inverted(bool_or(inputs, "inverted", false)?)
+            .disabled(bool_or(inputs, "disabled", false)?)
+            .build()
+            .map_err(build_error("route53:CreateHealthCheck"))
+    }
+
+    async fn read_observed(
+        &self,
+        id: &str,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let r53 = self.clients.route53().await;
+        let Some(out) = call(self.clients.retry(), "route53:GetHealthCheck", || {
+            r53.get_health_check().health_check_id(id).send()
+        })
+        .await
+        .or_not_found()?
+        else {
+            return Ok(None);
+        };
+        let Some(c) = out.health_check().and_then(|h| h.health_check_config()) else {
+            return Ok(None);
+        };
+        let tags = read_tags(&self.clients, &r53, TagResourceType::Healthcheck, id)
+            .await
+            .or_not_found()?
+            .unwrap_or_default();
+        let ty = c.r#type().as_str().to_string();
+        let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
+        let int = |v: Option<i32>, d: i64| Value::Int(v.map(i64::from).unwrap_or(d));
+        let user_tags = user_tags_value(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut b = PropsBuilder::new()
+            .set("type", ty)
+            .opt("fqdn", c.fully_qualified_domain_name())
+            .opt("ip_address", c.ip_address())
+            .defaulted(
+                last,
+                "port",
+                int(c.port(), default_port),
+                Value::Int(default_port),
+            )
+            .opt("resource_path", c.resource_path())
+            .opt("search_string", c.search_string())
+            .defaulted(
+                last,
+                "request_interval",
+                int(c.request_interval(), 30),
+                Value::Int(30),
+            )
+            .defaulted(
+                last,
+                "failure_threshold",
+                int(c.failure_threshold(), 3),
+                Value::Int(3),
+            )
+            .defaulted(
+                last,
+                "inverted",
+                Value::Bool(c.inverted().unwrap_or(false)),
+                Value::Bool(false),
+            )
+            .defaulted(
+                last,
+                "disabled",
+                Value::Bool(c.disabled().unwrap_or(false)),
+                Value::Bool(false),
+            );
+        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
+            b = b.set("tags", user_tags);
+        }
+        Ok(Some(Observed {
+            id: id.to_string(),
+            inputs: b.build(),
+            outputs: PropsBuilder::new().set("health_check_id", id).build(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Provider for HealthCheckProvider {
+    fn kind(&self) -> &'static str {
+        kinds::ROUTE53_HEALTH_CHECK
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["type", "request_interval"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_health_check(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        let config = Self::config(inputs)?;
+        let r53 = self.clients.route53().await;
+        let reference = caller_reference(ctx);
+        let out = call(self.clients.retry(), "route53:CreateHealthCheck", || {
+            r53.create_health_check()
+                .caller_reference(&reference)
+                .health_check_config(config.clone())
+                .send()
+        })
+        .await?;
+        let id = out
+            .health_check()
+            .map(|h| h.id().to_string())
+            .ok_or_else(|| {
+                ProviderError::other("route53:CreateHealthCheck answered without a health check")
+            })?;
+        tag_resource(
+            &self.clients,
+            &r53,
+            TagResourceType::Healthcheck,
+            &id,
+            &all_tags(ctx, inputs)?,
+            Vec::new(),
+        )
+        .await?;
+        self.read_observed(&id, inputs).await?.ok_or_else(|| {
+            ProviderError::other(format!(
+                "route53:GetHealthCheck: {id} vanished after creation"
+            ))
+        })
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        self.read_observed(id, inputs).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let r53 = self.clients.route53().await;
+        let current = call(self.clients.retry(), "route53:GetHealthCheck", || {
+            r53.get_health_check().health_check_id(id).send()
+        })
+        .await?;
+        let version = current.health_check().map(|h| h.health_check_version());
+        let ty = req_str(new, "type")?;
+        let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
+        let fqdn = opt_str(new, "fqdn")?;
+        let ip = opt_str(new, "ip_address")?;
+        let path = opt_str(new, "resource_path")?;
+        let search = opt_str(new, "search_string")?;
+        let port = opt_i32(new, "port")?.unwrap_or(default_port);
+        let threshold = opt_i32(new, "failure_threshold")?.unwrap_or(3);
+        let inverted = bool_or(new, "inverted", false)?;
+        let disabled = bool_or(new, "disabled", false)?;
+        call(self.clients.retry(), "route53:UpdateHealthCheck", || {
+            let mut req = r53
+                .update_health_check()
+                .health_check_id(id)
+                .set_health_check_version(version)
+                .port(port)
+                .failure_threshold(threshold)
+                .inverted(inverted)
+                .disabled(disabled)
+                .set_fully_qualified_domain_name(fqdn.clone())
+                .set_ip_address(ip.clone())
+                .set_resource_path(path.clone())
+                .set_search_string(search.clone());
+            // Route 53 resets what is named in ResetElements; a property removed is reset.
+            if path.is_none() && old.contains_key("resource_path") {
+                req =
+                    req.reset_elements(aws_sdk_route53::types::ResettableElementName::ResourcePath);
+            }
+            if fqdn.is_none() && old.contains_key("fqdn") {
+                req = req.reset_elements(
+                    aws_sdk_route53::types::ResettableElementName::FullyQualifiedDomainName,
+                );
+            }
+            req.send()
+        })
+        .await?;
+        let tags = all_tags(ctx, new)?;
+        let removed: Vec<String> = crate::props::str_map(old, "tags")?
+            .into_keys()
+            .filter(|k| !tags.contains_key(k))
+            .collect();
+        tag_resource(
+            &self.clients,
+            &r53,
+            TagResourceType::Healthcheck,
+            id,
+            &tags,
+            removed,
+        )
+        .await?;
+        self.read_observed(id, new).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("route53:GetHealthCheck: {id} vanished"),
+            )
+        })
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        id: &str,
+        _inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let r53 = self.clients.route53().await;
+        match call(self.clients.retry(), "route53:DeleteHealthCheck", || {
+            r53.delete_health_check().health_check_id(id).send()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Finds the health check by the idempotency token (its `CallerReference`) or by the
+    /// `tandem:addr` tag.
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let r53 = self.clients.route53().await;
+        let mut marker: Option<String> = None;
+        let mut candidates = Vec::new();
+        loop {
+            let out = call(self.clients.retry(), "route53:ListHealthChecks", || {
+                r53.list_health_checks().set_marker(marker.clone()).send()
+            })
+            .await?;
+            for h in out.health_checks() {
+                if !ctx.token.is_empty() && h.caller_reference() == ctx.token {
+                    return self.read_observed(h.id(), inputs).await;
+                }
+                candidates.push(h.id().to_string());
+            }
+            match (out.is_truncated(), out.next_marker()) {
+                (true, Some(m)) => marker = Some(m.to_string()),
+                _ => break,
+            }
+        }
+        for id in candidates {
+            let t = read_tags(&self.clients, &r53, TagResourceType::Healthcheck, &id)
+                .await
+                .or_not_found()?
+                .unwrap_or_default();
+            if t.get(tags::ADDR).map(String::as_str) == Some(ctx.addr.as_str())
+                && t.get(tags::STACK) == Some(&ctx.stack)
+                && t.get(tags::ENV) == Some(&ctx.env)
+            {
+                return self.read_observed(&id, inputs).await;
+            }
+        }
+        Ok(None)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record sets
+
+/// `route53:RecordSet`: every record of one name and type, changed in one atomic batch.
+///
+/// Only UPSERT creates and changes records; DELETE is used only for records this resource owns,
+/// identified by their unique `SetIdentifier` (the local cloud's DELETE matches too broadly
+/// otherwise).
+pub struct RecordSetProvider {
+    clients: AwsClients,
+}
+
+fn fqdn(name: &str) -> String {
+    format!("{}.", normalize_domain(name))
+}
+
+/// One record as the inputs describe it, keyed by set identifier (`""` for a plain record).
+fn desired_records(inputs: &Props) -> Result<Vec<ResourceRecordSet>, ProviderError> {
+    let name = fqdn(&req_str(inputs, "name")?);
+    let ty = req_str(inputs, "type")?;
+    let op = "route53:ChangeResourceRecordSets";
+    let list = match inputs.get("records") {
+        Some(Value::List(l)) => l,
+        _ => return Err(ProviderError::invalid("input `records` must be a list")),
+    };
+    let mut out = Vec::new();
+    for (i, r) in list.iter().enumerate() {
+        let m: Props = r
+            .as_map()
+            .cloned()
+            .ok_or_else(|| ProviderError::invalid(format!("`records[{i}]` must be a map")))?;
+        let mut b = ResourceRecordSet::builder()
+            .name(&name)
+            .r#type(RrType::from(ty.as_str()))
+            .set_set_identifier(opt_str(&m, "set_identifier")?)
+            .set_health_check_id(opt_str(&m, "health_check_id")?);
+        if let Some(f) = opt_str(&m, "failover")? {
+            b = b.failover(ResourceRecordSetFailover::from(f.as_str()));
+        }
+        match m.get("alias") {
+            Some(Value::Map(a)) => {
+                let a: Props = a.clone();
+                b = b.alias_target(
+                    AliasTarget::builder()
+                        .hosted_zone_id(req_str(&a, "hosted_zone_id")?)
+                        .dns_name(req_str(&a, "dns_name")?)
+                        .evaluate_target_health(bool_or(&a, "evaluate_target_health", true)?)
+                        .build()
+                        .map_err(build_error(op))?,
+                );
+            }
+            Some(_) => {
+                return Err(ProviderError::invalid(format!(
+                    "`records[{i}].alias` must be a map"
+                )));
+            }
+            None => {
+                let values = crate::props::str_list(&m, "values")?;
+                let records = values
+                    .into_iter()
+                    .map(|v| {
+                        ResourceRecord::builder()
+                            .value(v)
+                            .build()
+                            .map_err(build_error(op))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                b = b
+                    .set_ttl(crate::props::opt_int(&m, "ttl")?)
+                    .set_resource_records(Some(records));
+            }
+        }
+        out.push(b.build().map_err(build_error(op))?);
+    }
+    Ok(out)
+}
+
+fn same_dns_name(a: &str, b: &str) -> bool {
+    normalize_domain(a) == normalize_domain(b)
+}
+
+/// A live record in the property vocabulary, keeping the program's spelling of DNS names.
+fn record_value(r: &ResourceRecordSet, last: Option<&Props>) -> Value {
+    let last_str = |k: &str| last.and_then(|l| l.get(k)).and_then(Value::as_str);
+    let mut m = BTreeMap::new();
+    if let Some(s) = r.set_identifier() {
+        m.insert("set_identifier".to_string(), Value::str(s));
+    }
+    if let Some(f) = r.failover() {
+        m.insert("failover".to_string(), Value::str(f.as_str()));
+    }
+    if let Some(h) = r.health_check_id() {
+        m.insert("health_check_id".to_string(), Value::str(h));
+    }
+    if let Some(a) = r.alias_target() {
+        let last_alias = last.and_then(|l| l.get("alias")).and_then(Value::as_map);
+        let dns = match last_alias
+            .and_then(|la| la.get("dns_name"))
+            .and_then(Value::as_str)
+        {
+            Some(d) if same_dns_name(d, a.dns_name()) => d.to_string(),
+            _ => a.dns_name().to_string(),
+        };
+        let mut am = BTreeMap::new();
+        am.insert("hosted_zone_id".to_string(), Value::str(a.hosted_zone_id()));
+        am.insert("dns_name".to_string(), Value::str(dns));
+        am.insert(
+            "evaluate_target_health".to_string(),
+            Value::Bool(a.evaluate_target_health()),
+        );
+        m.insert("alias".to_string(), Value::Map(am));
+    } else {
+        if let Some(t) = r.ttl() {
+            m.insert("ttl".to_string(), Value::Int(t));
+        }
+        let values: Vec<Value> = r
+            .resource_records()
+            .iter()
+            .map(|v| Value::str(v.value()))
+            .collect();
+        m.insert("values".to_string(), Value::List(values));
+    }
+    let _ = last_str;
+    Value::Map(m)
+}
+
+impl RecordSetProvider {
+    pub fn new(clients: AwsClients) -> RecordSetProvider {
+        RecordSetProvider { clients }
+    }
+
+    /// The live records of `name` and `type` in `zone`.
+    async fn live(
+        &self,
+        r53: &Client,
+        zone: &str,
+        name: &str,
+        ty: &str,
+    ) -> Result<Option<Vec<ResourceRecordSet>>, CallError> {
+        let want = fqdn(name);
+        let mut start_name = Some(want.clone());
+        let mut start_type = Some(RrType::from(ty));
+        let mut start_id: Option<String> = None;
+        let mut found = Vec::new();
+        loop {
+            let Some(out) = call(
+                self.clients.retry(),
+                "route53:ListResourceRecordSets",
+                || {
+                    r53.list_resource_record_sets()
+                        .hosted_zone_id(zone)
+                        .set_start_record_name(start_name.clone())
+                        .set_start_record_type(start_type.clone())
+                        .set_start_record_identifier(start_id.clone())
+                        .send()
+                },
+            )
+            .await
+            .or_not_found()?
+            else {
+                return Ok(None);
+            };
+            let mut past = false;
+            for r in out.resource_record_sets() {
+                if same_dns_name(r.name(), &want) && r.r#type().as_str() == ty {
+                    found.push(r.clone());
+                } else if !found.is_empty() {
+                    past = true;
+                }
+            }
+            if past || !out.is_truncated() {
+                break;
+            }
+            start_name = out.next_record_name().map(str::to_string);
+            start_type = out.next_record_type().cloned();
+            start_id = out.next_record_identifier().map(str::to_string);
+            if start_name.is_none() {
+                break;
+            }
+        }
+        Ok(Some(found))
+    }
+
+    async fn apply(
+        &self,
+        r53: &Client,
+        zone: &str,
+        changes: Vec<Change>,
+    ) -> Result<(), ProviderError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let batch = ChangeBatch::builder()
+            .comment("tandem")
+            .set_changes(Some(changes))
+            .build()
+            .map_err(build_error("route53:ChangeResourceRecordSets"))?;
+        let out = call(
+            self.clients.retry(),
+            "route53:ChangeResourceRecordSets",
+            || {
+                r53.change_resource_record_sets()
+                    .hosted_zone_id(zone)
+                    .change_batch(batch.clone())
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| {
+            if e.has_code("NoSuchHostedZone") {
+                ProviderError::new(
+                    ErrorClass::Invalid,
+                    format!("{e}: hosted zone {zone} does not exist"),
+                )
+            } else {
+                e.into()
+            }
+        })?;
+        if let Some(info) = out.change_info() {
+            wait_insync(&self.clients, r53, info.id()).await?;
+        }
+        Ok(())
+    }
+
+    /// UPSERTs every desired record and DELETEs owned records no longer desired, in one batch.
+    async fn converge(&self, inputs: &Props, old: Option<&Props>) -> Result<(), ProviderError> {
+        let zone = req_str(inputs, "zone_id")?;
+        let r53 = self.clients.route53().await;
+        let desired = desired_records(inputs)?;
+        let mut changes = Vec::new();
+        if let Some(old) = old {
+            let keep: Vec<Option<&str>> = desired.iter().map(|r| r.set_identifier()).collect();
+            let old_name = req_str(old, "name")?;
+            let old_type = req_str(old, "type")?;
+            let live = self
+                .live(&r53, &zone, &old_name, &old_type)
+                .await?
+                .unwrap_or_default();
+            for r in live {
+                // Only records with a set identifier this resource declared before are removed.
+                let owned = match r.set_identifier() {
+                    Some(sid) => old_set_ids(old).iter().any(|o| o == sid),
+                    None => false,
+                };
+                if owned && !keep.contains(&r.set_identifier()) {
+                    changes.push(
+                        Change::builder()
+                            .action(ChangeAction::Delete)
+                            .resource_record_set(r)
+                            .build()
+                            .map_err(build_error("route53:ChangeResourceRecordSets"))?,
+                    );
+                }
+            }
+        }
+        for r in desired {
+            changes.push(
+                Change::builder()
+                    .action(ChangeAction::Upsert)
+                    .resource_record_set(r)
+                    .build()
+                    .map_err(build_error("route53:ChangeResourceRecordSets"))?,
+            );
+        }
+        self.apply(&r53, &zone, changes).await
+    }
+
+    async fn read_observed(&self, inputs: &Props) -> Result<Option<Observed>, ProviderError> {
+        let zone = req_str(inputs, "zone_id")?;
+        let name = req_str(inputs, "name")?;
+        let ty = req_str(inputs, "type")?;
+        let r53 = self.clients.route53().await;
+        let Some(live) = self.live(&r53, &zone, &name, &ty).await? else {
+            return Ok(None);
+        };
+        if live.is_empty() {
+            return Ok(None);
+        }
+        let last_records: Vec<Props> = match inputs.get("records") {
+            Some(Value::List(l)) => l.iter().filter_map(|v| v.as_map().cloned()).collect(),
+            _ => Vec::new(),
+        };
+        let find_last = |sid: Option<&str>| {
+            last_records
+                .iter()
+                .find(|m| m.get("set_identifier").and_then(Value::as_str) == sid)
+        };
+        // Keep the program's order of records, then any others.
+        let mut ordered: Vec<Value> = Vec::new();
+        let mut rest = live.clone();
+        for l in &last_records {
+            let sid = l.get("set_identifier").and_then(Value::as_str);
+            if let Some(pos) = rest.iter().position(|r| r.set_identifier() == sid) {
+                let r = rest.remove(pos);
+                ordered.push(record_value(&r, Some(l)));
+            }
+        }
+        for r in rest {
+            ordered.push(record_value(&r, find_last(r.set_identifier())));
+        }
+        Ok(Some(Observed {
+            id: format!("{zone}/{}/{ty}", normalize_domain(&name)),
+            inputs: PropsBuilder::new()
+                .set("zone_id", zone)
+                .set("name", name.clone())
+                .set("type", ty)
+                .set("records", Value::List(ordered))
+                .build(),
+            outputs: PropsBuilder::new()
+                .set("fqdn", normalize_domain(&name))
+                .build(),
+        }))
+    }
+}
+
+fn old_set_ids(old: &Props) -> Vec<String> {
+    match old.get("records") {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(|r| {
+                r.as_map()?
+                    .get("set_identifier")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[async_trait]
+impl Provider for RecordSetProvider {
+    fn kind(&self) -> &'static str {
+        kinds::ROUTE53_RECORD_SET
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["zone_id", "name", "type"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_record_set(inputs))
+    }
+
+    async fn create(&self, _ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        self.converge(inputs, None).await?;
+        self.read_observed(inputs).await?.ok_or_else(|| {
+            ProviderError::other("route53:ListResourceRecordSets: the records were not found right after they were written")
+        })
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        self.read_observed(inputs).await
+    }
+
+    async fn update(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        self.converge(new, Some(old)).await?;
+        self.read_observed(new).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                "route53:ListResourceRecordSets: the records vanished during the update",
+            )
+        })
+    }
+
+    /// Deletes exactly the live records matching the name, type and this resource's set
+    /// identifiers (a plain record is matched by name and type: it is the only one).
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        _id: &str,
+        inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let zone = req_str(inputs, "zone_id")?;
+        let name = req_str(inputs, "name")?;
+        let ty = req_str(inputs, "type")?;
+        let r53 = self.clients.route53().await;
+        let Some(live) = self.live(&r53, &zone, &name, &ty).await? else {
+            return Ok(());
+        };
+        let owned = old_set_ids(inputs);
+        let mut changes = Vec::new();
+        for r in live {
+            let mine = match r.set_identifier() {
+                Some(sid) => owned.iter().any(|o| o == sid),
+                None => owned.is_empty(),
+            };
+            if mine {
+                changes.push(
+                    Change::builder()
+                        .action(ChangeAction::Delete)
+                        .resource_record_set(r)
+                        .build()
+                        .map_err(build_error("route53:ChangeResourceRecordSets"))?,
+                );
+            }
+        }
+        match self.apply(&r53, &zone, changes).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find(
+        &self,
+        _ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        self.read_observed(inputs).await
+    }
+}

@@ -1,0 +1,323 @@
+use tandem_aws::route53::{HealthCheckProvider, HostedZoneProvider, RecordSetProvider};
+use tandem_core::{Region, ResourceDecl, Value};
+use tandem_engine::provider::{ErrorClass, Provider};
+use tandem_schema::regions::alb_hosted_zone_id;
+use tandem_schema::route53::{Failover, HealthCheck, HostedZone, Record, RecordSet};
+
+use crate::{clients, ctx_for, str_prop, unique, validate_and_create};
+
+fn zone_decl(name: &str, domain: &str) -> ResourceDecl {
+    HostedZone::new(&Region::Global, name)
+        .unwrap()
+        .domain(domain)
+        .comment("made by tests")
+        .into()
+}
+
+fn health_check(name: &str, fqdn: &str) -> HealthCheck {
+    HealthCheck::new(&Region::Global, name)
+        .unwrap()
+        .check_type("HTTPS")
+        .fqdn(fqdn)
+        .resource_path("/health")
+        .request_interval(10)
+        .failure_threshold(2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_zone_lifecycle_and_adoption() {
+    let p = HostedZoneProvider::new(clients());
+    let domain = format!("{}.example.com", unique("hz"));
+    let decl = zone_decl("main", &domain);
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&p, &decl).await.unwrap();
+    assert_eq!(str_prop(&created.outputs, "zone_id"), created.id);
+    assert!(!created.id.starts_with('/'));
+    let read = p
+        .read(&ctx, &created.id, &decl.inputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs, decl.inputs);
+
+    // A second declaration of the same domain adopts the zone instead of making a twin.
+    let again = zone_decl("again", &format!("{domain}."));
+    let adopted = validate_and_create(&p, &again).await.unwrap();
+    assert_eq!(adopted.id, created.id);
+    assert_eq!(
+        p.find(&ctx, &decl.inputs).await.unwrap().unwrap().id,
+        created.id
+    );
+
+    let mut new = decl.inputs.clone();
+    new.insert("comment".into(), Value::str("changed"));
+    p.update(&ctx, &created.id, &decl.inputs, &new)
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs.get("comment"), Some(&Value::str("changed")));
+
+    p.delete(&ctx, &created.id, &new).await.unwrap();
+    assert!(p.read(&ctx, &created.id, &new).await.unwrap().is_none());
+    p.delete(&ctx, &created.id, &new).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_check_lifecycle_drift_and_find() {
+    let p = HealthCheckProvider::new(clients());
+    let fqdn = format!("{}.example.com", unique("hc"));
+    let decl: ResourceDecl = health_check(&unique("hc"), &fqdn).tag("team", "sre").into();
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&p, &decl).await.unwrap();
+    let id = created.id.clone();
+    assert_eq!(str_prop(&created.outputs, "health_check_id"), id);
+    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(read.inputs, decl.inputs);
+
+    // Adoption after an interrupted create: by token, and by the tandem:addr tag.
+    assert_eq!(p.find(&ctx, &decl.inputs).await.unwrap().unwrap().id, id);
+    let mut other_token = ctx.clone();
+    other_token.token = "tandem-someotherrun".into();
+    assert_eq!(
+        p.find(&other_token, &decl.inputs)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        id
+    );
+
+    // Update in place: invert (the outage drill switch) and change the threshold.
+    let mut new = decl.inputs.clone();
+    new.insert("inverted".into(), Value::Bool(true));
+    new.insert("failure_threshold".into(), Value::Int(5));
+    let updated = p.update(&ctx, &id, &decl.inputs, &new).await.unwrap();
+    assert_eq!(updated.id, id);
+    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs, new);
+
+    // Drift: disabled behind the tool's back.
+    let r53 = clients().route53().await;
+    let v = r53
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await
+        .unwrap();
+    r53.update_health_check()
+        .health_check_id(&id)
+        .health_check_version(v.health_check().unwrap().health_check_version())
+        .disabled(true)
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs.get("disabled"), Some(&Value::Bool(true)));
+
+    p.delete(&ctx, &id, &new).await.unwrap();
+    assert!(p.read(&ctx, &id, &new).await.unwrap().is_none());
+    p.delete(&ctx, &id, &new).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_health_check_settings_are_refused_before_any_call() {
+    let p = HealthCheckProvider::new(clients());
+    let fqdn = format!("{}.example.com", unique("badhc"));
+    for (decl, expect) in [
+        (
+            health_check("bad-interval", &fqdn).request_interval(15),
+            "10 or 30",
+        ),
+        (
+            health_check("bad-threshold", &fqdn).failure_threshold(11),
+            "between 1 and 10",
+        ),
+        (
+            health_check("bad-type", &fqdn).check_type("PING"),
+            "must be one of",
+        ),
+    ] {
+        let decl: ResourceDecl = decl.into();
+        let e = validate_and_create(&p, &decl).await.unwrap_err();
+        assert!(e.contains(expect), "{e}");
+        assert!(
+            p.find(&ctx_for(&decl), &decl.inputs)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing created"
+        );
+    }
+    // Nothing in the cloud probes this name.
+    let r53 = clients().route53().await;
+    let all = r53.list_health_checks().send().await.unwrap();
+    assert!(all.health_checks().iter().all(|h| {
+        h.health_check_config()
+            .and_then(|c| c.fully_qualified_domain_name())
+            != Some(fqdn.as_str())
+    }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_alias_pair_in_one_record_set() {
+    let zones = HostedZoneProvider::new(clients());
+    let checks = HealthCheckProvider::new(clients());
+    let records = RecordSetProvider::new(clients());
+    let domain = format!("{}.example.com", unique("fo"));
+    let zone = validate_and_create(&zones, &zone_decl("fo", &domain))
+        .await
+        .unwrap();
+    let app = format!("app.{domain}");
+    let hc1 = validate_and_create(
+        &checks,
+        &health_check("fo-primary", &format!("p.{domain}")).into(),
+    )
+    .await
+    .unwrap();
+
+    // A neighbour with the same record type and its own set identifiers must not be touched.
+    let other: ResourceDecl = RecordSet::new(&Region::Global, "www")
+        .unwrap()
+        .zone_id(zone.id.as_str())
+        .name(format!("www.{domain}"))
+        .record_type("A")
+        .record(Record::simple(60, vec![Value::str("192.0.2.10")]))
+        .into();
+    validate_and_create(&records, &other).await.unwrap();
+
+    let pair = |secondary_dns: &str| -> ResourceDecl {
+        RecordSet::new(&Region::Global, "app")
+            .unwrap()
+            .zone_id(zone.id.as_str())
+            .name(app.as_str())
+            .record_type("A")
+            .record(
+                Record::failover_alias(
+                    Failover::Primary,
+                    "app-primary",
+                    alb_hosted_zone_id("us-east-1").unwrap(),
+                    "primary-alb-1.us-east-1.elb.amazonaws.com",
+                )
+                .health_check_id(hc1.id.as_str()),
+            )
+            .record(Record::failover_alias(
+                Failover::Secondary,
+                "app-secondary",
+                alb_hosted_zone_id("us-west-2").unwrap(),
+                secondary_dns,
+            ))
+            .into()
+    };
+    let decl = pair("secondary-alb-1.us-west-2.elb.amazonaws.com");
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&records, &decl).await.unwrap();
+    assert_eq!(
+        created.inputs, decl.inputs,
+        "both halves read back as declared"
+    );
+
+    let new = pair("secondary-alb-2.us-west-2.elb.amazonaws.com");
+    records
+        .update(&ctx, &created.id, &decl.inputs, &new.inputs)
+        .await
+        .unwrap();
+    let read = records
+        .read(&ctx, &created.id, &new.inputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs, new.inputs);
+
+    // Drop the secondary: only that record is deleted.
+    let single: ResourceDecl = RecordSet::new(&Region::Global, "app")
+        .unwrap()
+        .zone_id(zone.id.as_str())
+        .name(app.as_str())
+        .record_type("A")
+        .record(
+            Record::failover_alias(
+                Failover::Primary,
+                "app-primary",
+                alb_hosted_zone_id("us-east-1").unwrap(),
+                "primary-alb-1.us-east-1.elb.amazonaws.com",
+            )
+            .health_check_id(hc1.id.as_str()),
+        )
+        .into();
+    records
+        .update(&ctx, &created.id, &new.inputs, &single.inputs)
+        .await
+        .unwrap();
+    let read = records
+        .read(&ctx, &created.id, &single.inputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs, single.inputs);
+
+    records
+        .delete(&ctx, &created.id, &single.inputs)
+        .await
+        .unwrap();
+    assert!(
+        records
+            .read(&ctx, &created.id, &single.inputs)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let www = records
+        .read(&ctx_for(&other), "", &other.inputs)
+        .await
+        .unwrap();
+    assert!(www.is_some(), "the neighbouring record survived");
+    records
+        .delete(&ctx_for(&other), "", &other.inputs)
+        .await
+        .unwrap();
+    checks
+        .delete(&ctx, &hc1.id, &Default::default())
+        .await
+        .unwrap();
+    zones
+        .delete(&ctx, &zone.id, &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        zones
+            .read(&ctx, &zone.id, &Default::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_set_in_a_missing_zone_is_a_clear_error() {
+    let records = RecordSetProvider::new(clients());
+    let decl: ResourceDecl = RecordSet::new(&Region::Global, "ghost")
+        .unwrap()
+        .zone_id("ZNOSUCHZONE000")
+        .name("ghost.example.com")
+        .record_type("A")
+        .record(Record::simple(60, vec![Value::str("192.0.2.1")]))
+        .into();
+    records.validate(&decl.addr, &decl.inputs).unwrap();
+    let e = records
+        .create(&ctx_for(&decl), &decl.inputs)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Invalid, "{e}");
+    assert!(
+        e.message.contains("route53:ChangeResourceRecordSets"),
+        "{e}"
+    );
+    assert!(e.message.contains("ZNOSUCHZONE000"), "{e}");
+    assert!(
+        records
+            .read(&ctx_for(&decl), "", &decl.inputs)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
