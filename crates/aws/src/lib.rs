@@ -24,6 +24,7 @@ pub mod call;
 pub mod clients;
 pub mod error;
 pub mod props;
+pub mod rds;
 pub mod route53;
 pub mod s3;
 pub mod sts;
@@ -47,6 +48,8 @@ pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
         Arc::new(s3::BucketProvider::new(clients.clone())),
         Arc::new(s3::BucketReplicationProvider::new(clients.clone())),
         Arc::new(route53::HostedZoneProvider::new(clients.clone())),
+        Arc::new(rds::DbInstanceProvider::new(clients.clone())),
+        Arc::new(rds::DbReadReplicaProvider::new(clients.clone())),
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
     ];

@@ -1,0 +1,173 @@
+use tandem_aws::rds::{
+    DbInstanceProvider, DbReadReplicaProvider, promote_read_replica, replica_lag_seconds,
+};
+use tandem_core::{ResourceDecl, Value};
+use tandem_engine::provider::Provider;
+use tandem_schema::rds::{DbInstance, DbReadReplica};
+
+use crate::{clients, ctx_for, str_prop, unique, us_east_1, us_west_2, validate_and_create};
+
+fn db(name: &str, id: &str) -> DbInstance {
+    DbInstance::new(&us_east_1(), name)
+        .unwrap()
+        .identifier(id)
+        .engine("postgres")
+        .instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .storage_encrypted(true)
+        .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/source-key")
+        .backup_retention_period(7)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_instance_lifecycle_with_drift() {
+    let p = DbInstanceProvider::new(clients());
+    let id = unique("db");
+    let decl: ResourceDecl = db("app-db", &id).skip_final_snapshot(true).into();
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&p, &decl).await.unwrap();
+    assert_eq!(created.id, id);
+    assert!(str_prop(&created.outputs, "arn").ends_with(&format!(":db:{id}")));
+    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(read.inputs, decl.inputs);
+
+    let mut new = decl.inputs.clone();
+    new.insert("instance_class".into(), Value::str("db.t3.small"));
+    new.insert("backup_retention_period".into(), Value::Int(14));
+    p.update(&ctx, &id, &decl.inputs, &new).await.unwrap();
+    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs, new);
+
+    // Drift: backups shortened behind the tool's back.
+    let rds = clients().rds("us-east-1").await;
+    rds.modify_db_instance()
+        .db_instance_identifier(&id)
+        .backup_retention_period(1)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
+    assert_eq!(
+        read.inputs.get("backup_retention_period"),
+        Some(&Value::Int(1))
+    );
+    assert_eq!(p.find(&ctx, &new).await.unwrap().unwrap().id, id);
+
+    p.delete(&ctx, &id, &new).await.unwrap();
+    assert!(p.read(&ctx, &id, &new).await.unwrap().is_none());
+    p.delete(&ctx, &id, &new).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_db_settings_are_refused() {
+    let p = DbInstanceProvider::new(clients());
+    for (decl, expect) in [
+        (
+            db("x", &unique("db-bad")).backup_retention_period(0),
+            "backups on",
+        ),
+        (
+            db("x", &unique("db-bad")).publicly_accessible(true),
+            "never reachable",
+        ),
+        (
+            db("x", &unique("db-bad")).set("master_password", "hunter2"),
+            "Secrets Manager",
+        ),
+    ] {
+        let decl: ResourceDecl = decl.into();
+        let e = validate_and_create(&p, &decl).await.unwrap_err();
+        assert!(e.contains(expect), "{e}");
+        assert!(!e.contains("hunter2"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_region_replica_promotion_and_lag() {
+    let primary = DbInstanceProvider::new(clients());
+    let replicas = DbReadReplicaProvider::new(clients());
+    let src_id = unique("db-src");
+    let src_decl: ResourceDecl = db("app-db", &src_id).skip_final_snapshot(true).into();
+    let src = validate_and_create(&primary, &src_decl).await.unwrap();
+    let src_arn = str_prop(&src.outputs, "arn").to_string();
+    assert!(src_arn.starts_with("arn:aws:rds:us-east-1:"), "{src_arn}");
+
+    let rep_id = unique("db-rep");
+    let decl: ResourceDecl = DbReadReplica::new(&us_west_2(), "app-db-replica")
+        .unwrap()
+        .identifier(rep_id.as_str())
+        .source_db_arn(src_arn.as_str())
+        .source_region("us-east-1")
+        .kms_key_id("arn:aws:kms:us-west-2:123456789012:key/replica-key")
+        .instance_class("db.t3.micro")
+        .into();
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&replicas, &decl).await.unwrap();
+    assert!(str_prop(&created.outputs, "arn").starts_with("arn:aws:rds:us-west-2:"));
+    assert_eq!(str_prop(&created.outputs, "source_db_arn"), src_arn);
+    let read = replicas
+        .read(&ctx, &rep_id, &decl.inputs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.inputs, decl.inputs,
+        "the replica reads back with the source's ARN"
+    );
+
+    // A replica without a destination-region key of an encrypted source is refused.
+    let mut no_key = decl.inputs.clone();
+    no_key.remove("kms_key_id");
+    no_key.insert("identifier".into(), Value::str(unique("db-nokey")));
+    let e = replicas.create(&ctx_for(&decl), &no_key).await.unwrap_err();
+    assert!(e.message.contains("kms_key_id"), "{e}");
+
+    // Lag: moto publishes none, so publish one as RDS would, then read it.
+    let cw = clients().cloudwatch("us-west-2").await;
+    cw.put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value(rep_id.as_str())
+                        .build(),
+                )
+                .value(3.0)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let lag = replica_lag_seconds(&clients(), "us-west-2", &rep_id)
+        .await
+        .unwrap();
+    assert_eq!(lag, Some(3.0));
+    assert_eq!(
+        replica_lag_seconds(&clients(), "us-west-2", "no-such-db")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let promoted = promote_read_replica(&clients(), "us-west-2", &rep_id)
+        .await
+        .unwrap();
+    assert_eq!(promoted.db_instance_status(), Some("available"));
+
+    replicas.delete(&ctx, &rep_id, &decl.inputs).await.unwrap();
+    assert!(
+        replicas
+            .read(&ctx, &rep_id, &decl.inputs)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    primary
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .await
+        .unwrap();
+}
