@@ -74,7 +74,8 @@ impl fmt::Display for Region {
 /// Addresses order by their text form, which makes every listing deterministic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceAddr {
-    text: String,
+    /// Shared: addresses are cloned into dependency lists, states and plans.
+    text: std::sync::Arc<str>,
     region_end: usize,
     kind_end: usize,
 }
@@ -87,7 +88,7 @@ impl ResourceAddr {
         let region_end = region.as_str().len();
         let kind_end = region_end + 1 + kind.len();
         Ok(ResourceAddr {
-            text,
+            text: text.into(),
             region_end,
             kind_end,
         })
@@ -168,7 +169,7 @@ impl FromStr for ResourceAddr {
 
 impl fmt::Display for ResourceAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
@@ -186,7 +187,7 @@ impl Ord for ResourceAddr {
 
 impl serde::Serialize for ResourceAddr {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -187,7 +187,7 @@ fn find_cycle(graph: &DiGraph<ResourceDecl, ()>) -> Vec<ResourceAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::value::{OutputRef, Value};
+    use crate::value::Value;
 
     fn addr(s: &str) -> ResourceAddr {
         s.parse().unwrap()
@@ -196,13 +196,7 @@ mod tests {
     fn decl(a: &str, refs: &[&str]) -> ResourceDecl {
         let mut d = ResourceDecl::new(addr(a));
         for (i, r) in refs.iter().enumerate() {
-            d = d.input(
-                &format!("in{i}"),
-                Value::Ref(OutputRef {
-                    addr: addr(r),
-                    output: "id".into(),
-                }),
-            );
+            d = d.input(&format!("in{i}"), Value::reference(addr(r), "id"));
         }
         d
     }

@@ -7,7 +7,7 @@ use crate::addr::ResourceAddr;
 use crate::error::GraphError;
 use crate::graph::ResourceGraph;
 use crate::resource::ResourceDecl;
-use crate::value::{OutputRef, Value};
+use crate::value::Value;
 
 /// What a program declares: resources and stack outputs. Built by [`Program::run`].
 #[derive(Debug, Default)]
@@ -29,10 +29,7 @@ impl Resource {
 
     /// A reference to output `name`; using it as an input makes a dependency.
     pub fn output(&self, name: &str) -> Value {
-        Value::Ref(OutputRef {
-            addr: self.addr.clone(),
-            output: name.to_string(),
-        })
+        Value::reference(self.addr.clone(), name)
     }
 }
 

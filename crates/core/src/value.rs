@@ -26,7 +26,7 @@ pub enum Value {
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
     Unknown,
-    Ref(OutputRef),
+    Ref(Box<OutputRef>),
     Secret(Box<Value>),
     SecretDigest(String),
 }
@@ -41,6 +41,14 @@ pub struct OutputRef {
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::String(s.into())
+    }
+
+    /// A reference to output `output` of the resource at `addr`.
+    pub fn reference(addr: ResourceAddr, output: &str) -> Value {
+        Value::Ref(Box::new(OutputRef {
+            addr,
+            output: output.to_string(),
+        }))
     }
 
     pub fn secret(v: Value) -> Value {
@@ -211,10 +219,7 @@ impl Value {
                                 .split_once('#')
                                 .ok_or_else(|| format!("malformed reference {r:?}"))?;
                             let addr = addr.parse().map_err(|e| format!("{e}"))?;
-                            return Ok(Value::Ref(OutputRef {
-                                addr,
-                                output: output.to_string(),
-                            }));
+                            return Ok(Value::reference(addr, output));
                         }
                         (k, _) if k.starts_with('$') => {
                             return Err(format!("unknown tagged value {k:?}"));
@@ -340,7 +345,7 @@ impl<T: Into<Value>> From<Vec<T>> for Value {
 }
 impl From<OutputRef> for Value {
     fn from(r: OutputRef) -> Value {
-        Value::Ref(r)
+        Value::Ref(Box::new(r))
     }
 }
 
@@ -398,7 +403,7 @@ mod tests {
             output: "arn".into(),
         };
         let v = map([
-            ("a", Value::Ref(r)),
+            ("a", Value::from(r)),
             ("b", Value::Unknown),
             ("c", Value::from(3)),
         ]);

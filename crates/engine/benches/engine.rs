@@ -139,13 +139,7 @@ fn decl_of(i: usize, generation: u64) -> ResourceDecl {
     }
     for (k, j) in refs_of(i).into_iter().enumerate() {
         let output = if k == 0 { "arn" } else { "id" };
-        d = d.input(
-            &format!("ref{k}"),
-            Value::Ref(OutputRef {
-                addr: addr_of(j),
-                output: output.into(),
-            }),
-        );
+        d = d.input(&format!("ref{k}"), Value::reference(addr_of(j), output));
     }
     if i % 97 == 0 {
         d = d.options(ResourceOptions {

@@ -182,10 +182,7 @@ mod tests {
     #[test]
     fn bucket_builder_and_validation() {
         let r = Region::named("us-east-1");
-        let key = Value::Ref(OutputRef {
-            addr: "us-east-1/kms:Key/k".parse().unwrap(),
-            output: "arn".into(),
-        });
+        let key = Value::reference("us-east-1/kms:Key/k".parse().unwrap(), "arn");
         let b = Bucket::new(&r, "assets")
             .unwrap()
             .bucket("acme-assets")

@@ -24,10 +24,7 @@ pub fn addr(text: &str) -> ResourceAddr {
 
 /// A reference to output `output` of `target`.
 pub fn out(target: &str, output: &str) -> Value {
-    Value::Ref(OutputRef {
-        addr: addr(target),
-        output: output.to_string(),
-    })
+    Value::reference(addr(target), output)
 }
 
 pub fn decl(text: &str) -> ResourceDecl {
