@@ -22,6 +22,7 @@
 
 pub mod call;
 pub mod clients;
+pub mod cloudformation;
 pub mod error;
 pub mod props;
 pub mod rds;
@@ -44,11 +45,21 @@ pub use wait::WaitPolicy;
 /// passes them to each operation, and they become `tandem:stack` / `tandem:env` tags).
 pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
     let _ = (stack, env);
+    let locks = cloudformation::StackSetLocks::new();
     let list: Vec<Arc<dyn Provider>> = vec![
         Arc::new(s3::BucketProvider::new(clients.clone())),
         Arc::new(s3::BucketReplicationProvider::new(clients.clone())),
         Arc::new(route53::HostedZoneProvider::new(clients.clone())),
         Arc::new(rds::DbInstanceProvider::new(clients.clone())),
+        Arc::new(cloudformation::StackProvider::new(clients.clone())),
+        Arc::new(cloudformation::StackSetProvider::new(
+            clients.clone(),
+            locks.clone(),
+        )),
+        Arc::new(cloudformation::StackInstanceProvider::new(
+            clients.clone(),
+            locks,
+        )),
         Arc::new(rds::DbReadReplicaProvider::new(clients.clone())),
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),

@@ -1,0 +1,955 @@
+//! `cloudformation:Stack`, `cloudformation:StackSet` and `cloudformation:StackInstance`.
+//!
+//! Stack-set operations run one at a time per stack set: the providers share [`StackSetLocks`], an
+//! async mutex per stack set, and `OperationInProgressException` is retried by [`crate::call`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_cloudformation::Client;
+use aws_sdk_cloudformation::types::{
+    Capability, Parameter, PermissionModels, RegionConcurrencyType, Stack,
+    StackSetOperationPreferences, StackSetOperationStatus, StackStatus, Tag,
+};
+use tandem_core::{Props, ResourceAddr, Value};
+use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_schema::{cloudformation as schema, kinds};
+
+use crate::call::call;
+use crate::clients::AwsClients;
+use crate::error::{CallError, OrNotFound};
+use crate::props::{
+    PropsBuilder, all_tags, opt_i32, opt_str, region_of, req_str, schema_check, str_list, str_map,
+    user_tags_value,
+};
+use crate::wait::{self, Check};
+
+fn parameters(m: &BTreeMap<String, String>) -> Vec<Parameter> {
+    m.iter()
+        .map(|(k, v)| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        })
+        .collect()
+}
+
+fn cfn_tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
+    t.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn capabilities(inputs: &Props) -> Result<Vec<Capability>, ProviderError> {
+    Ok(str_list(inputs, "capabilities")?
+        .iter()
+        .map(|c| Capability::from(c.as_str()))
+        .collect())
+}
+
+/// Live parameters, limited to the keys the program set (others carry template defaults).
+fn live_parameters(live: &[Parameter], last: &Props, key: &str) -> Option<Value> {
+    let wanted = last.get(key).and_then(Value::as_map);
+    let m: BTreeMap<String, Value> = live
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.parameter_key()?.to_string(),
+                p.parameter_value()?.to_string(),
+            ))
+        })
+        .filter(|(k, _)| wanted.is_none_or(|w| w.contains_key(k)))
+        .map(|(k, v)| (k, Value::str(v)))
+        .collect();
+    if wanted.is_some() || !m.is_empty() {
+        Some(Value::Map(m))
+    } else {
+        None
+    }
+}
+
+fn stack_outputs(stack: &Stack) -> Props {
+    let mut o = PropsBuilder::new()
+        .opt("stack_id", stack.stack_id())
+        .build();
+    for out in stack.outputs() {
+        if let (Some(k), Some(v)) = (out.output_key(), out.output_value()) {
+            o.insert(k.to_string(), Value::str(v));
+        }
+    }
+    o
+}
+
+async fn describe_stack(
+    clients: &AwsClients,
+    cfn: &Client,
+    name: &str,
+) -> Result<Option<Stack>, CallError> {
+    let res = call(clients.retry(), "cloudformation:DescribeStacks", || {
+        cfn.describe_stacks().stack_name(name).send()
+    })
+    .await;
+    match res {
+        Ok(out) => Ok(out
+            .stacks()
+            .first()
+            .filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete))
+            .cloned()),
+        // CloudFormation answers a missing stack with a ValidationError.
+        Err(e) if e.has_code("ValidationError") && e.detail.contains("does not exist") => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Waits until the stack settles; `Ok(None)` when it is gone.
+async fn wait_stack(
+    clients: &AwsClients,
+    cfn: &Client,
+    name: &str,
+) -> Result<Option<Stack>, CallError> {
+    let w = clients.wait();
+    wait::until(
+        "cloudformation:DescribeStacks",
+        &format!("stack {name} to settle"),
+        w,
+        w.cloudformation_timeout,
+        || async {
+            let Some(s) = describe_stack(clients, cfn, name).await? else {
+                return Ok(Check::Done(None));
+            };
+            let status = s
+                .stack_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            if status.ends_with("_IN_PROGRESS") {
+                return Ok(Check::Pending(status));
+            }
+            if status.ends_with("_FAILED") || status.contains("ROLLBACK") {
+                return Err(CallError::new(
+                    "cloudformation:DescribeStacks",
+                    ErrorClass::Other,
+                    format!(
+                        "stack {name} ended in {status}: {}",
+                        s.stack_status_reason().unwrap_or("no reason given")
+                    ),
+                ));
+            }
+            Ok(Check::Done(Some(s)))
+        },
+    )
+    .await
+}
+
+/// `cloudformation:Stack`.
+pub struct StackProvider {
+    clients: AwsClients,
+}
+
+impl StackProvider {
+    pub fn new(clients: AwsClients) -> StackProvider {
+        StackProvider { clients }
+    }
+
+    fn observed(stack: &Stack, last: &Props) -> Observed {
+        let tags: Vec<(&str, &str)> = stack
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?)))
+            .collect();
+        let user_tags = user_tags_value(tags);
+        let mut b = PropsBuilder::new()
+            .set("stack_name", stack.stack_name().unwrap_or_default())
+            // The template is not compared: CloudFormation may return it reformatted.
+            .copy(last, "template_body")
+            .copy(last, "capabilities")
+            .opt(
+                "parameters",
+                live_parameters(stack.parameters(), last, "parameters"),
+            );
+        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
+            b = b.set("tags", user_tags);
+        }
+        Observed {
+            id: stack.stack_name().unwrap_or_default().to_string(),
+            inputs: b.build(),
+            outputs: stack_outputs(stack),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for StackProvider {
+    fn kind(&self) -> &'static str {
+        kinds::CLOUDFORMATION_STACK
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["stack_name"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_stack(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        let region = region_of(ctx)?;
+        let name = req_str(inputs, "stack_name")?;
+        let body = req_str(inputs, "template_body")?;
+        let params = parameters(&str_map(inputs, "parameters")?);
+        let caps = capabilities(inputs)?;
+        let tags = cfn_tags(&all_tags(ctx, inputs)?);
+        let cfn = self.clients.cloudformation(&region).await;
+        let res = call(self.clients.retry(), "cloudformation:CreateStack", || {
+            let mut req = cfn
+                .create_stack()
+                .stack_name(&name)
+                .template_body(&body)
+                .set_parameters(Some(params.clone()))
+                .set_capabilities(Some(caps.clone()))
+                .set_tags(Some(tags.clone()));
+            if !ctx.token.is_empty() {
+                req = req.client_request_token(&ctx.token);
+            }
+            req.send()
+        })
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.has_code("AlreadyExistsException") => {}
+            Err(e) => return Err(e.into()),
+        }
+        let stack = wait_stack(&self.clients, &cfn, &name)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::other(format!(
+                    "cloudformation:DescribeStacks: stack {name} vanished after creation"
+                ))
+            })?;
+        Ok(Self::observed(&stack, inputs))
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let region = region_of(ctx)?;
+        let cfn = self.clients.cloudformation(&region).await;
+        Ok(describe_stack(&self.clients, &cfn, id)
+            .await?
+            .map(|s| Self::observed(&s, inputs)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let region = region_of(ctx)?;
+        let body = req_str(new, "template_body")?;
+        let params = parameters(&str_map(new, "parameters")?);
+        let caps = capabilities(new)?;
+        let tags = cfn_tags(&all_tags(ctx, new)?);
+        let cfn = self.clients.cloudformation(&region).await;
+        let res = call(self.clients.retry(), "cloudformation:UpdateStack", || {
+            cfn.update_stack()
+                .stack_name(id)
+                .template_body(&body)
+                .set_parameters(Some(params.clone()))
+                .set_capabilities(Some(caps.clone()))
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.detail.contains("No updates are to be performed") => {}
+            Err(e) => return Err(e.into()),
+        }
+        let stack = wait_stack(&self.clients, &cfn, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("cloudformation:DescribeStacks: stack {id} vanished"),
+            )
+        })?;
+        Ok(Self::observed(&stack, new))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let region = region_of(ctx)?;
+        let cfn = self.clients.cloudformation(&region).await;
+        if describe_stack(&self.clients, &cfn, id).await?.is_none() {
+            return Ok(());
+        }
+        call(self.clients.retry(), "cloudformation:DeleteStack", || {
+            cfn.delete_stack().stack_name(id).send()
+        })
+        .await
+        .or_not_found()?;
+        wait_stack(&self.clients, &cfn, id).await.or_not_found()?;
+        Ok(())
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let name = req_str(inputs, "stack_name")?;
+        self.read(ctx, &name, inputs).await
+    }
+}
+
+/// One async mutex per stack set (`REGION/NAME`): stack-set operations run one at a time.
+#[derive(Clone, Default)]
+pub struct StackSetLocks {
+    inner: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl StackSetLocks {
+    pub fn new() -> StackSetLocks {
+        StackSetLocks::default()
+    }
+
+    pub async fn lock(&self, admin_region: &str, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(map.entry(format!("{admin_region}/{name}")).or_default())
+        };
+        m.lock_owned().await
+    }
+}
+
+/// Waits until a stack-set operation is done; fails with the reason when it fails.
+async fn wait_operation(
+    clients: &AwsClients,
+    cfn: &Client,
+    stack_set: &str,
+    operation_id: &str,
+) -> Result<(), CallError> {
+    let w = clients.wait();
+    wait::until(
+        "cloudformation:DescribeStackSetOperation",
+        &format!("stack-set operation {operation_id} on {stack_set}"),
+        w,
+        w.cloudformation_timeout,
+        || async {
+            let out = call(
+                clients.retry(),
+                "cloudformation:DescribeStackSetOperation",
+                || {
+                    cfn.describe_stack_set_operation()
+                        .stack_set_name(stack_set)
+                        .operation_id(operation_id)
+                        .send()
+                },
+            )
+            .await?;
+            let op = out.stack_set_operation();
+            match op.and_then(|o| o.status()) {
+                Some(StackSetOperationStatus::Succeeded) => Ok(Check::Done(())),
+                Some(s @ (StackSetOperationStatus::Failed | StackSetOperationStatus::Stopped)) => {
+                    let reason = op
+                        .and_then(|o| o.status_reason())
+                        .unwrap_or("no reason given");
+                    Err(CallError::new(
+                        "cloudformation:DescribeStackSetOperation",
+                        ErrorClass::Other,
+                        format!(
+                            "operation {operation_id} on stack set {stack_set} ended {}: {reason}",
+                            s.as_str()
+                        ),
+                    ))
+                }
+                Some(s) => Ok(Check::Pending(s.as_str().to_string())),
+                None => Ok(Check::Pending("unknown".into())),
+            }
+        },
+    )
+    .await
+}
+
+/// An operation id: the token, or a fresh one when there is none (refresh has no token).
+fn operation_id(ctx: &OpContext, suffix: &str) -> String {
+    let base = if ctx.token.is_empty() {
+        format!("tandem-{}", std::process::id())
+    } else {
+        ctx.token.clone()
+    };
+    let id = format!("{base}-{suffix}");
+    id.chars().take(128).collect()
+}
+
+/// `cloudformation:StackSet` (self-managed permissions).
+pub struct StackSetProvider {
+    clients: AwsClients,
+    locks: StackSetLocks,
+}
+
+impl StackSetProvider {
+    pub fn new(clients: AwsClients, locks: StackSetLocks) -> StackSetProvider {
+        StackSetProvider { clients, locks }
+    }
+
+    async fn read_observed(
+        &self,
+        region: &str,
+        name: &str,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let cfn = self.clients.cloudformation(region).await;
+        let Some(out) = call(
+            self.clients.retry(),
+            "cloudformation:DescribeStackSet",
+            || cfn.describe_stack_set().stack_set_name(name).send(),
+        )
+        .await
+        .or_not_found()?
+        else {
+            return Ok(None);
+        };
+        let Some(set) = out.stack_set() else {
+            return Ok(None);
+        };
+        if set.status().map(|s| s.as_str()) == Some("DELETED") {
+            return Ok(None);
+        }
+        let tags: Vec<(&str, &str)> = set
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value()?)))
+            .collect();
+        let user_tags = user_tags_value(tags);
+        let mut b = PropsBuilder::new()
+            .set("stack_set_name", name)
+            .opt("template_body", set.template_body().map(str::to_string))
+            .opt(
+                "parameters",
+                live_parameters(set.parameters(), last, "parameters"),
+            )
+            .opt("administration_role_arn", set.administration_role_arn())
+            .defaulted(
+                last,
+                "execution_role_name",
+                Value::str(set.execution_role_name().unwrap_or("")),
+                Value::str("AWSCloudFormationStackSetExecutionRole"),
+            )
+            .copy(last, "capabilities")
+            .opt("description", set.description().filter(|d| !d.is_empty()));
+        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
+            b = b.set("tags", user_tags);
+        }
+        let mut inputs = b.build();
+        // The template may come back reformatted; keep the program's text when it has one.
+        if let Some(t) = last.get("template_body") {
+            inputs.insert("template_body".into(), t.clone());
+        }
+        Ok(Some(Observed {
+            id: name.to_string(),
+            inputs,
+            outputs: PropsBuilder::new()
+                .set("stack_set_name", name)
+                .opt("stack_set_id", set.stack_set_id())
+                .opt("arn", set.stack_set_arn())
+                .set("admin_region", region)
+                .build(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Provider for StackSetProvider {
+    fn kind(&self) -> &'static str {
+        kinds::CLOUDFORMATION_STACK_SET
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["stack_set_name"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_stack_set(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        let region = region_of(ctx)?;
+        let name = req_str(inputs, "stack_set_name")?;
+        let body = req_str(inputs, "template_body")?;
+        let admin_role = req_str(inputs, "administration_role_arn")?;
+        let exec_role = opt_str(inputs, "execution_role_name")?
+            .unwrap_or_else(|| "AWSCloudFormationStackSetExecutionRole".into());
+        let params = parameters(&str_map(inputs, "parameters")?);
+        let caps = capabilities(inputs)?;
+        let description = opt_str(inputs, "description")?;
+        let tags = cfn_tags(&all_tags(ctx, inputs)?);
+        let _guard = self.locks.lock(&region, &name).await;
+        let cfn = self.clients.cloudformation(&region).await;
+        let res = call(
+            self.clients.retry(),
+            "cloudformation:CreateStackSet",
+            || {
+                let mut req = cfn
+                    .create_stack_set()
+                    .stack_set_name(&name)
+                    .template_body(&body)
+                    .permission_model(PermissionModels::SelfManaged)
+                    .administration_role_arn(&admin_role)
+                    .execution_role_name(&exec_role)
+                    .set_parameters(Some(params.clone()))
+                    .set_capabilities(Some(caps.clone()))
+                    .set_description(description.clone())
+                    .set_tags(Some(tags.clone()));
+                if !ctx.token.is_empty() {
+                    req = req.client_request_token(&ctx.token);
+                }
+                req.send()
+            },
+        )
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.has_code("NameAlreadyExistsException") => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.read_observed(&region, &name, inputs)
+            .await?
+            .ok_or_else(|| {
+                ProviderError::other(format!(
+                    "cloudformation:DescribeStackSet: {name} vanished after creation"
+                ))
+            })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let region = region_of(ctx)?;
+        self.read_observed(&region, id, inputs).await
+    }
+
+    /// `UpdateStackSet` updates the set and rolls the change out to its instances, one
+    /// operation, waited for.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let region = region_of(ctx)?;
+        let body = req_str(new, "template_body")?;
+        let admin_role = req_str(new, "administration_role_arn")?;
+        let exec_role = opt_str(new, "execution_role_name")?
+            .unwrap_or_else(|| "AWSCloudFormationStackSetExecutionRole".into());
+        let params = parameters(&str_map(new, "parameters")?);
+        let caps = capabilities(new)?;
+        let description = opt_str(new, "description")?;
+        let tags = cfn_tags(&all_tags(ctx, new)?);
+        let op_id = operation_id(ctx, "update");
+        let _guard = self.locks.lock(&region, id).await;
+        let cfn = self.clients.cloudformation(&region).await;
+        let res = call(
+            self.clients.retry(),
+            "cloudformation:UpdateStackSet",
+            || {
+                cfn.update_stack_set()
+                    .stack_set_name(id)
+                    .template_body(&body)
+                    .permission_model(PermissionModels::SelfManaged)
+                    .administration_role_arn(&admin_role)
+                    .execution_role_name(&exec_role)
+                    .set_parameters(Some(params.clone()))
+                    .set_capabilities(Some(caps.clone()))
+                    .set_description(description.clone())
+                    .set_tags(Some(tags.clone()))
+                    .operation_preferences(
+                        StackSetOperationPreferences::builder()
+                            .region_concurrency_type(RegionConcurrencyType::Sequential)
+                            .build(),
+                    )
+                    .operation_id(&op_id)
+                    .send()
+            },
+        )
+        .await;
+        let op = match res {
+            Ok(out) => out.operation_id().unwrap_or(&op_id).to_string(),
+            Err(e) if e.has_code("OperationIdAlreadyExistsException") => op_id.clone(),
+            Err(e) => return Err(e.into()),
+        };
+        wait_operation(&self.clients, &cfn, id, &op).await?;
+        self.read_observed(&region, id, new).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("cloudformation:DescribeStackSet: {id} vanished"),
+            )
+        })
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let region = region_of(ctx)?;
+        let _guard = self.locks.lock(&region, id).await;
+        let cfn = self.clients.cloudformation(&region).await;
+        match call(
+            self.clients.retry(),
+            "cloudformation:DeleteStackSet",
+            || cfn.delete_stack_set().stack_set_name(id).send(),
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) if e.has_code("StackSetNotEmptyException") => Err(ProviderError::new(
+                ErrorClass::Invalid,
+                format!("{e}: delete its stack instances first"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let region = region_of(ctx)?;
+        let name = req_str(inputs, "stack_set_name")?;
+        self.read_observed(&region, &name, inputs).await
+    }
+}
+
+/// `cloudformation:StackInstance`: one region's instance of a stack set, addressed in that
+/// region, operated from the stack set's administration region.
+pub struct StackInstanceProvider {
+    clients: AwsClients,
+    locks: StackSetLocks,
+}
+
+struct InstanceKey {
+    stack_set: String,
+    admin_region: String,
+    account: String,
+    region: String,
+}
+
+impl StackInstanceProvider {
+    pub fn new(clients: AwsClients, locks: StackSetLocks) -> StackInstanceProvider {
+        StackInstanceProvider { clients, locks }
+    }
+
+    async fn key(&self, ctx: &OpContext, inputs: &Props) -> Result<InstanceKey, ProviderError> {
+        let account = match opt_str(inputs, "account")? {
+            Some(a) => a,
+            None => {
+                crate::sts::preflight(&self.clients, None)
+                    .await
+                    .map_err(|e| ProviderError::new(e.class(), e.to_string()))?
+                    .account
+            }
+        };
+        Ok(InstanceKey {
+            stack_set: req_str(inputs, "stack_set_name")?,
+            admin_region: req_str(inputs, "admin_region")?,
+            account,
+            region: region_of(ctx)?,
+        })
+    }
+
+    fn preferences(
+        &self,
+        inputs: &Props,
+        region: &str,
+    ) -> Result<StackSetOperationPreferences, ProviderError> {
+        let mut order = str_list(inputs, "region_order")?;
+        if order.is_empty() {
+            order.push(region.to_string());
+        }
+        let concurrency =
+            opt_str(inputs, "region_concurrency")?.unwrap_or_else(|| "SEQUENTIAL".into());
+        Ok(StackSetOperationPreferences::builder()
+            .region_concurrency_type(RegionConcurrencyType::from(concurrency.as_str()))
+            .set_region_order(Some(order))
+            .set_failure_tolerance_count(opt_i32(inputs, "failure_tolerance_count")?)
+            .set_max_concurrent_count(opt_i32(inputs, "max_concurrent_count")?)
+            .build())
+    }
+
+    async fn read_observed(
+        &self,
+        key: &InstanceKey,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let cfn = self.clients.cloudformation(&key.admin_region).await;
+        // Listed first: the local cloud answers DescribeStackInstance of a deleted instance with
+        // HTTP 500 instead of StackInstanceNotFoundException.
+        let listed = call(
+            self.clients.retry(),
+            "cloudformation:ListStackInstances",
+            || {
+                cfn.list_stack_instances()
+                    .stack_set_name(&key.stack_set)
+                    .stack_instance_account(&key.account)
+                    .stack_instance_region(&key.region)
+                    .send()
+            },
+        )
+        .await
+        .or_not_found()?;
+        let exists = listed.is_some_and(|l| {
+            l.summaries().iter().any(|s| {
+                s.account() == Some(key.account.as_str()) && s.region() == Some(key.region.as_str())
+            })
+        });
+        if !exists {
+            return Ok(None);
+        }
+        let Some(out) = call(
+            self.clients.retry(),
+            "cloudformation:DescribeStackInstance",
+            || {
+                cfn.describe_stack_instance()
+                    .stack_set_name(&key.stack_set)
+                    .stack_instance_account(&key.account)
+                    .stack_instance_region(&key.region)
+                    .send()
+            },
+        )
+        .await
+        .or_not_found()?
+        else {
+            return Ok(None);
+        };
+        let Some(instance) = out.stack_instance() else {
+            return Ok(None);
+        };
+        // The instance's stack, in the target region: by its id, else by the name the local
+        // cloud gives it (`StackSet:<name>`).
+        let target = self.clients.cloudformation(&key.region).await;
+        let mut stack = None;
+        if let Some(id) = instance.stack_id() {
+            stack = describe_stack(&self.clients, &target, id).await?;
+        }
+        if stack.is_none() {
+            stack = describe_stack(
+                &self.clients,
+                &target,
+                &format!("StackSet:{}", key.stack_set),
+            )
+            .await?;
+        }
+        let mut outputs = stack.as_ref().map(stack_outputs).unwrap_or_default();
+        if let Some(id) = instance.stack_id() {
+            outputs
+                .entry("stack_id".into())
+                .or_insert_with(|| Value::str(id));
+        }
+        let inputs = PropsBuilder::new()
+            .set("stack_set_name", key.stack_set.as_str())
+            .set("admin_region", key.admin_region.as_str())
+            .copy(last, "account")
+            .opt(
+                "parameter_overrides",
+                live_parameters(instance.parameter_overrides(), last, "parameter_overrides"),
+            )
+            .copy(last, "region_order")
+            .copy(last, "region_concurrency")
+            .copy(last, "failure_tolerance_count")
+            .copy(last, "max_concurrent_count")
+            .build();
+        Ok(Some(Observed {
+            id: format!("{}/{}/{}", key.stack_set, key.account, key.region),
+            inputs,
+            outputs,
+        }))
+    }
+
+    /// Runs one instance operation (create, update or delete) under the stack set's lock.
+    async fn run_operation(
+        &self,
+        key: &InstanceKey,
+        what: &'static str,
+        op_id: String,
+        inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let prefs = self.preferences(inputs, &key.region)?;
+        let overrides = parameters(&str_map(inputs, "parameter_overrides")?);
+        let _guard = self.locks.lock(&key.admin_region, &key.stack_set).await;
+        let cfn = self.clients.cloudformation(&key.admin_region).await;
+        let accounts = vec![key.account.clone()];
+        let regions = vec![key.region.clone()];
+        let res = match what {
+            "create" => call(
+                self.clients.retry(),
+                "cloudformation:CreateStackInstances",
+                || {
+                    cfn.create_stack_instances()
+                        .stack_set_name(&key.stack_set)
+                        .set_accounts(Some(accounts.clone()))
+                        .set_regions(Some(regions.clone()))
+                        .set_parameter_overrides(Some(overrides.clone()))
+                        .operation_preferences(prefs.clone())
+                        .operation_id(&op_id)
+                        .send()
+                },
+            )
+            .await
+            .map(|o| o.operation_id().map(str::to_string)),
+            "update" => call(
+                self.clients.retry(),
+                "cloudformation:UpdateStackInstances",
+                || {
+                    cfn.update_stack_instances()
+                        .stack_set_name(&key.stack_set)
+                        .set_accounts(Some(accounts.clone()))
+                        .set_regions(Some(regions.clone()))
+                        .set_parameter_overrides(Some(overrides.clone()))
+                        .operation_preferences(prefs.clone())
+                        .operation_id(&op_id)
+                        .send()
+                },
+            )
+            .await
+            .map(|o| o.operation_id().map(str::to_string)),
+            _ => call(
+                self.clients.retry(),
+                "cloudformation:DeleteStackInstances",
+                || {
+                    cfn.delete_stack_instances()
+                        .stack_set_name(&key.stack_set)
+                        .set_accounts(Some(accounts.clone()))
+                        .set_regions(Some(regions.clone()))
+                        .operation_preferences(prefs.clone())
+                        .retain_stacks(false)
+                        .operation_id(&op_id)
+                        .send()
+                },
+            )
+            .await
+            .map(|o| o.operation_id().map(str::to_string)),
+        };
+        let op = match res {
+            Ok(id) => id.unwrap_or(op_id),
+            // The same operation was started before (a retry or a resumed run): wait for it.
+            Err(e) if e.has_code("OperationIdAlreadyExistsException") => op_id,
+            Err(e) if e.has_code("StackSetNotFoundException") => {
+                return Err(ProviderError::new(
+                    if what == "delete" {
+                        ErrorClass::NotFound
+                    } else {
+                        ErrorClass::Invalid
+                    },
+                    format!(
+                        "{e}: stack set {} does not exist in {}",
+                        key.stack_set, key.admin_region
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        wait_operation(&self.clients, &cfn, &key.stack_set, &op).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for StackInstanceProvider {
+    fn kind(&self) -> &'static str {
+        kinds::CLOUDFORMATION_STACK_INSTANCE
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["stack_set_name", "admin_region", "account"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_stack_instance(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        let key = self.key(ctx, inputs).await?;
+        self.run_operation(&key, "create", operation_id(ctx, "create"), inputs)
+            .await?;
+        self.read_observed(&key, inputs).await?.ok_or_else(|| {
+            ProviderError::other(format!(
+                "cloudformation:DescribeStackInstance: the instance of {} in {} was not found after its creation",
+                key.stack_set, key.region
+            ))
+        })
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let key = self.key(ctx, inputs).await?;
+        self.read_observed(&key, inputs).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        _old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let key = self.key(ctx, new).await?;
+        self.run_operation(&key, "update", operation_id(ctx, "update"), new)
+            .await?;
+        self.read_observed(&key, new).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                "cloudformation:DescribeStackInstance: the instance vanished",
+            )
+        })
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        _id: &str,
+        inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let key = self.key(ctx, inputs).await?;
+        if self.read_observed(&key, inputs).await?.is_none() {
+            return Ok(());
+        }
+        match self
+            .run_operation(&key, "delete", operation_id(ctx, "delete"), inputs)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if e.class == ErrorClass::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let key = self.key(ctx, inputs).await?;
+        self.read_observed(&key, inputs).await
+    }
+}
