@@ -1,1 +1,161 @@
-fn main() {}
+//! `tandem`: the command-line interface. It parses arguments, loads the environment and the stack
+//! program, calls the engine's operations, and prints. Business logic lives in the library crates.
+
+mod cloud;
+mod commands;
+mod exit;
+mod progress;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Infrastructure as Rust code for an active-passive multi-region AWS architecture, with failover
+/// built in.
+#[derive(Parser, Debug)]
+#[command(name = "tandem", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Environment: reads `environments/<NAME>.toml`.
+    #[arg(long, global = true, default_value = "local", env = "TANDEM_ENV")]
+    pub env: String,
+    /// Stack program to run.
+    #[arg(
+        long,
+        global = true,
+        default_value = "multi-region",
+        env = "TANDEM_STACK"
+    )]
+    pub stack: String,
+    /// Directory holding the environment files.
+    #[arg(
+        long,
+        global = true,
+        default_value = "environments",
+        env = "TANDEM_ENVIRONMENTS"
+    )]
+    pub environments: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what apply would change, wave by wave, after reading live state (drift shown apart).
+    Plan(PlanArgs),
+    /// Apply the changes, region wave by region wave.
+    Apply(ApplyArgs),
+    /// Delete every resource of the stack (protected resources refuse).
+    Destroy(ApplyArgs),
+    /// Read live state from the cloud, report drift and record it in the state.
+    Refresh {
+        /// Record the refreshed state without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Inspect or repair the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Deploy by region: `primary` (global wave and primary region), `secondary` (refused until
+    /// the primary is deployed), or `all` (every wave in order, stopping at the first failure).
+    Deploy(DeployArgs),
+    /// Print the regional CloudFormation template the stack set deploys (for review and linting).
+    Template,
+    /// Print the stack's outputs.
+    Output {
+        /// One output only.
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Print the plan as JSON (format documented in the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error (as Terraform).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Limit the plan to one region wave (`global` or a region name).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Skip reading live state (no drift detection).
+    #[arg(long)]
+    pub no_refresh: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Limit the run to one region wave (`global` or a region name).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// At most this many operations in flight.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+    /// Skip reading live state before planning.
+    #[arg(long)]
+    pub no_refresh: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeployArgs {
+    /// `primary`, `secondary` or `all`.
+    #[arg(value_parser = ["primary", "secondary", "all"])]
+    pub target: String,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the resources in the state.
+    List,
+    /// Show one resource's recorded properties and outputs.
+    Show { address: String },
+    /// Forget a resource: remove it from the state, leave it in the cloud.
+    Rm { address: String },
+    /// Remove the state lock (only when the run holding it is gone).
+    Unlock {
+        /// Required: confirms that no run holds the lock any more.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{} {e:#}", console::style("error:").red().bold());
+            ExitCode::from(exit::code_of(&e))
+        }
+    }
+}

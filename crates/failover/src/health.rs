@@ -106,7 +106,7 @@ pub async fn probe(url: &str, config: &ProbeConfig) -> Probe {
     );
     let exchange = async {
         stream.write_all(request.as_bytes()).await?;
-        let mut buf = vec![0u8; 64];
+        let mut buf = [0u8; 64];
         let mut got = 0;
         while got < 12 {
             let n = stream.read(&mut buf[got..]).await?;

@@ -21,6 +21,9 @@ fn load(text: &str, vars: &[(&str, &str)]) -> Result<Environment, ConfigError> {
     Environment::parse(Path::new("environments/test.toml"), "test", text, &lookup)
 }
 
+/// A file's text, the variables set, and what the error must say.
+type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+
 fn error(text: &str, vars: &[(&str, &str)]) -> String {
     load(text, vars).unwrap_err().to_string()
 }
@@ -57,7 +60,7 @@ fn seed_variables_override_the_file() {
 
 #[test]
 fn each_invalid_input_is_named() {
-    let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             GOOD.replace("us-west-2", "us-moon-1"),
             vec![],
