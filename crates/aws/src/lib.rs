@@ -23,6 +23,7 @@
 pub mod call;
 pub mod clients;
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod error;
 pub mod props;
 pub mod rds;
@@ -63,6 +64,7 @@ pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
         Arc::new(rds::DbReadReplicaProvider::new(clients.clone())),
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
+        Arc::new(cloudwatch::AlarmProvider::new(clients.clone())),
     ];
     let mut p = Providers::new();
     for provider in list {

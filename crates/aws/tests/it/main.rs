@@ -2,6 +2,8 @@
 //! Every test uses names of its own, so they can share one moto server.
 
 mod cloudformation;
+mod cloudwatch;
+mod failures;
 mod rds;
 mod route53;
 mod s3;

@@ -1,0 +1,264 @@
+//! `cloudwatch:Alarm`. `aws-sdk-cloudwatch` is pinned at 1.99.0, the last release speaking the
+//! query/JSON protocols the local cloud answers (see the workspace Cargo.toml).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+use tandem_core::{Props, ResourceAddr, Value};
+use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_schema::{cloudwatch as schema, kinds};
+
+use crate::call::call;
+use crate::clients::AwsClients;
+use crate::props::{
+    PropsBuilder, all_tags, opt_f64, opt_i32, opt_str, region_of, req_str, schema_check, str_list,
+    str_map,
+};
+
+/// `cloudwatch:Alarm`.
+pub struct AlarmProvider {
+    clients: AwsClients,
+}
+
+impl AlarmProvider {
+    pub fn new(clients: AwsClients) -> AlarmProvider {
+        AlarmProvider { clients }
+    }
+
+    async fn put(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+        with_tags: bool,
+    ) -> Result<(), ProviderError> {
+        let region = region_of(ctx)?;
+        let name = req_str(inputs, "alarm_name")?;
+        let threshold = opt_f64(inputs, "threshold")?
+            .ok_or_else(|| ProviderError::invalid("input `threshold` is required"))?;
+        let dims: Vec<Dimension> = str_map(inputs, "dimensions")?
+            .iter()
+            .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+            .collect();
+        let tags: Vec<Tag> = all_tags(ctx, inputs)?
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let cw = self.clients.cloudwatch(&region).await;
+        call(self.clients.retry(), "cloudwatch:PutMetricAlarm", || {
+            let mut req = cw
+                .put_metric_alarm()
+                .alarm_name(&name)
+                .namespace(req_str(inputs, "namespace").unwrap_or_default())
+                .metric_name(req_str(inputs, "metric_name").unwrap_or_default())
+                .statistic(Statistic::from(
+                    opt_str(inputs, "statistic")
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| "Average".into())
+                        .as_str(),
+                ))
+                .set_dimensions(Some(dims.clone()))
+                .period(opt_i32(inputs, "period").ok().flatten().unwrap_or(60))
+                .evaluation_periods(
+                    opt_i32(inputs, "evaluation_periods")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(1),
+                )
+                .threshold(threshold)
+                .comparison_operator(ComparisonOperator::from(
+                    req_str(inputs, "comparison_operator")
+                        .unwrap_or_default()
+                        .as_str(),
+                ))
+                .set_treat_missing_data(opt_str(inputs, "treat_missing_data").ok().flatten())
+                .set_alarm_actions(Some(str_list(inputs, "alarm_actions").unwrap_or_default()))
+                .set_ok_actions(Some(str_list(inputs, "ok_actions").unwrap_or_default()))
+                .set_alarm_description(opt_str(inputs, "alarm_description").ok().flatten());
+            if with_tags {
+                req = req.set_tags(Some(tags.clone()));
+            }
+            req.send()
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn describe(
+        &self,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<MetricAlarm>, ProviderError> {
+        let cw = self.clients.cloudwatch(region).await;
+        let out = call(self.clients.retry(), "cloudwatch:DescribeAlarms", || {
+            cw.describe_alarms().alarm_names(name).send()
+        })
+        .await?;
+        Ok(out
+            .metric_alarms()
+            .iter()
+            .find(|a| a.alarm_name() == Some(name))
+            .cloned())
+    }
+
+    fn observed(a: &MetricAlarm, last: &Props) -> Observed {
+        let dims: BTreeMap<String, Value> = a
+            .dimensions()
+            .iter()
+            .filter_map(|d| Some((d.name()?.to_string(), Value::str(d.value()?))))
+            .collect();
+        let threshold = a.threshold().map(|t| match last.get("threshold") {
+            Some(Value::Int(i)) if (*i as f64) == t => Value::Int(*i),
+            _ => Value::Float(t),
+        });
+        let list = |l: &[String]| Value::List(l.iter().map(|s| Value::str(s)).collect());
+        let empty = Value::List(Vec::new());
+        let inputs = PropsBuilder::new()
+            .opt("alarm_name", a.alarm_name())
+            .opt("namespace", a.namespace())
+            .opt("metric_name", a.metric_name())
+            .defaulted(
+                last,
+                "statistic",
+                Value::str(a.statistic().map(|s| s.as_str()).unwrap_or("Average")),
+                Value::str("Average"),
+            )
+            .defaulted(
+                last,
+                "dimensions",
+                Value::Map(dims),
+                Value::Map(BTreeMap::new()),
+            )
+            .defaulted(
+                last,
+                "period",
+                Value::Int(a.period().map(i64::from).unwrap_or(60)),
+                Value::Int(60),
+            )
+            .defaulted(
+                last,
+                "evaluation_periods",
+                Value::Int(a.evaluation_periods().map(i64::from).unwrap_or(1)),
+                Value::Int(1),
+            )
+            .opt("threshold", threshold)
+            .opt(
+                "comparison_operator",
+                a.comparison_operator().map(|c| c.as_str().to_string()),
+            )
+            .opt(
+                "treat_missing_data",
+                a.treat_missing_data()
+                    .filter(|t| last.contains_key("treat_missing_data") || *t != "missing"),
+            )
+            .defaulted(
+                last,
+                "alarm_actions",
+                list(a.alarm_actions()),
+                empty.clone(),
+            )
+            .defaulted(last, "ok_actions", list(a.ok_actions()), empty)
+            .opt(
+                "alarm_description",
+                a.alarm_description().filter(|d| !d.is_empty()),
+            )
+            .copy(last, "tags")
+            .build();
+        Observed {
+            id: a.alarm_name().unwrap_or_default().to_string(),
+            inputs,
+            outputs: PropsBuilder::new()
+                .opt("alarm_name", a.alarm_name())
+                .opt("alarm_arn", a.alarm_arn())
+                .build(),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for AlarmProvider {
+    fn kind(&self) -> &'static str {
+        kinds::CLOUDWATCH_ALARM
+    }
+
+    fn replace_on(&self) -> &'static [&'static str] {
+        &["alarm_name"]
+    }
+
+    fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
+        schema_check(schema::validate_alarm(inputs))
+    }
+
+    async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
+        self.put(ctx, inputs, true).await?;
+        let region = region_of(ctx)?;
+        let name = req_str(inputs, "alarm_name")?;
+        let a = self.describe(&region, &name).await?.ok_or_else(|| {
+            ProviderError::other(format!(
+                "cloudwatch:DescribeAlarms: alarm {name} not found after PutMetricAlarm"
+            ))
+        })?;
+        Ok(Self::observed(&a, inputs))
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let region = region_of(ctx)?;
+        Ok(self
+            .describe(&region, id)
+            .await?
+            .map(|a| Self::observed(&a, inputs)))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _old: &Props,
+        new: &Props,
+    ) -> Result<Observed, ProviderError> {
+        // PutMetricAlarm replaces the whole definition; tags only apply on creation.
+        self.put(ctx, new, false).await?;
+        let region = region_of(ctx)?;
+        let a = self.describe(&region, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("cloudwatch:DescribeAlarms: alarm {id} vanished"),
+            )
+        })?;
+        Ok(Self::observed(&a, new))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        id: &str,
+        _inputs: &Props,
+    ) -> Result<(), ProviderError> {
+        let region = region_of(ctx)?;
+        let cw = self.clients.cloudwatch(&region).await;
+        match call(self.clients.retry(), "cloudwatch:DeleteAlarms", || {
+            cw.delete_alarms().alarm_names(id).send()
+        })
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        inputs: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let name = req_str(inputs, "alarm_name")?;
+        self.read(ctx, &name, inputs).await
+    }
+}

@@ -1,0 +1,57 @@
+use tandem_aws::cloudwatch::AlarmProvider;
+use tandem_core::{ResourceDecl, Value, map};
+use tandem_engine::provider::Provider;
+use tandem_schema::cloudwatch::Alarm;
+
+use crate::{clients, ctx_for, unique, us_west_2, validate_and_create};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alarm_lifecycle_and_drift() {
+    let p = AlarmProvider::new(clients());
+    let name = unique("alarm");
+    let decl: ResourceDecl = Alarm::new(&us_west_2(), "replica-lag")
+        .unwrap()
+        .alarm_name(name.as_str())
+        .namespace("AWS/RDS")
+        .metric_name("ReplicaLag")
+        .dimensions(map([("DBInstanceIdentifier", "app-db-replica")]))
+        .statistic("Maximum")
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(300)
+        .comparison_operator("GreaterThanThreshold")
+        .treat_missing_data("breaching")
+        .into();
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&p, &decl).await.unwrap();
+    assert!(created.outputs.contains_key("alarm_arn"));
+    let read = p.read(&ctx, &name, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(read.inputs, decl.inputs);
+
+    let mut new = decl.inputs.clone();
+    new.insert("threshold".into(), Value::Int(60));
+    p.update(&ctx, &name, &decl.inputs, &new).await.unwrap();
+    let read = p.read(&ctx, &name, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs, new);
+
+    // Drift: the threshold raised behind the tool's back.
+    let cw = clients().cloudwatch("us-west-2").await;
+    cw.put_metric_alarm()
+        .alarm_name(&name)
+        .namespace("AWS/RDS")
+        .metric_name("ReplicaLag")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Maximum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(900.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &name, &new).await.unwrap().unwrap();
+    assert_eq!(read.inputs.get("threshold"), Some(&Value::Float(900.0)));
+
+    p.delete(&ctx, &name, &new).await.unwrap();
+    assert!(p.read(&ctx, &name, &new).await.unwrap().is_none());
+    p.delete(&ctx, &name, &new).await.unwrap();
+}
