@@ -25,6 +25,15 @@ use crate::props::{
 };
 use crate::wait::{self, Check};
 
+/// The region a stack or stack set lives in: its address's region, or, for an account-level one
+/// addressed `global` (a stack set's definition, a stack of IAM roles), its `region` input.
+fn home_region(ctx: &OpContext, inputs: &Props) -> Result<String, ProviderError> {
+    if ctx.addr.region().is_global() {
+        return req_str(inputs, "region");
+    }
+    region_of(ctx)
+}
+
 fn parameters(m: &BTreeMap<String, String>) -> Vec<Parameter> {
     m.iter()
         .map(|(k, v)| {
@@ -195,7 +204,7 @@ impl Provider for StackProvider {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let name = req_str(inputs, "stack_name")?;
         let body = req_str(inputs, "template_body")?;
         let params = parameters(&str_map(inputs, "parameters")?);
@@ -237,7 +246,7 @@ impl Provider for StackProvider {
         id: &str,
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let cfn = self.clients.cloudformation(&region).await;
         Ok(describe_stack(&self.clients, &cfn, id)
             .await?
@@ -251,7 +260,7 @@ impl Provider for StackProvider {
         _old: &Props,
         new: &Props,
     ) -> Result<Observed, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, new)?;
         let body = req_str(new, "template_body")?;
         let params = parameters(&str_map(new, "parameters")?);
         let caps = capabilities(new)?;
@@ -285,9 +294,9 @@ impl Provider for StackProvider {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Props,
+        inputs: &Props,
     ) -> Result<(), ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let cfn = self.clients.cloudformation(&region).await;
         if describe_stack(&self.clients, &cfn, id).await?.is_none() {
             return Ok(());
@@ -483,7 +492,7 @@ impl Provider for StackSetProvider {
     }
 
     async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let name = req_str(inputs, "stack_set_name")?;
         let body = req_str(inputs, "template_body")?;
         let admin_role = req_str(inputs, "administration_role_arn")?;
@@ -537,7 +546,7 @@ impl Provider for StackSetProvider {
         id: &str,
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         self.read_observed(&region, id, inputs).await
     }
 
@@ -550,7 +559,7 @@ impl Provider for StackSetProvider {
         _old: &Props,
         new: &Props,
     ) -> Result<Observed, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, new)?;
         let body = req_str(new, "template_body")?;
         let admin_role = req_str(new, "administration_role_arn")?;
         let exec_role = opt_str(new, "execution_role_name")?
@@ -604,9 +613,9 @@ impl Provider for StackSetProvider {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Props,
+        inputs: &Props,
     ) -> Result<(), ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let _guard = self.locks.lock(&region, id).await;
         let cfn = self.clients.cloudformation(&region).await;
         match call(
@@ -631,7 +640,7 @@ impl Provider for StackSetProvider {
         ctx: &OpContext,
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
-        let region = region_of(ctx)?;
+        let region = home_region(ctx, inputs)?;
         let name = req_str(inputs, "stack_set_name")?;
         self.read_observed(&region, &name, inputs).await
     }

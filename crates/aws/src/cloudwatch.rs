@@ -112,7 +112,7 @@ impl AlarmProvider {
             Some(Value::Int(i)) if (*i as f64) == t => Value::Int(*i),
             _ => Value::Float(t),
         });
-        let list = |l: &[String]| Value::List(l.iter().map(|s| Value::str(s)).collect());
+        let list = |l: &[String]| Value::List(l.iter().map(Value::str).collect());
         let empty = Value::List(Vec::new());
         let inputs = PropsBuilder::new()
             .opt("alarm_name", a.alarm_name())

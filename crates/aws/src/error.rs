@@ -245,6 +245,18 @@ impl<T> OrNotFound<T> for Result<T, CallError> {
     }
 }
 
+/// Maps an SDK request-builder error (a missing required field) to a provider error.
+pub fn build_error(
+    operation: &'static str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> tandem_engine::provider::ProviderError
+{
+    move |e| {
+        tandem_engine::provider::ProviderError::invalid(format!(
+            "{operation}: could not build the request: {e}"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,17 +297,5 @@ mod tests {
             classify_code(Some("Whatever"), Some(409)),
             ErrorClass::Other
         );
-    }
-}
-
-/// Maps an SDK request-builder error (a missing required field) to a provider error.
-pub fn build_error(
-    operation: &'static str,
-) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> tandem_engine::provider::ProviderError
-{
-    move |e| {
-        tandem_engine::provider::ProviderError::invalid(format!(
-            "{operation}: could not build the request: {e}"
-        ))
     }
 }

@@ -19,6 +19,16 @@
 //!   done, and can `find` what an interrupted create made (deterministic names, tags or tokens).
 //! - Waits (RDS, CloudFormation, Route 53) are bounded polls whose first check is immediate.
 //! - No password is ever sent or stored: RDS manages master passwords in Secrets Manager.
+//!
+//! # Known gaps, and what the local cloud (moto 5.2) cannot verify
+//! - The Rust SDK has no `SourceRegion` pre-signing for `CreateDBInstanceReadReplica`: real AWS
+//!   needs a `PreSignedUrl` for an encrypted cross-region replica; moto does not check it.
+//! - moto answers `GetBucketVersioning` with the wrong XML root (read leniently in [`s3`]), always
+//!   reports `DeleteMarkerReplication` Disabled and drops `SourceSelectionCriteria` on read, and
+//!   answers `DescribeStackInstance` of a deleted instance with HTTP 500 (so existence is checked
+//!   with `ListStackInstances` first).
+//! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
+//!   operations on such buckets are denied locally.
 
 pub mod call;
 pub mod clients;
@@ -42,8 +52,10 @@ pub use error::{AwsError, CallError};
 pub use sts::{CallerIdentity, preflight};
 pub use wait::WaitPolicy;
 
-/// Every AWS provider, sharing `clients`. `stack` and `env` name the deployment (the engine also
-/// passes them to each operation, and they become `tandem:stack` / `tandem:env` tags).
+/// Every AWS provider, sharing `clients` (and one set of stack-set locks).
+///
+/// `stack` and `env` name the deployment; the tags `tandem:stack` / `tandem:env` are taken from
+/// each operation's [`OpContext`](tandem_engine::OpContext), which carries the same names.
 pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
     let _ = (stack, env);
     let locks = cloudformation::StackSetLocks::new();

@@ -179,7 +179,7 @@ impl HostedZoneProvider {
             .map(str::to_string);
         let name_servers: Vec<Value> = out
             .delegation_set()
-            .map(|d| d.name_servers().iter().map(|s| Value::str(s)).collect())
+            .map(|d| d.name_servers().iter().map(Value::str).collect())
             .unwrap_or_default();
         Ok(Some(Observed {
             id: id.to_string(),
@@ -716,7 +716,6 @@ fn same_dns_name(a: &str, b: &str) -> bool {
 
 /// A live record in the property vocabulary, keeping the program's spelling of DNS names.
 fn record_value(r: &ResourceRecordSet, last: Option<&Props>) -> Value {
-    let last_str = |k: &str| last.and_then(|l| l.get(k)).and_then(Value::as_str);
     let mut m = BTreeMap::new();
     if let Some(s) = r.set_identifier() {
         m.insert("set_identifier".to_string(), Value::str(s));
@@ -755,7 +754,6 @@ fn record_value(r: &ResourceRecordSet, last: Option<&Props>) -> Value {
             .collect();
         m.insert("values".to_string(), Value::List(values));
     }
-    let _ = last_str;
     Value::Map(m)
 }
 

@@ -111,13 +111,8 @@ fn policy_denies_insecure(policy: &str) -> bool {
         _ => Vec::new(),
     };
     statements.iter().any(|s| {
-        s["Effect"] == "Deny"
-            && matches!(
-                &s["Condition"]["Bool"]["aws:SecureTransport"],
-                serde_json::Value::String(v) if v == "false"
-            )
-            || s["Condition"]["Bool"]["aws:SecureTransport"] == serde_json::Value::Bool(false)
-                && s["Effect"] == "Deny"
+        let flag = &s["Condition"]["Bool"]["aws:SecureTransport"];
+        s["Effect"] == "Deny" && (*flag == serde_json::Value::Bool(false) || flag == "false")
     })
 }
 

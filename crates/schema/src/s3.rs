@@ -177,7 +177,7 @@ pub fn validate_bucket_replication(props: &Props) -> Result<(), PropError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tandem_core::{OutputRef, Region, Value};
+    use tandem_core::{Region, Value};
 
     #[test]
     fn bucket_builder_and_validation() {
