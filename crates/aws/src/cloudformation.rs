@@ -174,6 +174,8 @@ impl StackProvider {
             // The template is not compared: CloudFormation may return it reformatted.
             .copy(last, "template_body")
             .copy(last, "capabilities")
+            // Where an account-level stack lives; the address says it for regional ones.
+            .copy(last, "region")
             .opt(
                 "parameters",
                 live_parameters(stack.parameters(), last, "parameters"),
@@ -290,12 +292,7 @@ impl Provider for StackProvider {
         Ok(Self::observed(&stack, new))
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = home_region(ctx, inputs)?;
         let cfn = self.clients.cloudformation(&region).await;
         if describe_stack(&self.clients, &cfn, id).await?.is_none() {
@@ -455,6 +452,7 @@ impl StackSetProvider {
                 Value::str("AWSCloudFormationStackSetExecutionRole"),
             )
             .copy(last, "capabilities")
+            .copy(last, "region")
             .opt("description", set.description().filter(|d| !d.is_empty()));
         if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
             b = b.set("tags", user_tags);
@@ -609,12 +607,7 @@ impl Provider for StackSetProvider {
         })
     }
 
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        id: &str,
-        inputs: &Props,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = home_region(ctx, inputs)?;
         let _guard = self.locks.lock(&region, id).await;
         let cfn = self.clients.cloudformation(&region).await;

@@ -62,6 +62,67 @@ impl MultiRegion {
     }
 }
 
+fn first_region_of(env: &Environment) -> &str {
+    &env.primary_region
+}
+
+impl MultiRegion {
+    /// Parameters shared by both regions.
+    fn common_parameters(&self) -> BTreeMap<String, Value> {
+        let (env, sizes) = (&self.env, &self.env.sizes);
+        let mut common = BTreeMap::new();
+        common.insert("EnvName".to_string(), Value::str(&env.name));
+        common.insert("InstanceType".to_string(), Value::str(&sizes.instance_type));
+        common.insert("MinSize".to_string(), Value::str("0"));
+        common.insert(
+            "MaxSize".to_string(),
+            Value::str(sizes.max_capacity.to_string()),
+        );
+        common.insert(
+            "HttpOnly".to_string(),
+            Value::str(if env.http_only { "true" } else { "false" }),
+        );
+        if let Some(p) = &sizes.image_parameter {
+            common.insert("ImageId".to_string(), Value::str(p));
+        }
+        common
+    }
+
+    /// Every parameter of one region's instance: the common ones and the regional ones.
+    fn instance_parameters(
+        &self,
+        name: &str,
+        common: &BTreeMap<String, Value>,
+    ) -> BTreeMap<String, Value> {
+        let env = &self.env;
+        let index = usize::from(name != env.primary_region);
+        let peer = env.other_region(name);
+        let (cidr, public, private) = network(index);
+        let (peer_cidr, _, _) = network(1 - index);
+        let capacity = if name == self.roles.active {
+            env.sizes.primary_desired_capacity
+        } else {
+            env.sizes.standby_desired_capacity
+        };
+        let mut p = common.clone();
+        let mut set = |k: &str, v: String| {
+            p.insert(k.to_string(), Value::str(v));
+        };
+        set("VpcCidr", cidr);
+        set("PeerVpcCidr", peer_cidr);
+        set("PublicSubnetCidrs", public.join(","));
+        set("PrivateSubnetCidrs", private.join(","));
+        set("DesiredCapacity", capacity.to_string());
+        set("AssetsBucketName", self.bucket_name(name));
+        set("PeerAssetsBucketName", self.bucket_name(peer));
+        set(
+            "CertificateArn",
+            env.certificates.get(name).cloned().unwrap_or_default(),
+        );
+        p
+    }
+}
+
 fn region(name: &str) -> Result<Region, ProgramError> {
     Region::parse(name).map_err(|e| ProgramError(e.to_string()))
 }
@@ -128,7 +189,9 @@ impl Program for MultiRegion {
         let env = &self.env;
         let sizes = &env.sizes;
         let global = Region::Global;
-        let admin = region(&env.stackset_admin_region)?;
+        // The stack set's definition and the roles it uses are account-level: they run in the
+        // global wave, in the administration region (their `region` input).
+        let admin = env.stackset_admin_region.as_str();
         let stateful = ResourceOptions {
             protect: env.protect_stateful,
             ..ResourceOptions::default()
@@ -136,34 +199,24 @@ impl Program for MultiRegion {
 
         // The stack set and its roles, in the administration region.
         let roles = stack.declare(
-            cloudformation::Stack::new(&admin, "stackset-roles")
+            cloudformation::Stack::new(&global, "stackset-roles")
                 .map_err(err)?
+                .set("region", admin)
                 .stack_name(format!("tandem-{}-stackset-roles", env.name))
                 .template_body(stackset_roles_template())
                 .capabilities(vec!["CAPABILITY_NAMED_IAM"]),
         );
-        let mut common = BTreeMap::new();
-        common.insert("EnvName".to_string(), Value::str(&env.name));
-        common.insert("InstanceType".to_string(), Value::str(&sizes.instance_type));
-        common.insert("MinSize".to_string(), Value::str("0"));
-        common.insert(
-            "MaxSize".to_string(),
-            Value::str(sizes.max_capacity.to_string()),
-        );
-        common.insert(
-            "HttpOnly".to_string(),
-            Value::str(if env.http_only { "true" } else { "false" }),
-        );
-        if let Some(p) = &sizes.image_parameter {
-            common.insert("ImageId".to_string(), Value::str(p));
-        }
+        let common = self.common_parameters();
         let stack_set = stack.declare(
-            cloudformation::StackSet::new(&admin, "baseline")
+            cloudformation::StackSet::new(&global, "baseline")
                 .map_err(err)?
+                .set("region", admin)
                 .stack_set_name(self.stack_set_name())
                 .description("Tandem regional baseline")
                 .template_body(regional_template())
-                .parameters(Value::Map(common))
+                .parameters(Value::Map(
+                    self.instance_parameters(first_region_of(env), &common),
+                ))
                 .administration_role_arn(roles.output("AdministrationRoleArn"))
                 .execution_role_name(roles.output("ExecutionRoleName"))
                 .capabilities(vec!["CAPABILITY_IAM"]),
@@ -172,30 +225,11 @@ impl Program for MultiRegion {
         let [first, second] = self.regions();
         let mut instances = BTreeMap::new();
         let mut buckets = BTreeMap::new();
-        for (index, name) in [first, second].into_iter().enumerate() {
+        for name in [first, second] {
             let r = region(name)?;
-            let peer = if index == 0 { second } else { first };
-            let (cidr, public, private) = network(index);
-            let (peer_cidr, _, _) = network(1 - index);
-            let capacity = if name == self.roles.active {
-                sizes.primary_desired_capacity
-            } else {
-                sizes.standby_desired_capacity
-            };
-            let mut overrides = BTreeMap::new();
-            let mut set = |k: &str, v: String| {
-                overrides.insert(k.to_string(), Value::str(v));
-            };
-            set("VpcCidr", cidr);
-            set("PeerVpcCidr", peer_cidr);
-            set("PublicSubnetCidrs", public.join(","));
-            set("PrivateSubnetCidrs", private.join(","));
-            set("DesiredCapacity", capacity.to_string());
-            set("AssetsBucketName", self.bucket_name(name));
-            set("PeerAssetsBucketName", self.bucket_name(peer));
-            if let Some(cert) = env.certificates.get(name) {
-                set("CertificateArn", cert.clone());
-            }
+            // Every parameter, not only the regional ones: the local cloud applies overrides
+            // instead of the stack set's values rather than on top of them.
+            let overrides = self.instance_parameters(name, &common);
             let instance = stack.declare(
                 cloudformation::StackInstance::new(&r, "baseline")
                     .map_err(err)?

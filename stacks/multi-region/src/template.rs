@@ -276,6 +276,7 @@ fn regional_template_json() -> Json {
             "LoadBalancer": {
                 "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
                 "Properties": {
+                    "Name": {"Fn::Sub": "tandem-${EnvName}-alb"},
                     "Type": "application",
                     "Scheme": "internet-facing",
                     "Subnets": [{"Ref": "PublicSubnet1"}, {"Ref": "PublicSubnet2"}],
@@ -286,6 +287,7 @@ fn regional_template_json() -> Json {
             "TargetGroup": {
                 "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
                 "Properties": {
+                    "Name": {"Fn::Sub": "tandem-${EnvName}-app"},
                     "VpcId": {"Ref": "Vpc"},
                     "Protocol": "HTTP",
                     "Port": 80,

@@ -24,7 +24,7 @@ fn the_architecture_is_declared() {
         .map(|d| d.addr.to_string())
         .collect();
     for expected in [
-        "us-west-2/cloudformation:StackSet/baseline",
+        "global/cloudformation:StackSet/baseline",
         "us-east-1/cloudformation:StackInstance/baseline",
         "us-west-2/cloudformation:StackInstance/baseline",
         "us-east-1/rds:DbInstance/app-db",
