@@ -82,6 +82,14 @@ impl MultiRegion {
             "HttpOnly".to_string(),
             Value::str(if env.http_only { "true" } else { "false" }),
         );
+        common.insert(
+            "LocalCloud".to_string(),
+            Value::str(if env.local_cloud.is_some() {
+                "true"
+            } else {
+                "false"
+            }),
+        );
         if let Some(p) = &sizes.image_parameter {
             common.insert("ImageId".to_string(), Value::str(p));
         }

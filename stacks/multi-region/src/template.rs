@@ -63,6 +63,10 @@ pub const PARAMETERS: &[(&str, &str)] = &[
         "PeerAssetsBucketName",
         "the other region's assets bucket (replication destination)",
     ),
+    (
+        "LocalCloud",
+        "`true` leaves out the internet gateway and route tables, which the local cloud cannot delete",
+    ),
 ];
 
 fn tags(name: &str) -> Json {
@@ -107,11 +111,14 @@ fn regional_template_json() -> Json {
                 _ => "String",
             };
             let mut p = json!({"Type": ty, "Description": desc});
-            if *name == "HttpOnly" {
+            if *name == "HttpOnly" || *name == "LocalCloud" {
                 p["AllowedValues"] = json!(["true", "false"]);
             }
             if *name == "ImageId" {
                 p["Default"] = json!(DEFAULT_IMAGE_PARAMETER);
+            }
+            if *name == "LocalCloud" {
+                p["Default"] = json!("false");
             }
             if *name == "CertificateArn" {
                 p["Default"] = json!("");
@@ -167,6 +174,7 @@ fn regional_template_json() -> Json {
         "Parameters": params,
         "Conditions": {
             "ServeHttps": {"Fn::Equals": [{"Ref": "HttpOnly"}, "false"]},
+            "RoutesToInternet": {"Fn::Equals": [{"Ref": "LocalCloud"}, "false"]},
         },
         "Resources": {
             "KmsKey": {
@@ -186,8 +194,9 @@ fn regional_template_json() -> Json {
                     "Tags": tags("vpc"),
                 }
             },
-            "InternetGateway": {"Type": "AWS::EC2::InternetGateway", "Properties": {"Tags": tags("igw")}},
+            "InternetGateway": {"Type": "AWS::EC2::InternetGateway", "Condition": "RoutesToInternet", "Properties": {"Tags": tags("igw")}},
             "GatewayAttachment": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::VPCGatewayAttachment",
                 "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "InternetGateway"}}
             },
@@ -196,10 +205,12 @@ fn regional_template_json() -> Json {
             "PrivateSubnet1": subnet("private", 0, false),
             "PrivateSubnet2": subnet("private", 1, false),
             "PublicRouteTable": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::RouteTable",
                 "Properties": {"VpcId": {"Ref": "Vpc"}, "Tags": tags("public")}
             },
             "PublicDefaultRoute": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::Route",
                 "DependsOn": "GatewayAttachment",
                 "Properties": {
@@ -209,22 +220,27 @@ fn regional_template_json() -> Json {
                 }
             },
             "PublicSubnet1Routes": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::SubnetRouteTableAssociation",
                 "Properties": {"SubnetId": {"Ref": "PublicSubnet1"}, "RouteTableId": {"Ref": "PublicRouteTable"}}
             },
             "PublicSubnet2Routes": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::SubnetRouteTableAssociation",
                 "Properties": {"SubnetId": {"Ref": "PublicSubnet2"}, "RouteTableId": {"Ref": "PublicRouteTable"}}
             },
             "PrivateRouteTable": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::RouteTable",
                 "Properties": {"VpcId": {"Ref": "Vpc"}, "Tags": tags("private")}
             },
             "PrivateSubnet1Routes": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::SubnetRouteTableAssociation",
                 "Properties": {"SubnetId": {"Ref": "PrivateSubnet1"}, "RouteTableId": {"Ref": "PrivateRouteTable"}}
             },
             "PrivateSubnet2Routes": {
+                "Condition": "RoutesToInternet",
                 "Type": "AWS::EC2::SubnetRouteTableAssociation",
                 "Properties": {"SubnetId": {"Ref": "PrivateSubnet2"}, "RouteTableId": {"Ref": "PrivateRouteTable"}}
             },
@@ -390,8 +406,8 @@ fn regional_template_json() -> Json {
         },
         "Outputs": {
             "VpcId": {"Value": {"Ref": "Vpc"}},
-            "PublicRouteTableId": {"Value": {"Ref": "PublicRouteTable"}},
-            "PrivateRouteTableId": {"Value": {"Ref": "PrivateRouteTable"}},
+            "PublicRouteTableId": {"Condition": "RoutesToInternet", "Value": {"Ref": "PublicRouteTable"}},
+            "PrivateRouteTableId": {"Condition": "RoutesToInternet", "Value": {"Ref": "PrivateRouteTable"}},
             "AlbArn": {"Value": {"Ref": "LoadBalancer"}},
             "AlbDnsName": {"Value": {"Fn::GetAtt": ["LoadBalancer", "DNSName"]}},
             "TargetGroupArn": {"Value": {"Ref": "TargetGroup"}},
