@@ -4,7 +4,8 @@
 //! [`DesiredStack`](tandem_core::DesiredStack) and the prior [`State`]), the executor [`apply()`]
 //! with its [`ApplyReport`], the [`LocalStore`] (state files, lock) and the [`Journal`] (intent
 //! before every provider call, outcome after), and the [`Provider`] interface that cloud crates
-//! implement. [`ops`] composes them into what the commands do.
+//! implement. [`ops`] composes them into what the commands do. A [`SavedPlan`] is a plan written by
+//! `plan --out` and applied exactly by `apply FILE`, refused when stale ([`check_fresh`]).
 //!
 //! # Invariants
 //! - Knows no cloud service and no terminal: providers and observers are traits.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod journal;
 pub mod ops;
 pub mod plan;
+pub mod planfile;
 pub mod provider;
 pub mod recovery;
 pub mod refresh;
@@ -35,6 +37,7 @@ pub use diff::{Action, PlanError, PropertyChange, ResourceChange, diff};
 pub use error::EngineError;
 pub use journal::{Journal, JournalRecord, OpKind};
 pub use plan::{Plan, PlanConfig, Summary, Wave, plan};
+pub use planfile::{PlanFileError, SavedPlan, Stale, check_fresh, load_plan, save_plan};
 pub use provider::{ErrorClass, Observed, OpContext, Provider, ProviderError, Providers};
 pub use refresh::{Drift, DriftKind, refresh};
 pub use state::{ResourceState, State};

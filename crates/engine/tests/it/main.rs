@@ -9,5 +9,6 @@ mod executor;
 mod journal;
 mod lock;
 mod plan_snapshots;
+mod planfile;
 mod state_store;
 mod support;
