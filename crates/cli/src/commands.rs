@@ -9,7 +9,7 @@ use tandem_core::{DesiredStack, Program, ResourceAddr, StackBuilder, evaluate};
 use tandem_engine::ops::{self, make_plan};
 use tandem_engine::{ApplyOptions, LocalStore, Outcome, Plan, PlanConfig, Providers, State};
 use tandem_failover::Posture;
-use tandem_stack_multi_region::{Environment, MultiRegion, Roles, process_vars};
+use tandem_stack_multi_region::{Environment, MultiRegion, process_vars};
 
 use crate::exit::{self, Failure};
 use crate::progress::Progress;
@@ -54,11 +54,7 @@ impl Workspace {
 
     pub fn program(&self, state: &State) -> Result<Box<dyn Program>> {
         let posture = self.posture(state)?;
-        let roles = Roles {
-            active: posture.active_region,
-            standby: posture.standby_region,
-        };
-        Ok(Box::new(MultiRegion::new(self.env.clone(), roles)))
+        Ok(Box::new(MultiRegion::new(self.env.clone(), posture)))
     }
 
     pub fn desired(&self, state: &State) -> Result<DesiredStack> {

@@ -3,5 +3,8 @@
 
 pub mod health;
 pub mod posture;
+pub mod transform;
 
-pub use posture::{Deferred, POSTURE_KEY, Posture, PostureEvent};
+pub use posture::{
+    Aspect, DbKind, DbLayout, DbMember, Deferred, POSTURE_KEY, Posture, PostureEvent, Transition,
+};

@@ -11,4 +11,4 @@ pub mod program;
 pub mod template;
 
 pub use config::{ConfigError, Environment, process_vars};
-pub use program::{MultiRegion, Roles, STACK_NAME};
+pub use program::{MultiRegion, STACK_NAME};

@@ -5,23 +5,18 @@ use std::collections::BTreeMap;
 use tandem_core::{Program, ProgramError, Region, ResourceOptions, StackBuilder, Value, map};
 use tandem_schema::{cloudformation, cloudwatch, rds, regions, route53, s3};
 
+use tandem_failover::{DbKind, Posture};
+
 use crate::config::Environment;
 use crate::template::regional_template;
 
 /// The name of this stack, used in state paths and tags.
 pub const STACK_NAME: &str = "multi-region";
 
-/// Which region plays which role now. Before any failover the environment's primary is active.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Roles {
-    pub active: String,
-    pub standby: String,
-}
-
-/// The multi-region stack for one environment.
+/// The multi-region stack for one environment, in one failover posture.
 pub struct MultiRegion {
     env: Environment,
-    roles: Roles,
+    posture: Posture,
 }
 
 /// The VPC CIDR of the environment's first (primary) and second (secondary) region: distinct, so
@@ -36,8 +31,12 @@ fn network(index: usize) -> (String, [String; 2], [String; 2]) {
 }
 
 impl MultiRegion {
-    pub fn new(env: Environment, roles: Roles) -> MultiRegion {
-        MultiRegion { env, roles }
+    pub fn new(env: Environment, posture: Posture) -> MultiRegion {
+        MultiRegion { env, posture }
+    }
+
+    pub fn posture(&self) -> &Posture {
+        &self.posture
     }
 
     /// The environment's regions in order: primary, secondary.
@@ -57,8 +56,13 @@ impl MultiRegion {
         format!("tandem-{}-baseline", self.env.name)
     }
 
-    fn db_identifier(&self) -> String {
-        format!("tandem-{}-app", self.env.name)
+    /// The DB instance identifier of a database member: `app-db` → `tandem-<env>-app`.
+    pub fn db_identifier(&self, member: &str) -> String {
+        format!(
+            "tandem-{}-{}",
+            self.env.name,
+            member.replacen("app-db", "app", 1)
+        )
     }
 }
 
@@ -107,7 +111,7 @@ impl MultiRegion {
         let peer = env.other_region(name);
         let (cidr, public, private) = network(index);
         let (peer_cidr, _, _) = network(1 - index);
-        let capacity = if name == self.roles.active {
+        let capacity = if name == self.env.primary_region {
             env.sizes.primary_desired_capacity
         } else {
             env.sizes.standby_desired_capacity
@@ -187,7 +191,7 @@ impl Program for MultiRegion {
     fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        h.update(format!("{:?}{:?}", self.env, self.roles).as_bytes());
+        h.update(format!("{:?}{:?}", self.env, self.posture).as_bytes());
         h.update(regional_template().as_bytes());
         let d = h.finalize();
         d.iter().map(|b| format!("{b:02x}")).collect()
@@ -260,50 +264,97 @@ impl Program for MultiRegion {
             instances.insert(name.to_string(), instance);
             buckets.insert(name.to_string(), bucket);
         }
-        let (active, standby) = (&self.roles.active, &self.roles.standby);
+        let posture = &self.posture;
         let inst = |r: &str| &instances[r];
 
-        // Replication from the active region's bucket to the standby's.
+        // Replication from the active region's bucket to the standby's (reversed by a failover once
+        // the old region answers again).
+        let source = posture.replication_source();
+        let destination = env.other_region(source);
         stack.declare(
-            s3::BucketReplication::new(&region(active)?, "assets")
+            s3::BucketReplication::new(&region(source)?, "assets")
                 .map_err(err)?
-                .bucket(buckets[active].output("bucket"))
-                .role_arn(inst(active).output("ReplicationRoleArn"))
-                .destination_bucket_arn(buckets[standby].output("arn"))
-                .replica_kms_key_id(inst(standby).output("KmsKeyArn"))
+                .bucket(buckets[source].output("bucket"))
+                .role_arn(inst(source).output("ReplicationRoleArn"))
+                .destination_bucket_arn(buckets[destination].output("arn"))
+                .replica_kms_key_id(inst(destination).output("KmsKeyArn"))
                 .sse_kms_encrypted_objects(true)
                 .delete_marker_replication(true)
                 .replication_time_control(env.replication_time_control),
         );
 
-        // The database: the primary in the environment's primary region, its replica in the other.
-        let primary_db = stack.declare(
-            rds::DbInstance::new(&region(first)?, "app-db")
-                .map_err(err)?
-                .identifier(self.db_identifier())
-                .engine("postgres")
-                .instance_class(sizes.db_instance_class.as_str())
-                .allocated_storage(i64::from(sizes.db_allocated_storage_gb))
-                .storage_encrypted(true)
-                .kms_key_id(inst(first).output("KmsKeyArn"))
-                .backup_retention_period(i64::from(sizes.db_backup_retention_days))
-                .publicly_accessible(false)
-                .master_username("tandem")
-                .skip_final_snapshot(!env.protect_stateful)
-                .options(stateful.clone()),
-        );
-        let replica = stack.declare(
-            rds::DbReadReplica::new(&region(second)?, "app-db-replica")
-                .map_err(err)?
-                .identifier(format!("{}-replica", self.db_identifier()))
-                .source_db_arn(primary_db.output("arn"))
-                .source_region(first)
-                .kms_key_id(inst(second).output("KmsKeyArn"))
-                .instance_class(sizes.db_instance_class.as_str())
-                .publicly_accessible(false)
-                .skip_final_snapshot(true)
-                .options(stateful.clone()),
-        );
+        // The databases, as the posture lays them out: the writer, its cross-region replica, and
+        // fenced former writers kept until a failback replaces them.
+        let mut dbs: BTreeMap<String, tandem_core::Resource> = BTreeMap::new();
+        for member in posture.db_members() {
+            let r = region(&member.region)?;
+            let key = inst(&member.region).output("KmsKeyArn");
+            let identifier = self.db_identifier(&member.name);
+            let handle = match member.kind {
+                DbKind::Instance => stack.declare(
+                    rds::DbInstance::new(&r, &member.name)
+                        .map_err(err)?
+                        .identifier(identifier)
+                        .engine("postgres")
+                        .instance_class(sizes.db_instance_class.as_str())
+                        .allocated_storage(i64::from(sizes.db_allocated_storage_gb))
+                        .storage_encrypted(true)
+                        .kms_key_id(key)
+                        .backup_retention_period(i64::from(sizes.db_backup_retention_days))
+                        .publicly_accessible(false)
+                        .master_username("tandem")
+                        .skip_final_snapshot(!env.protect_stateful)
+                        .set("fenced", member.fenced)
+                        .options(stateful.clone()),
+                ),
+                DbKind::Replica => {
+                    let (source_arn, source_region) = match (&member.source, &member.source_arn) {
+                        (Some(name), _) => {
+                            let src = posture
+                                .db_members()
+                                .into_iter()
+                                .find(|m| &m.name == name)
+                                .ok_or_else(|| {
+                                    ProgramError(format!("database {name} is not in the posture"))
+                                })?;
+                            let handle = dbs.get(name).ok_or_else(|| {
+                                ProgramError(format!(
+                                    "database {name} must be declared before its replica"
+                                ))
+                            })?;
+                            (handle.output("arn"), src.region.clone())
+                        }
+                        (None, Some(arn)) => (
+                            Value::str(arn),
+                            arn.split(':').nth(3).unwrap_or_default().to_string(),
+                        ),
+                        (None, None) => (Value::Null, String::new()),
+                    };
+                    let mut options = stateful.clone();
+                    if member.promoted {
+                        // A promoted replica no longer follows its source, which may be gone.
+                        options.ignore_changes =
+                            vec!["source_db_arn".into(), "source_region".into()];
+                    }
+                    stack.declare(
+                        rds::DbReadReplica::new(&r, &member.name)
+                            .map_err(err)?
+                            .identifier(identifier)
+                            .source_db_arn(source_arn)
+                            .source_region(source_region)
+                            .kms_key_id(key)
+                            .instance_class(sizes.db_instance_class.as_str())
+                            .publicly_accessible(false)
+                            .skip_final_snapshot(true)
+                            .set("promoted", member.promoted)
+                            .options(options),
+                    )
+                }
+            };
+            dbs.insert(member.name.clone(), handle);
+        }
+        let writer = &dbs[&posture.db.writer.name];
+        let replica = posture.db.replica.as_ref().map(|m| (m, &dbs[&m.name]));
 
         // DNS: the zone, one health check per region on its load balancer, the failover pair.
         let zone = stack.declare(
@@ -328,7 +379,13 @@ impl Program for MultiRegion {
                     .port(port)
                     .resource_path("/health")
                     .request_interval(10)
-                    .failure_threshold(3),
+                    .failure_threshold(3)
+                    // Simulating an outage on AWS inverts the region's check (reversible); the local
+                    // cloud's region gateway cuts the region off instead.
+                    .inverted(
+                        env.local_cloud.is_none()
+                            && posture.simulated_outage.as_deref() == Some(name),
+                    ),
             );
             checks.insert(name.to_string(), check);
         }
@@ -350,33 +407,35 @@ impl Program for MultiRegion {
                 .zone_id(zone.output("zone_id"))
                 .name(env.domain_name.as_str())
                 .record_type("A")
-                .record(alias(route53::Failover::Primary, active)?)
-                .record(alias(route53::Failover::Secondary, standby)?),
+                .record(alias(route53::Failover::Primary, posture.dns_primary())?)
+                .record(alias(
+                    route53::Failover::Secondary,
+                    env.other_region(posture.dns_primary()),
+                )?),
         );
 
         // Alarms, through the API: replica lag against the RPO, and each health check (Route 53
         // publishes its metrics in us-east-1 only).
-        stack.declare(
-            cloudwatch::Alarm::new(&region(second)?, "replica-lag")
-                .map_err(err)?
-                .alarm_name(format!("tandem-{}-replica-lag", env.name))
-                .alarm_description(format!(
-                    "replica lag above the RPO of {} minutes",
-                    env.rpo_minutes
-                ))
-                .namespace("AWS/RDS")
-                .metric_name("ReplicaLag")
-                .statistic("Maximum")
-                .dimensions(map([(
-                    "DBInstanceIdentifier",
-                    replica.output("identifier"),
-                )]))
-                .period(60)
-                .evaluation_periods(1)
-                .threshold(Value::Float(f64::from(env.rpo_minutes) * 60.0))
-                .comparison_operator("GreaterThanThreshold")
-                .treat_missing_data("breaching"),
-        );
+        if let Some((member, handle)) = replica {
+            stack.declare(
+                cloudwatch::Alarm::new(&region(&member.region)?, "replica-lag")
+                    .map_err(err)?
+                    .alarm_name(format!("tandem-{}-replica-lag", env.name))
+                    .alarm_description(format!(
+                        "replica lag above the RPO of {} minutes",
+                        env.rpo_minutes
+                    ))
+                    .namespace("AWS/RDS")
+                    .metric_name("ReplicaLag")
+                    .statistic("Maximum")
+                    .dimensions(map([("DBInstanceIdentifier", handle.output("identifier"))]))
+                    .period(60)
+                    .evaluation_periods(1)
+                    .threshold(Value::Float(f64::from(env.rpo_minutes) * 60.0))
+                    .comparison_operator("GreaterThanThreshold")
+                    .treat_missing_data("breaching"),
+            );
+        }
         let metrics_region = region("us-east-1")?;
         for name in [first, second] {
             stack.declare(
@@ -404,13 +463,15 @@ impl Program for MultiRegion {
         // Outputs.
         let scheme = if env.http_only { "http" } else { "https" };
         stack.export("app_url", format!("{scheme}://{}/", env.domain_name));
-        stack.export("active_region", active.as_str());
+        stack.export("active_region", posture.active_region.as_str());
         for name in [first, second] {
             stack.export(&format!("alb_dns_{name}"), inst(name).output("AlbDnsName"));
             stack.export(&format!("bucket_{name}"), buckets[name].output("bucket"));
         }
-        stack.export("db_primary_endpoint", primary_db.output("endpoint"));
-        stack.export("db_replica_endpoint", replica.output("endpoint"));
+        stack.export("db_primary_endpoint", writer.output("endpoint"));
+        if let Some((_, handle)) = replica {
+            stack.export("db_replica_endpoint", handle.output("endpoint"));
+        }
         stack.export("hosted_zone_id", zone.output("zone_id"));
         Ok(())
     }

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use tandem_core::evaluate;
-use tandem_stack_multi_region::{Environment, MultiRegion, Roles};
+use tandem_failover::Posture;
+use tandem_stack_multi_region::{Environment, MultiRegion};
 
 fn local() -> Environment {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
@@ -13,11 +14,8 @@ fn local() -> Environment {
 #[test]
 fn the_architecture_is_declared() {
     let env = local();
-    let roles = Roles {
-        active: env.primary_region.clone(),
-        standby: env.secondary_region.clone(),
-    };
-    let desired = evaluate(&MultiRegion::new(env, roles)).unwrap();
+    let posture = Posture::initial(&env.primary_region, &env.secondary_region);
+    let desired = evaluate(&MultiRegion::new(env, posture)).unwrap();
     let addrs: Vec<String> = desired
         .graph
         .in_order()

@@ -1,0 +1,255 @@
+//! Failover and failback as transforms of the posture, and so of the desired graph: the stack
+//! program declares its databases, failover records, capacities and replication from the posture,
+//! so each transform below is a mutation of the graph that the engine plans and applies.
+
+use crate::posture::{Aspect, DbKind, DbMember, Deferred, Posture, PostureEvent};
+
+/// What cannot be reached when a failover starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unreachable {
+    /// The region failed away from: its control plane does not answer.
+    pub old_region: bool,
+    /// Route 53's control plane does not answer.
+    pub route53: bool,
+}
+
+/// Why a transform does not apply.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TransformError {
+    #[error("{0} is already the active region")]
+    AlreadyActive(String),
+    #[error("{to} is not a region of this stack (active {active}, standby {standby})")]
+    UnknownRegion {
+        to: String,
+        active: String,
+        standby: String,
+    },
+    #[error("there is no read replica in {0} to promote")]
+    NoReplica(String),
+    #[error(
+        "deferred work must complete first ({0}): run `tandem failover --resume` once the region answers"
+    )]
+    Deferred(String),
+    #[error("the stack is not failed over: {0} is already the environment's primary and active")]
+    NotFailedOver(String),
+    #[error("failback needs a caught-up replica in {0}: run `tandem failback` to rebuild it first")]
+    ReplicaNotReady(String),
+}
+
+/// The posture after failing over to `to`, the standby region.
+///
+/// The replica there is promoted and becomes the writer; the old writer is fenced and retired;
+/// the records, capacities and replication follow the new roles, except the parts that need an
+/// unreachable control plane, which are deferred (the program keeps declaring them as they were).
+pub fn fail_over(
+    p: &Posture,
+    to: &str,
+    unreachable: Unreachable,
+    old_writer_arn: Option<String>,
+    now: &str,
+    drill: bool,
+) -> Result<Posture, TransformError> {
+    if to == p.active_region {
+        return Err(TransformError::AlreadyActive(to.to_string()));
+    }
+    if to != p.standby_region {
+        return Err(TransformError::UnknownRegion {
+            to: to.to_string(),
+            active: p.active_region.clone(),
+            standby: p.standby_region.clone(),
+        });
+    }
+    let replica = match &p.db.replica {
+        Some(r) if r.region == to && !r.promoted => r.clone(),
+        _ => return Err(TransformError::NoReplica(to.to_string())),
+    };
+    let from = p.active_region.clone();
+    let mut next = p.clone();
+    next.active_region = to.to_string();
+    next.standby_region = from.clone();
+    next.generation += 1;
+    let mut old_writer = p.db.writer.clone();
+    old_writer.fenced = !unreachable.old_region;
+    next.db.writer = DbMember {
+        promoted: true,
+        source: None,
+        source_arn: old_writer_arn.or(replica.source_arn.clone()),
+        ..replica
+    };
+    next.db.replica = None;
+    next.db.retired.push(old_writer);
+    next.deferred
+        .retain(|d| d.waits_for != from && d.waits_for != "global");
+    if unreachable.old_region {
+        for aspect in [Aspect::Fence, Aspect::ScaleDown, Aspect::Replication] {
+            next.deferred.push(Deferred {
+                aspect,
+                waits_for: from.clone(),
+                why: format!("{from} does not answer"),
+            });
+        }
+    }
+    if unreachable.route53 {
+        next.deferred.push(Deferred {
+            aspect: Aspect::Dns,
+            waits_for: "global".into(),
+            why: "Route 53's control plane does not answer; the pre-built failover records already move traffic".into(),
+        });
+    }
+    next.history.push(PostureEvent {
+        kind: "failover".into(),
+        from,
+        to: to.to_string(),
+        at: now.to_string(),
+        drill,
+    });
+    Ok(next)
+}
+
+/// Marks deferred aspects done; fencing the retired writer when its region answers again.
+pub fn complete_deferred(p: &Posture, aspects: &[Aspect]) -> Posture {
+    let mut next = p.clone();
+    next.deferred.retain(|d| !aspects.contains(&d.aspect));
+    if aspects.contains(&Aspect::Fence) {
+        for r in &mut next.db.retired {
+            r.fenced = true;
+        }
+    }
+    next
+}
+
+/// The first half of a failback: a new read replica of the writer in the standby (original)
+/// region; the retired, fenced writers there are deleted (their data is stale).
+pub fn failback_rebuild(p: &Posture) -> Result<Posture, TransformError> {
+    if let Some(d) = p.deferred.first() {
+        return Err(TransformError::Deferred(d.aspect.describe().to_string()));
+    }
+    let back_to = p.standby_region.clone();
+    if p.db.replica.as_ref().is_some_and(|r| r.region == back_to) {
+        return Ok(p.clone());
+    }
+    let mut next = p.clone();
+    next.generation += 1;
+    next.db.retired.retain(|r| r.region != back_to);
+    next.db.replica = Some(DbMember {
+        region: back_to,
+        name: format!("app-db-g{}", next.generation),
+        kind: DbKind::Replica,
+        source: Some(p.db.writer.name.clone()),
+        source_arn: None,
+        promoted: false,
+        fenced: false,
+    });
+    Ok(next)
+}
+
+/// The second half of a failback, once the new replica has caught up: promote it, send traffic
+/// back, and rebuild a replica in the region failed back from. Planned, so nothing is deferred.
+pub fn failback_switch(
+    p: &Posture,
+    writer_arn: Option<String>,
+    now: &str,
+) -> Result<Posture, TransformError> {
+    let back_to = p.standby_region.clone();
+    let replica = match &p.db.replica {
+        Some(r) if r.region == back_to && !r.promoted => r.clone(),
+        _ => return Err(TransformError::ReplicaNotReady(back_to)),
+    };
+    let from = p.active_region.clone();
+    let mut next = p.clone();
+    next.generation += 1;
+    next.active_region = back_to.clone();
+    next.standby_region = from.clone();
+    next.db.writer = DbMember {
+        promoted: true,
+        source: None,
+        source_arn: writer_arn,
+        ..replica
+    };
+    next.db.replica = Some(DbMember {
+        region: from.clone(),
+        name: format!("app-db-g{}", next.generation),
+        kind: DbKind::Replica,
+        source: Some(next.db.writer.name.clone()),
+        source_arn: None,
+        promoted: false,
+        fenced: false,
+    });
+    next.db.retired.clear();
+    next.history.push(PostureEvent {
+        kind: "failback".into(),
+        from,
+        to: back_to,
+        at: now.to_string(),
+        drill: false,
+    });
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failover_promotes_the_replica_and_defers_what_needs_the_dead_region() {
+        let p = Posture::initial("us-east-1", "us-west-2");
+        let dead = Unreachable {
+            old_region: true,
+            route53: false,
+        };
+        let f = fail_over(&p, "us-west-2", dead, Some("arn:old".into()), "T", true).unwrap();
+        assert_eq!(f.active_region, "us-west-2");
+        assert_eq!(f.db.writer.name, "app-db-replica");
+        assert!(f.db.writer.promoted);
+        assert_eq!(f.db.writer.source_arn.as_deref(), Some("arn:old"));
+        assert!(f.db.replica.is_none());
+        assert_eq!(f.db.retired[0].name, "app-db");
+        assert!(!f.db.retired[0].fenced, "fencing waits for the dead region");
+        assert!(
+            f.is_deferred(Aspect::Fence)
+                && f.is_deferred(Aspect::ScaleDown)
+                && f.is_deferred(Aspect::Replication)
+        );
+        assert!(!f.is_deferred(Aspect::Dns));
+        assert_eq!(f.dns_primary(), "us-west-2");
+        assert_eq!(f.replication_source(), "us-east-1");
+        assert!(f.serves("us-east-1") && f.serves("us-west-2"));
+        let done = complete_deferred(&f, &[Aspect::Fence, Aspect::ScaleDown, Aspect::Replication]);
+        assert!(done.db.retired[0].fenced);
+        assert_eq!(done.replication_source(), "us-west-2");
+        assert!(!done.serves("us-east-1"));
+        assert_eq!(
+            fail_over(&done, "us-west-2", Unreachable::default(), None, "T", false),
+            Err(TransformError::AlreadyActive("us-west-2".into()))
+        );
+    }
+
+    #[test]
+    fn failback_rebuilds_then_switches() {
+        let p = Posture::initial("us-east-1", "us-west-2");
+        let f = fail_over(&p, "us-west-2", Unreachable::default(), None, "T1", false).unwrap();
+        let r = failback_rebuild(&f).unwrap();
+        let replica = r.db.replica.clone().unwrap();
+        assert_eq!(
+            (replica.region.as_str(), replica.name.as_str()),
+            ("us-east-1", "app-db-g2")
+        );
+        assert_eq!(replica.source.as_deref(), Some("app-db-replica"));
+        assert!(r.db.retired.is_empty(), "the stale old writer is deleted");
+        assert_eq!(
+            failback_rebuild(&r).unwrap(),
+            r,
+            "rebuilding twice changes nothing"
+        );
+        let s = failback_switch(&r, Some("arn:w".into()), "T2").unwrap();
+        assert_eq!(s.active_region, "us-east-1");
+        assert_eq!(s.db.writer.name, "app-db-g2");
+        assert!(s.db.writer.promoted);
+        let again = s.db.replica.clone().unwrap();
+        assert_eq!(
+            (again.region.as_str(), again.source.as_deref()),
+            ("us-west-2", Some("app-db-g2"))
+        );
+        assert_eq!(s.history.len(), 2);
+    }
+}
