@@ -1,0 +1,153 @@
+//! The control API and its typed client.
+
+use std::time::Duration;
+
+use tandem_localcloud::{BlackholeMode, Fault, FaultTable, GLOBAL, GatewayControl};
+
+use crate::support::{gateway, send};
+
+#[tokio::test]
+async fn the_client_round_trips_the_fault_table() {
+    let gw = gateway(&["us-east-1", "us-west-2"]).await;
+    let control = GatewayControl::new(gw.control_url());
+
+    let clear = control.faults().await.unwrap();
+    assert!(clear.is_clear());
+    let regions: Vec<&str> = clear.regions.keys().map(String::as_str).collect();
+    assert_eq!(regions, [GLOBAL, "us-east-1", "us-west-2"]);
+
+    control
+        .blackhole("us-east-1", BlackholeMode::Hang)
+        .await
+        .unwrap();
+    let rds = Fault {
+        latency_ms: 250,
+        throttle_rate: 0.25,
+        ..Fault::for_service("rds")
+    };
+    control.set_fault("us-west-2", rds.clone()).await.unwrap();
+    let cloudwatch = Fault {
+        error_rate: 0.5,
+        ..Fault::for_service("cloudwatch")
+    };
+    let table = control.set_fault("us-west-2", cloudwatch).await.unwrap();
+    assert_eq!(table, control.faults().await.unwrap());
+    assert_eq!(
+        table.region("us-east-1"),
+        [Fault::blackhole(BlackholeMode::Hang)]
+    );
+    let west = table.region("us-west-2");
+    assert_eq!(west.len(), 2);
+    assert_eq!(west[0].service, "monitoring", "aliases are normalised");
+    assert_eq!(west[1], rds);
+
+    // Setting a service again replaces its fault; a fault that does nothing removes it.
+    let table = control
+        .set_fault("us-west-2", Fault::for_service("monitoring"))
+        .await
+        .unwrap();
+    assert_eq!(table.region("us-west-2"), [rds]);
+
+    let table = control.restore("us-west-2").await.unwrap();
+    assert!(table.region("us-west-2").is_empty());
+    assert_eq!(table.region("us-east-1").len(), 1);
+    assert!(control.restore_all().await.unwrap().is_clear());
+
+    let endpoints = control.health().await.unwrap();
+    assert_eq!(
+        endpoints["regions"]["us-west-2"],
+        gw.region_endpoint("us-west-2").unwrap()
+    );
+    assert_eq!(endpoints["global"], gw.global_endpoint());
+}
+
+#[tokio::test]
+async fn bad_requests_are_errors_naming_what_is_wrong() {
+    let gw = gateway(&["us-east-1"]).await;
+    let control = gw.control();
+
+    let unknown = control
+        .blackhole("eu-central-1", BlackholeMode::Refuse)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("eu-central-1") && unknown.contains("404"),
+        "{unknown}"
+    );
+
+    let bad_rate = control
+        .set_fault(
+            "us-east-1",
+            Fault {
+                throttle_rate: 2.0,
+                ..Fault::default()
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad_rate.contains("throttle_rate") && bad_rate.contains("us-east-1"),
+        "{bad_rate}"
+    );
+    assert_eq!(
+        control.faults().await.unwrap(),
+        FaultTable {
+            regions: [
+                (GLOBAL.to_owned(), vec![]),
+                ("us-east-1".to_owned(), vec![])
+            ]
+            .into(),
+        }
+    );
+
+    let base = gw.control_url();
+    let within = Duration::from_secs(5);
+    let typo = send(
+        &base,
+        "PUT",
+        "/faults/us-east-1",
+        &[],
+        br#"{"blackhole":"sometimes"}"#,
+        within,
+    )
+    .await
+    .unwrap();
+    assert_eq!(typo.status, 400, "{typo:?}");
+    let garbage = send(&base, "PUT", "/faults/us-east-1", &[], b"not json", within)
+        .await
+        .unwrap();
+    assert_eq!(garbage.status, 400);
+    assert_eq!(
+        send(&base, "POST", "/faults", &[], b"", within)
+            .await
+            .unwrap()
+            .status,
+        405
+    );
+    assert_eq!(
+        send(&base, "GET", "/nothing", &[], b"", within)
+            .await
+            .unwrap()
+            .status,
+        404
+    );
+    assert_eq!(
+        send(&base, "GET", "/health", &[], b"", within)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+
+    // A gateway that is gone is an error naming its URL.
+    let url = gw.control_url();
+    gw.shutdown().await;
+    let gone = GatewayControl::new(&url)
+        .faults()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(gone.contains(&url), "{gone}");
+}
