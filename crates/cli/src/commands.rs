@@ -94,6 +94,39 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Refresh { yes } => refresh(&ws, yes).await,
         Command::State(cmd) => state(&ws, cmd),
         Command::Output { name, json } => output(&ws, name.as_deref(), json),
+        Command::Failover {
+            to,
+            plan,
+            yes,
+            resume,
+            force,
+        } => {
+            let args = crate::resilience::FailoverArgs {
+                to,
+                plan,
+                yes,
+                resume,
+                force,
+                drill: false,
+            };
+            Ok(crate::resilience::failover(&ws, &args).await?.0)
+        }
+        Command::Failback { plan, yes } => crate::resilience::failback(&ws, plan, yes).await,
+        Command::CheckHealth { json } => crate::resilience::check_health(&ws, json).await,
+        Command::SimulateOutage { region, restore } => {
+            crate::resilience::simulate_outage(&ws, region.as_deref(), restore).await
+        }
+        Command::Drill {
+            yes,
+            interval,
+            threshold,
+        } => {
+            let secs = interval.unwrap_or(if ws.env.local_cloud.is_some() { 1 } else { 10 });
+            crate::resilience::drill(&ws, yes, std::time::Duration::from_secs(secs), threshold)
+                .await
+        }
+        Command::Status { json } => crate::resilience::status(&ws, json).await,
+        Command::Local(cmd) => crate::local::run(&ws, cmd).await,
     }
 }
 
@@ -134,7 +167,7 @@ async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<u8> {
 }
 
 /// Asks for confirmation on the terminal; refuses when there is none.
-fn confirm(question: &str) -> Result<()> {
+pub fn confirm(question: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::new(
             exit::REFUSED,

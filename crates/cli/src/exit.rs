@@ -28,6 +28,7 @@ Exit codes:
   4   state unusable: locked by another run, corrupted, newer format, or a stale saved plan
   5   refused: confirmation declined or impossible (no terminal; use --yes)
   6   wrong account or credentials refused
+  7   check-health: the active region is unhealthy; drill: an objective was missed
   64  bad command line";
 
 /// An error the CLI reports, with the exit code it maps to.

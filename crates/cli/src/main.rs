@@ -4,8 +4,11 @@
 mod cloud;
 mod commands;
 mod exit;
+mod local;
+mod preview;
 mod progress;
 mod render;
+mod resilience;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +65,67 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Print the regional CloudFormation template the stack set deploys (for review and linting).
     Template,
+    /// Fail over to the standby region: promote its replica, fence the old primary, scale, swap
+    /// the failover records, reverse replication. What needs an unreachable region is deferred.
+    Failover {
+        /// The region to fail over to (default: the standby).
+        #[arg(long)]
+        to: Option<String>,
+        /// Show the failover as a plan; change nothing.
+        #[arg(long)]
+        plan: bool,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Complete deferred work whose region answers again.
+        #[arg(long)]
+        resume: bool,
+        /// Fail over even when the preflight (replica lag, standby health) refuses.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Fail back to the original region: rebuild a replica there, wait until it has caught up,
+    /// switch over as planned, and rebuild the replica in the other region.
+    Failback {
+        #[arg(long)]
+        plan: bool,
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Probe each region's application as Route 53's checkers do; exit 7 when the active region
+    /// is unhealthy.
+    CheckHealth {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cut a region off (local cloud: the region gateway blackholes its API and application; AWS:
+    /// its health check is inverted), or undo it with --restore.
+    SimulateOutage {
+        /// Default: the active region.
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Drill a failover: outage, detection, failover, verification, restore; writes a Markdown
+    /// and JSON report with measured RTO and RPO; exit 7 when an objective is missed.
+    Drill {
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Seconds between health probes (default: 1 on the local cloud, 10 on AWS).
+        #[arg(long)]
+        interval: Option<u64>,
+        /// Consecutive failed probes that make a region unhealthy (1-10).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+        threshold: u32,
+    },
+    /// Active region, health of each region, replica lag, replication, deferred work, last drill.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The local cloud: moto behind the region gateway, on loopback.
+    #[command(subcommand)]
+    Local(LocalCommand),
     /// Print the stack's outputs.
     Output {
         /// One output only.
@@ -110,6 +174,22 @@ pub struct DeployArgs {
     pub target: String,
     #[command(flatten)]
     pub apply: ApplyArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LocalCommand {
+    /// Start moto and the region gateway in the background (installs moto with pip if missing).
+    Up,
+    /// Stop them.
+    Down,
+    /// Show whether they run, and their endpoints.
+    Status,
+    /// Run the region gateway in this process (what `up` starts in the background).
+    #[command(hide = true)]
+    ServeGateway {
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

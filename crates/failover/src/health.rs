@@ -143,6 +143,18 @@ pub async fn probe(url: &str, config: &ProbeConfig) -> Probe {
     }
 }
 
+/// Whether a control-plane endpoint answers at all: a TCP connection within 2 s and, for plain
+/// HTTP, any HTTP status line within 2 s (an API answers 4xx to a bare GET; that is an answer).
+pub async fn reachable(url: &str) -> bool {
+    let config = ProbeConfig {
+        connect_timeout: Duration::from_secs(2),
+        response_timeout: Duration::from_secs(2),
+        ..ProbeConfig::default()
+    };
+    let p = probe(url, &config).await;
+    p.healthy || p.status.is_some()
+}
+
 /// A checker's verdict over time: it changes after `failure_threshold` consecutive disagreeing probes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {

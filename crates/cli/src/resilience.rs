@@ -1,0 +1,958 @@
+//! The resilience commands: `failover`, `failback`, `check-health`, `simulate-outage`, `drill`,
+//! `status`, and `local` (the local cloud). They parse, call the failover crate, and print.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use console::style;
+use serde_json::json;
+use tandem_core::evaluate;
+use tandem_engine::ops::{self, make_plan};
+use tandem_engine::{EngineError, Observer, State};
+use tandem_failover::audit::AuditLog;
+use tandem_failover::health::{self, ProbeConfig, Verdict};
+use tandem_failover::orchestrate::{
+    self, FailbackStep, FailoverError, FailoverReport, Preflight, db_addr,
+};
+use tandem_failover::run::{Runner, epoch_now};
+use tandem_failover::{Aspect, Posture};
+use tandem_stack_multi_region::MultiRegion;
+
+use crate::commands::Workspace;
+use crate::exit::{self, Failure};
+use crate::progress::Progress;
+use crate::render;
+
+/// Exit code: the active region is unhealthy (`check-health`), or a drill missed an objective.
+pub const UNHEALTHY: u8 = 7;
+
+/// The endpoint whose answer says a region's control plane is up.
+fn api_url(ws: &Workspace, region: &str) -> String {
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL")
+        && !url.is_empty()
+    {
+        return url;
+    }
+    let endpoints = ws.env.api_endpoints();
+    if let Some(url) = endpoints.get(region) {
+        return url.clone();
+    }
+    if region == "global" {
+        "https://route53.amazonaws.com".into()
+    } else {
+        format!("https://sts.{region}.amazonaws.com")
+    }
+}
+
+/// The application health URL of a region, as Route 53's checker probes it.
+fn app_health_url(ws: &Workspace, state: &State, region: &str) -> Option<String> {
+    if let Some(url) = ws.env.app_health_url(region) {
+        return Some(url);
+    }
+    let dns = state
+        .outputs
+        .get(&format!("alb_dns_{region}"))?
+        .as_str()?
+        .to_string();
+    let scheme = if ws.env.http_only { "http" } else { "https" };
+    Some(format!("{scheme}://{dns}/health"))
+}
+
+/// Regions (and `global`) whose control plane does not answer now.
+async fn unreachable(ws: &Workspace) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for key in [
+        "global",
+        ws.env.primary_region.as_str(),
+        ws.env.secondary_region.as_str(),
+    ] {
+        if !health::reachable(&api_url(ws, key)).await {
+            out.insert(key.to_string());
+        }
+    }
+    out
+}
+
+/// One region's health, probed as Route 53's checkers do.
+#[derive(Clone, Debug)]
+struct RegionHealth {
+    region: String,
+    role: &'static str,
+    url: Option<String>,
+    healthy: bool,
+    probes: Vec<health::Probe>,
+}
+
+async fn probe_region(
+    url: Option<&str>,
+    probes: u32,
+    interval: Duration,
+    threshold: u32,
+) -> (bool, Vec<health::Probe>) {
+    let Some(url) = url else {
+        return (false, Vec::new());
+    };
+    let mut verdict = Verdict::new(threshold);
+    let mut out = Vec::new();
+    for i in 0..probes {
+        let p = health::probe(url, &ProbeConfig::default()).await;
+        verdict.record(p.healthy);
+        out.push(p);
+        if i + 1 < probes {
+            tokio::time::sleep(interval).await;
+        }
+    }
+    (verdict.healthy, out)
+}
+
+async fn region_health(
+    ws: &Workspace,
+    state: &State,
+    posture: &Posture,
+    probes: u32,
+) -> Vec<RegionHealth> {
+    let mut out = Vec::new();
+    for region in [&ws.env.primary_region, &ws.env.secondary_region] {
+        let url = app_health_url(ws, state, region);
+        let (healthy, p) =
+            probe_region(url.as_deref(), probes, Duration::from_millis(300), probes).await;
+        out.push(RegionHealth {
+            region: region.clone(),
+            role: if *region == posture.active_region {
+                "active"
+            } else {
+                "standby"
+            },
+            url,
+            healthy,
+            probes: p,
+        });
+    }
+    out
+}
+
+fn lock_and_state(ws: &Workspace, operation: &str) -> Result<(tandem_engine::StateLock, State)> {
+    let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
+    let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    if pending > 0 {
+        return Err(Failure::new(
+            exit::STATE,
+            "an interrupted run left pending operations: run `tandem apply` first so they are reconciled",
+        )
+        .into());
+    }
+    Ok((lock, state))
+}
+
+fn audit_path(ws: &Workspace) -> PathBuf {
+    ws.env
+        .state_dir
+        .join(&ws.stack)
+        .join(format!("{}.audit.jsonl", ws.env.name))
+}
+
+fn program_for(
+    ws: &Workspace,
+) -> impl Fn(&Posture) -> Result<tandem_core::DesiredStack, EngineError> + Send + Sync + '_ {
+    move |p: &Posture| Ok(evaluate(&MultiRegion::new(ws.env.clone(), p.clone()))?)
+}
+
+fn map_failover_error(e: FailoverError) -> anyhow::Error {
+    match e {
+        FailoverError::Transform(t) => Failure::new(exit::CONFIG, t.to_string()).into(),
+        FailoverError::Preflight(m) => Failure::new(
+            exit::REFUSED,
+            format!("preflight refused the failover: {m} (pass --force to fail over anyway)"),
+        )
+        .into(),
+        FailoverError::State(m) => Failure::new(exit::STATE, m).into(),
+        FailoverError::Engine(e) => e.into(),
+        FailoverError::Run(r) => Failure::new(exit::ERROR, r.to_string()).into(),
+    }
+}
+
+/// Replica lag of the current replica, when the cloud reports it.
+async fn replica_lag(ws: &Workspace, posture: &Posture) -> Option<f64> {
+    let replica = posture.db.replica.as_ref()?;
+    let program = MultiRegion::new(ws.env.clone(), posture.clone());
+    let id = program.db_identifier(&replica.name);
+    tandem_aws::rds::replica_lag_seconds(&ws.clients, &replica.region, &id)
+        .await
+        .ok()
+        .flatten()
+}
+
+pub struct FailoverArgs {
+    pub to: Option<String>,
+    pub plan: bool,
+    pub yes: bool,
+    pub resume: bool,
+    pub force: bool,
+    pub drill: bool,
+}
+
+/// `tandem failover`: returns the report (also printed).
+pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option<FailoverReport>)> {
+    let (lock, state) = lock_and_state(ws, "failover")?;
+    let posture = ws.posture(&state)?;
+    let providers = ws.providers();
+    let audit = AuditLog::open(&audit_path(ws), "failover");
+    let unreachable = unreachable(ws).await;
+    let program = program_for(ws);
+    let runner = Runner {
+        store: &ws.store,
+        lock: &lock,
+        providers: &providers,
+        plan_config: ws.plan_config(),
+        program: &program,
+        observer: Arc::new(Progress::new()) as Arc<dyn Observer>,
+        audit: &audit,
+        parallel: 10,
+        unreachable: unreachable.clone(),
+    };
+    if args.resume && posture.transition.is_none() {
+        let (_, phases, still) = orchestrate::resume_deferred(
+            &runner,
+            state,
+            &ws.env.primary_region,
+            &ws.env.secondary_region,
+        )
+        .await
+        .map_err(map_failover_error)?;
+        for p in &phases {
+            println!("{} {}: {}", style("✓").green(), p.name, p.outcome);
+        }
+        if still.is_empty() {
+            println!("No deferred failover work left.");
+        } else {
+            for d in &still {
+                println!(
+                    "{} still deferred: {} (waits for {}: {})",
+                    style("!").yellow(),
+                    d.aspect.describe(),
+                    d.waits_for,
+                    d.why
+                );
+            }
+        }
+        return Ok((exit::OK, None));
+    }
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| posture.standby_region.clone());
+    if args.plan {
+        // Show the transform as a plan, with the same renderer as `plan`.
+        let target = tandem_failover::transform::fail_over(
+            &posture,
+            &to,
+            tandem_failover::transform::Unreachable {
+                old_region: unreachable.contains(&posture.active_region),
+                route53: unreachable.contains("global"),
+            },
+            None,
+            "(plan)",
+            false,
+        )
+        .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+        let desired = program(&target)?;
+        let (plan, _) = make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
+        println!(
+            "{}",
+            style(format!("Failover from {} to {}", posture.active_region, to)).bold()
+        );
+        for d in &target.deferred {
+            println!(
+                "  {} deferred: {} ({})",
+                style("!").yellow(),
+                d.aspect.describe(),
+                d.why
+            );
+        }
+        print!("{}", render::plan_text(&plan));
+        return Ok((exit::OK, None));
+    }
+    let pre = Preflight {
+        replica_lag_seconds: replica_lag(ws, &posture).await,
+        standby_healthy: {
+            let url = app_health_url(ws, &state, &to);
+            probe_region(url.as_deref(), 1, Duration::ZERO, 1).await.0
+        },
+        standby_health: app_health_url(ws, &state, &to)
+            .unwrap_or_else(|| "no health endpoint".into()),
+        unreachable: unreachable.clone(),
+    };
+    if !args.yes && posture.transition.is_none() {
+        crate::commands::confirm(&format!(
+            "Fail over environment {} from {} to {to}?",
+            ws.env.name, posture.active_region
+        ))?;
+    }
+    let (_, report) = orchestrate::failover(
+        &runner,
+        state,
+        &ws.env.primary_region,
+        &ws.env.secondary_region,
+        Some(&to),
+        &pre,
+        ws.env.rpo_minutes,
+        args.drill,
+        args.force,
+    )
+    .await
+    .map_err(map_failover_error)?;
+    print_failover(&report);
+    Ok((exit::OK, Some(report)))
+}
+
+fn print_failover(r: &FailoverReport) {
+    println!(
+        "{}",
+        style(format!(
+            "Failed over from {} to {}{}",
+            r.from,
+            r.to,
+            if r.resumed { " (resumed)" } else { "" }
+        ))
+        .green()
+        .bold()
+    );
+    for p in &r.phases {
+        println!(
+            "  {:<12} {:>6.2}s  {}",
+            p.name,
+            p.finished - p.started,
+            p.outcome
+        );
+    }
+    for d in &r.deferred {
+        println!(
+            "  {} deferred: {} — waits for {} ({}); complete with `tandem failover --resume`",
+            style("!").yellow(),
+            d.aspect.describe(),
+            d.waits_for,
+            d.why
+        );
+    }
+}
+
+/// `tandem failback`.
+pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> {
+    let (lock, state) = lock_and_state(ws, "failback")?;
+    let posture = ws.posture(&state)?;
+    let providers = ws.providers();
+    if plan_only {
+        let target = tandem_failover::transform::failback_rebuild(&posture)
+            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+        let switched = tandem_failover::transform::failback_switch(&target, None, "(plan)")
+            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+        for (title, p) in [
+            ("Step 1: rebuild the replica", &target),
+            ("Step 2: switch back", &switched),
+        ] {
+            let desired = program_for(ws)(p)?;
+            let (plan, _) =
+                make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
+            println!("{}", style(title).bold());
+            print!("{}", render::plan_text(&plan));
+        }
+        return Ok(exit::OK);
+    }
+    if !yes {
+        crate::commands::confirm(&format!(
+            "Fail back environment {} to {}?",
+            ws.env.name, posture.standby_region
+        ))?;
+    }
+    let audit = AuditLog::open(&audit_path(ws), "failback");
+    let program = program_for(ws);
+    let runner = Runner {
+        store: &ws.store,
+        lock: &lock,
+        providers: &providers,
+        plan_config: ws.plan_config(),
+        program: &program,
+        observer: Arc::new(Progress::new()),
+        audit: &audit,
+        parallel: 10,
+        unreachable: unreachable(ws).await,
+    };
+    let (primary, secondary) = (&ws.env.primary_region, &ws.env.secondary_region);
+    let (state, phases, rebuilt) = if posture
+        .transition
+        .as_ref()
+        .is_some_and(|t| t.kind == "failback")
+    {
+        (state, Vec::new(), posture.clone())
+    } else {
+        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Rebuild)
+            .await
+            .map_err(map_failover_error)?
+    };
+    for p in &phases {
+        println!("  {:<16} {}", p.name, p.outcome);
+    }
+    // Wait until the new replica has caught up (lag about 0), bounded.
+    let started = Instant::now();
+    loop {
+        match replica_lag(ws, &rebuilt).await {
+            Some(lag) if lag > 1.0 => {
+                if started.elapsed() > Duration::from_secs(3600) {
+                    return Err(Failure::new(exit::ERROR, format!("the new replica still lags {lag:.0} s after an hour; failback stopped before the switch (rerun to continue)")).into());
+                }
+                println!("  waiting for the replica to catch up: lag {lag:.0} s");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Some(lag) => {
+                println!("  replica caught up: lag {lag:.1} s");
+                break;
+            }
+            None => {
+                println!("  replica lag not reported by the cloud; continuing");
+                break;
+            }
+        }
+    }
+    let (_, phases, done) =
+        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Switch)
+            .await
+            .map_err(map_failover_error)?;
+    for p in &phases {
+        println!("  {:<16} {}", p.name, p.outcome);
+    }
+    println!(
+        "{}",
+        style(format!(
+            "Failed back: {} is active again",
+            done.active_region
+        ))
+        .green()
+        .bold()
+    );
+    Ok(exit::OK)
+}
+
+/// `tandem check-health`.
+pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
+    let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    let posture = ws.posture(&state)?;
+    let results = region_health(ws, &state, &posture, 3).await;
+    let active_ok = results.iter().any(|r| r.role == "active" && r.healthy);
+    if json_out {
+        let j: Vec<_> = results
+            .iter()
+            .map(|r| {
+                json!({
+                    "region": r.region, "role": r.role, "url": r.url, "healthy": r.healthy,
+                    "probes": r.probes.iter().map(|p| json!({"healthy": p.healthy, "status": p.status, "latency_ms": p.latency.as_millis() as u64, "error": p.error})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &json!({"active_region": posture.active_region, "regions": j})
+            )?
+        );
+    } else {
+        println!(
+            "{:<12} {:<8} {:<9} {:<7} {}",
+            "REGION", "ROLE", "VERDICT", "PROBES", "ENDPOINT"
+        );
+        for r in &results {
+            let ok = r.probes.iter().filter(|p| p.healthy).count();
+            let verdict = if r.healthy {
+                style("healthy").green()
+            } else {
+                style("UNHEALTHY").red().bold()
+            };
+            println!(
+                "{:<12} {:<8} {:<9} {:<7} {}{}",
+                r.region,
+                r.role,
+                verdict,
+                format!("{ok}/{}", r.probes.len()),
+                r.url.as_deref().unwrap_or("(not deployed)"),
+                r.probes
+                    .iter()
+                    .rev()
+                    .find_map(|p| p.error.clone())
+                    .map(|e| format!("  ({e})"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "Probes: TCP connect within 4 s, HTTP 2xx/3xx within 2 s; verdict after 3 consecutive results, as Route 53."
+        );
+    }
+    Ok(if active_ok { exit::OK } else { UNHEALTHY })
+}
+
+/// `tandem simulate-outage`.
+pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool) -> Result<u8> {
+    let (lock, mut state) = lock_and_state(ws, "simulate-outage")?;
+    let mut posture = ws.posture(&state)?;
+    let region = region
+        .map(str::to_string)
+        .or_else(|| {
+            if restore {
+                posture.simulated_outage.clone()
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| posture.active_region.clone());
+    if region != ws.env.primary_region && region != ws.env.secondary_region {
+        return Err(Failure::new(
+            exit::CONFIG,
+            format!(
+                "--region {region}: not a region of environment {}",
+                ws.env.name
+            ),
+        )
+        .into());
+    }
+    posture.simulated_outage = if restore { None } else { Some(region.clone()) };
+    posture.store(&mut state);
+    ops::save_state(&ws.store, &lock, &mut state)?;
+    if let Some(lc) = &ws.env.local_cloud {
+        let control =
+            tandem_localcloud::GatewayControl::new(format!("http://127.0.0.1:{}", lc.control_port));
+        let r = if restore {
+            control.restore(&region).await
+        } else {
+            control
+                .blackhole(&region, tandem_localcloud::BlackholeMode::Refuse)
+                .await
+        };
+        r.map_err(|e| Failure::new(exit::ERROR, format!("the region gateway did not answer ({e}); is the local cloud up? (`tandem local up`)")))?;
+        println!(
+            "{} region {region}: its API and its application are {} at the region gateway",
+            if restore {
+                "Restored"
+            } else {
+                "Simulated an outage of"
+            },
+            if restore {
+                "reachable again"
+            } else {
+                "cut off"
+            }
+        );
+    } else {
+        // AWS: invert the region's health check (reversible).
+        let providers = ws.providers();
+        let desired = ws.desired(&state)?;
+        let (mut plan, base) =
+            make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
+        for w in &mut plan.waves {
+            w.changes.retain(|c| c.addr.kind() == "route53:HealthCheck");
+        }
+        plan.waves.retain(|w| !w.changes.is_empty());
+        let report = ops::apply_plan(
+            &ws.store,
+            &lock,
+            &plan,
+            base,
+            &desired.outputs,
+            &providers,
+            &Default::default(),
+            Arc::new(Progress::new()),
+            "simulate-outage",
+        )
+        .await?;
+        if !report.succeeded() {
+            return Err(Failure::new(exit::ERROR, "the health check could not be inverted").into());
+        }
+        println!(
+            "{} the health check of {region} (Route 53 now sees it {})",
+            if restore { "Restored" } else { "Inverted" },
+            if restore { "as it is" } else { "as failing" }
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// `tandem status`.
+pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
+    let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    let posture = ws.posture(&state)?;
+    let health = region_health(ws, &state, &posture, 1).await;
+    let lag = replica_lag(ws, &posture).await;
+    let replication = state
+        .resources
+        .keys()
+        .find(|a| a.kind() == "s3:BucketReplication")
+        .map(|a| {
+            format!(
+                "{} → {}",
+                a.region_str(),
+                ws.env.other_region(a.region_str())
+            )
+        });
+    let j = json!({
+        "environment": ws.env.name,
+        "active_region": posture.active_region,
+        "standby_region": posture.standby_region,
+        "health": health.iter().map(|h| json!({"region": h.region, "role": h.role, "healthy": h.healthy})).collect::<Vec<_>>(),
+        "database": {
+            "writer": format!("{} ({})", db_addr(&posture.db.writer), if posture.db.writer.promoted { "promoted replica" } else { "primary" }),
+            "replica": posture.db.replica.as_ref().map(|r| db_addr(r).to_string()),
+            "replica_lag_seconds": lag,
+        },
+        "replication": replication,
+        "deferred": posture.deferred.iter().map(|d| json!({"aspect": d.aspect, "waits_for": d.waits_for, "why": d.why})).collect::<Vec<_>>(),
+        "simulated_outage": posture.simulated_outage,
+        "transition": posture.transition.as_ref().map(|t| json!({"kind": t.kind, "from": t.from, "to": t.to, "done": t.done})),
+        "failovers": posture.history.len(),
+        "last_drill": posture.last_drill,
+    });
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&j)?);
+        return Ok(exit::OK);
+    }
+    println!(
+        "{}",
+        style(format!(
+            "Environment {}: active region {}",
+            ws.env.name, posture.active_region
+        ))
+        .bold()
+    );
+    for h in &health {
+        println!(
+            "  {:<10} {:<8} {}",
+            h.region,
+            h.role,
+            if h.healthy {
+                style("healthy").green()
+            } else {
+                style("unhealthy").red()
+            }
+        );
+    }
+    println!(
+        "  database   writer {}",
+        j["database"]["writer"].as_str().unwrap_or_default()
+    );
+    println!(
+        "  replica    {}",
+        posture
+            .db
+            .replica
+            .as_ref()
+            .map_or("none (rebuild with `tandem failback`)".into(), |r| db_addr(
+                r
+            )
+            .to_string())
+    );
+    println!(
+        "  lag        {}",
+        lag.map_or("not reported".into(), |l| format!("{l:.1} s"))
+    );
+    println!(
+        "  assets     replication {}",
+        replication.unwrap_or_else(|| "none".into())
+    );
+    if let Some(r) = &posture.simulated_outage {
+        println!(
+            "  {} simulated outage of {r} in effect (`tandem simulate-outage --restore`)",
+            style("!").yellow()
+        );
+    }
+    for d in &posture.deferred {
+        println!(
+            "  {} deferred: {} (waits for {})",
+            style("!").yellow(),
+            d.aspect.describe(),
+            d.waits_for
+        );
+    }
+    if let Some(t) = &posture.transition {
+        println!(
+            "  {} {} from {} to {} in progress (done: {})",
+            style("!").yellow(),
+            t.kind,
+            t.from,
+            t.to,
+            t.done.join(", ")
+        );
+    }
+    match &posture.last_drill {
+        Some(d) => println!(
+            "  last drill {}: RTO {} s ({}), RPO {}",
+            d["finished_at"].as_str().unwrap_or("?"),
+            d["rto_seconds"]
+                .as_f64()
+                .map_or("?".into(), |v| format!("{v:.1}")),
+            if d["objectives_met"].as_bool() == Some(true) {
+                "objectives met"
+            } else {
+                "objective missed"
+            },
+            d["rpo_seconds"]
+                .as_f64()
+                .map_or("not measured".into(), |v| format!("{v:.1} s")),
+        ),
+        None => println!("  no drill yet (`tandem drill`)"),
+    }
+    Ok(exit::OK)
+}
+
+/// Seconds since the epoch as UTC text.
+fn utc(t: f64) -> String {
+    tandem_engine::store::utc_text(t as u64)
+        + &format!(" (+{:03} ms)", ((t.fract()) * 1000.0) as u64)
+}
+
+/// `tandem drill`: outage → detection → failover → verification → restore → report.
+pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32) -> Result<u8> {
+    if !yes {
+        crate::commands::confirm(&format!(
+            "Drill a failover of environment {} (it fails the active region over)?",
+            ws.env.name
+        ))?;
+    }
+    let total = Instant::now();
+    let mut waited = Duration::ZERO;
+    let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    let posture = ws.posture(&state)?;
+    let (from, to) = (
+        posture.active_region.clone(),
+        posture.standby_region.clone(),
+    );
+    let health_url = app_health_url(ws, &state, &from).ok_or_else(|| {
+        Failure::new(
+            exit::CONFIG,
+            format!("{from} has no health endpoint: deploy first"),
+        )
+    })?;
+    let lag_before = replica_lag(ws, &posture).await;
+
+    // 1. Outage.
+    let outage_at = epoch_now();
+    simulate_outage(ws, Some(&from), false).await?;
+    // 2. Detection, as Route 53 would: consecutive failed probes at the interval.
+    let cfg = ProbeConfig {
+        interval,
+        failure_threshold: threshold,
+        ..ProbeConfig::default()
+    };
+    let mut verdict = Verdict::new(threshold);
+    let detected_at = loop {
+        let p = health::probe(&health_url, &cfg).await;
+        if verdict.record(p.healthy) && !verdict.healthy {
+            break epoch_now();
+        }
+        if epoch_now() - outage_at > 600.0 {
+            return Err(
+                Failure::new(exit::ERROR, "the outage was not detected within 10 minutes").into(),
+            );
+        }
+        let t = Instant::now();
+        tokio::time::sleep(interval).await;
+        waited += t.elapsed();
+    };
+    println!(
+        "Detected the outage of {from} after {:.1} s",
+        detected_at - outage_at
+    );
+    // 3. Failover.
+    let cloud = Instant::now();
+    let (_, report) = failover(
+        ws,
+        &FailoverArgs {
+            to: Some(to.clone()),
+            plan: false,
+            yes: true,
+            resume: false,
+            force: false,
+            drill: true,
+        },
+    )
+    .await?;
+    let failover_time = cloud.elapsed();
+    let report = report.expect("a failover run returns its report");
+    // 4. Verify: the DNS answer as Route 53 would give it, the database writable, the standby scaled.
+    let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    let now_posture = ws.posture(&state)?;
+    let health = region_health(ws, &state, &now_posture, 1).await;
+    let healthy = |r: &str| health.iter().any(|h| h.region == r && h.healthy);
+    let dns_answer = resolve_failover(&state, &healthy);
+    let dns_ok = dns_answer.as_deref() == Some(to.as_str());
+    let capacity_ok = state
+        .resources
+        .iter()
+        .filter(|(a, _)| a.kind() == "autoscaling:GroupCapacity" && a.region_str() == to)
+        .all(|(_, r)| {
+            r.inputs.get("desired_capacity").and_then(|v| v.as_i64())
+                == Some(i64::from(ws.env.sizes.primary_desired_capacity))
+        });
+    let recovered_at = epoch_now();
+    // 5. Restore the region and complete the deferred work.
+    simulate_outage(ws, Some(&from), true).await?;
+    let restored_at = epoch_now();
+    let (_code, _) = failover(
+        ws,
+        &FailoverArgs {
+            to: None,
+            plan: false,
+            yes: true,
+            resume: true,
+            force: false,
+            drill: true,
+        },
+    )
+    .await?;
+
+    let rto = recovered_at - outage_at;
+    let rpo = report.promoted_at.and(lag_before);
+    let rto_met = rto <= f64::from(ws.env.rto_minutes) * 60.0;
+    let rpo_met = rpo.is_none_or(|r| r <= f64::from(ws.env.rpo_minutes) * 60.0);
+    let verified = report.writable && dns_ok && capacity_ok;
+    let overhead = total
+        .elapsed()
+        .saturating_sub(waited)
+        .saturating_sub(failover_time);
+    let summary = json!({
+        "environment": ws.env.name,
+        "from": from, "to": to,
+        "outage_at": outage_at, "detected_at": detected_at, "promoted_at": report.promoted_at,
+        "dns_changed_at": report.dns_at, "recovered_at": recovered_at, "restored_at": restored_at,
+        "finished_at": tandem_engine::store::utc_now_text(),
+        "detection_seconds": detected_at - outage_at,
+        "rto_seconds": rto, "rto_objective_seconds": ws.env.rto_minutes * 60,
+        "rpo_seconds": rpo, "rpo_objective_seconds": ws.env.rpo_minutes * 60,
+        "rpo_note": if rpo.is_none() { "replica lag not reported by the cloud (no ReplicaLag datapoints)" } else { "replica lag at promotion" },
+        "verified": {"database_writable": report.writable, "dns_answer": dns_answer, "dns_ok": dns_ok, "standby_scaled": capacity_ok},
+        "deferred_during_failover": report.deferred.iter().map(|d| d.aspect).collect::<Vec<Aspect>>(),
+        "phases": report.phases.iter().map(|p| json!({"name": p.name, "seconds": p.finished - p.started, "outcome": p.outcome})).collect::<Vec<_>>(),
+        "objectives_met": rto_met && rpo_met && verified,
+        "tandem_overhead_ms": overhead.as_millis() as u64,
+    });
+    let dir = crate::local::tandem_dir(ws).join("reports");
+    std::fs::create_dir_all(&dir)?;
+    let stamp = tandem_engine::store::utc_now_text().replace([':', '-'], "");
+    let json_path = dir.join(format!("drill-{}-{stamp}.json", ws.env.name));
+    let md_path = json_path.with_extension("md");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&summary)? + "\n")?;
+    let md = drill_markdown(&summary, &report);
+    std::fs::write(&md_path, &md)?;
+    // Record the result with the posture.
+    {
+        let (lock, mut state) = lock_and_state(ws, "drill")?;
+        let mut p = ws.posture(&state)?;
+        p.last_drill = Some(summary.clone());
+        p.store(&mut state);
+        ops::save_state(&ws.store, &lock, &mut state)?;
+    }
+    println!("\n{md}");
+    println!("Report: {} and {}", md_path.display(), json_path.display());
+    Ok(if summary["objectives_met"] == true {
+        exit::OK
+    } else {
+        UNHEALTHY
+    })
+}
+
+/// The region the failover records answer with, given each region's health, as Route 53 does:
+/// the PRIMARY record's target while its health check passes, else the SECONDARY's.
+fn resolve_failover(state: &State, healthy: &dyn Fn(&str) -> bool) -> Option<String> {
+    let records = state
+        .resources
+        .iter()
+        .find(|(a, _)| a.kind() == "route53:RecordSet")?
+        .1;
+    let list = records.inputs.get("records")?.as_list()?;
+    let region_of = |role: &str| -> Option<String> {
+        let r = list.iter().find(|r| {
+            r.as_map()
+                .and_then(|m| m.get("failover"))
+                .and_then(|v| v.as_str())
+                == Some(role)
+        })?;
+        let id = r.as_map()?.get("set_identifier")?.as_str()?;
+        id.strip_prefix("app-").map(str::to_string)
+    };
+    let primary = region_of("PRIMARY")?;
+    if healthy(&primary) {
+        Some(primary)
+    } else {
+        region_of("SECONDARY")
+    }
+}
+
+fn drill_markdown(s: &serde_json::Value, r: &FailoverReport) -> String {
+    let secs = |k: &str| {
+        s[k].as_f64()
+            .map_or("n/a".to_string(), |v| format!("{v:.1} s"))
+    };
+    let at = |k: &str| s[k].as_f64().map_or("n/a".to_string(), utc);
+    let mut md = String::new();
+    md.push_str(&format!(
+        "# Failover drill: {} → {}\n\n",
+        s["from"].as_str().unwrap_or(""),
+        s["to"].as_str().unwrap_or("")
+    ));
+    md.push_str(&format!(
+        "**{}** — RTO {} (objective {} s), RPO {} (objective {} s)\n\n",
+        if s["objectives_met"] == true {
+            "Objectives met"
+        } else {
+            "Objective missed"
+        },
+        secs("rto_seconds"),
+        s["rto_objective_seconds"],
+        s["rpo_seconds"].as_f64().map_or(
+            format!("not measured: {}", s["rpo_note"].as_str().unwrap_or("")),
+            |v| format!("{v:.1} s")
+        ),
+        s["rpo_objective_seconds"]
+    ));
+    md.push_str("| event | time (UTC) |\n|---|---|\n");
+    for (label, key) in [
+        ("outage", "outage_at"),
+        ("detection", "detected_at"),
+        ("promotion", "promoted_at"),
+        ("DNS change", "dns_changed_at"),
+        ("recovery (verified)", "recovered_at"),
+        ("region restored", "restored_at"),
+    ] {
+        md.push_str(&format!("| {label} | {} |\n", at(key)));
+    }
+    md.push_str(&format!(
+        "\nDetection took {}.\n\n",
+        secs("detection_seconds")
+    ));
+    md.push_str("| phase | seconds | outcome |\n|---|---|---|\n");
+    for p in &r.phases {
+        md.push_str(&format!(
+            "| {} | {:.2} | {} |\n",
+            p.name,
+            p.finished - p.started,
+            p.outcome
+        ));
+    }
+    let v = &s["verified"];
+    md.push_str(&format!(
+        "\nVerified: database writable {}, DNS answers {} ({}), standby scaled {}.\n",
+        v["database_writable"],
+        v["dns_answer"].as_str().unwrap_or("nothing"),
+        if v["dns_ok"] == true { "ok" } else { "WRONG" },
+        v["standby_scaled"]
+    ));
+    if !r.deferred.is_empty() {
+        md.push_str("\nDeferred during the failover (completed after the region was restored):\n");
+        for d in &r.deferred {
+            md.push_str(&format!(
+                "- {} (waited for {})\n",
+                d.aspect.describe(),
+                d.waits_for
+            ));
+        }
+    }
+    md
+}

@@ -1,0 +1,51 @@
+//! The audit log: one JSON line per failover event, appended beside the state.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct AuditLog {
+    path: PathBuf,
+    operation: String,
+    file: Mutex<Option<std::fs::File>>,
+}
+
+impl AuditLog {
+    /// Appends to `path` (created with its directory when missing) for `operation`.
+    pub fn open(path: &Path, operation: &str) -> AuditLog {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok();
+        AuditLog {
+            path: path.to_path_buf(),
+            operation: operation.to_string(),
+            file: Mutex::new(file),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records one event; an audit log that cannot be written is not a reason to stop a failover.
+    pub fn record(&self, phase: &str, event: &str, detail: &str) {
+        let line = serde_json::json!({
+            "time": crate::run::now_text(),
+            "epoch": crate::run::epoch_now(),
+            "operation": self.operation,
+            "phase": phase,
+            "event": event,
+            "detail": detail,
+            "user": std::env::var("USER").unwrap_or_default(),
+        });
+        if let Some(f) = self.file.lock().expect("audit lock").as_mut() {
+            let _ = writeln!(f, "{line}");
+            let _ = f.sync_data();
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The failover and failback state machines, phase by phase.
+//!
+//! Failover: preflight (replica lag within the RPO, standby healthy) → fence → promote → verify
+//! writable → scale → DNS → replication → converge → done. Failback: rebuild a replica in the
+//! original region → (caller waits until it has caught up) → promote → scale → DNS → replication →
+//! converge (a new replica in the region failed back from; the old writer deleted).
+
+use std::collections::BTreeSet;
+
+use tandem_core::ResourceAddr;
+use tandem_engine::{EngineError, OpContext, State};
+
+use crate::posture::{Aspect, DbKind, DbMember, Deferred, Posture, Transition};
+use crate::run::{
+    PhaseReport, RunError, Runner, Slice, epoch_now, now_text, tandem_schema_kinds as kinds,
+};
+use crate::transform::{self, TransformError, Unreachable};
+
+/// What the caller measured before a failover.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preflight {
+    /// The replica's lag in seconds (`ReplicaLag`), when the cloud reports it.
+    pub replica_lag_seconds: Option<f64>,
+    pub standby_healthy: bool,
+    pub standby_health: String,
+    /// Regions (and `global`) whose control plane does not answer.
+    pub unreachable: BTreeSet<String>,
+}
+
+/// What a failover did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailoverReport {
+    pub from: String,
+    pub to: String,
+    pub resumed: bool,
+    pub phases: Vec<PhaseReport>,
+    pub deferred: Vec<Deferred>,
+    pub posture: Posture,
+    /// When the promotion phase ended (epoch seconds).
+    pub promoted_at: Option<f64>,
+    /// When the DNS phase ended, if it changed the records.
+    pub dns_at: Option<f64>,
+    pub writable: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FailoverError {
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("preflight refused the failover: {0} (pass --force to fail over anyway)")]
+    Preflight(String),
+    #[error("{0}")]
+    State(String),
+}
+
+/// The address a database member is declared at.
+pub fn db_addr(m: &DbMember) -> ResourceAddr {
+    let kind = match m.kind {
+        DbKind::Instance => kinds::RDS_DB_INSTANCE,
+        DbKind::Replica => kinds::RDS_DB_READ_REPLICA,
+    };
+    ResourceAddr::new(
+        &tandem_core::Region::parse(&m.region).expect("posture regions are valid"),
+        kind,
+        &m.name,
+    )
+    .expect("posture names are valid")
+}
+
+fn posture_of(state: &State, primary: &str, secondary: &str) -> Result<Posture, FailoverError> {
+    Posture::of(state, primary, secondary).map_err(FailoverError::State)
+}
+
+/// Fails over to `to` (default: the standby), or resumes a failover in progress.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct input of the decision"
+)]
+pub async fn failover(
+    runner: &Runner<'_>,
+    mut state: State,
+    primary: &str,
+    secondary: &str,
+    to: Option<&str>,
+    pre: &Preflight,
+    rpo_minutes: u32,
+    drill: bool,
+    force: bool,
+) -> Result<(State, FailoverReport), FailoverError> {
+    let current = posture_of(&state, primary, secondary)?;
+    let (mut target, resumed) = match &current.transition {
+        Some(t) if t.kind == "failover" => (current.clone(), true),
+        Some(t) => {
+            return Err(FailoverError::State(format!(
+                "a {} from {} to {} is in progress: run `tandem {}` to finish it",
+                t.kind, t.from, t.to, t.kind
+            )));
+        }
+        None => {
+            let to = to.unwrap_or(&current.standby_region).to_string();
+            if !force {
+                if let Some(lag) = pre.replica_lag_seconds
+                    && lag > f64::from(rpo_minutes) * 60.0
+                {
+                    return Err(FailoverError::Preflight(format!(
+                        "replica lag {lag:.0} s exceeds the RPO of {rpo_minutes} min"
+                    )));
+                }
+                if !pre.standby_healthy {
+                    return Err(FailoverError::Preflight(format!(
+                        "the standby {to} is not healthy: {}",
+                        pre.standby_health
+                    )));
+                }
+            }
+            let old_writer_arn = state
+                .output(&db_addr(&current.db.writer), "arn")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let unreachable = Unreachable {
+                old_region: pre.unreachable.contains(&current.active_region),
+                route53: pre.unreachable.contains("global"),
+            };
+            let mut t = transform::fail_over(
+                &current,
+                &to,
+                unreachable,
+                old_writer_arn,
+                &now_text(),
+                drill,
+            )?;
+            t.transition = Some(Transition {
+                kind: "failover".into(),
+                from: current.active_region.clone(),
+                to: to.clone(),
+                started_at: now_text(),
+                done: Vec::new(),
+                drill,
+            });
+            runner.audit.record(
+                "preflight",
+                "passed",
+                &format!(
+                    "lag {}, standby {}, unreachable [{}]",
+                    pre.replica_lag_seconds
+                        .map_or("unknown".into(), |l| format!("{l:.0} s")),
+                    pre.standby_health,
+                    pre.unreachable
+                        .iter()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            runner.save_posture(&mut state, &t)?;
+            (t, false)
+        }
+    };
+    let transition = target.transition.clone().expect("set above");
+    let (from, to) = (transition.from.clone(), transition.to.clone());
+    let old_writers: Vec<ResourceAddr> = target
+        .db
+        .retired
+        .iter()
+        .filter(|m| m.region == from)
+        .map(db_addr)
+        .collect();
+    let new_writer = db_addr(&target.db.writer);
+
+    let mut report = FailoverReport {
+        from: from.clone(),
+        to: to.clone(),
+        resumed,
+        phases: Vec::new(),
+        deferred: Vec::new(),
+        posture: target.clone(),
+        promoted_at: None,
+        dns_at: None,
+        writable: false,
+    };
+    let phases: Vec<(&str, Slice)> = vec![
+        ("fence", Slice::Addresses(old_writers)),
+        ("promote", Slice::Addresses(vec![new_writer.clone()])),
+        (
+            "scale",
+            Slice::Kinds(vec![kinds::AUTOSCALING_GROUP_CAPACITY]),
+        ),
+        ("dns", Slice::Kinds(vec![kinds::ROUTE53_RECORD_SET])),
+        (
+            "replication",
+            Slice::Kinds(vec![kinds::S3_BUCKET_REPLICATION]),
+        ),
+        ("converge", Slice::Rest),
+    ];
+    for (name, slice) in phases {
+        let done_before = target
+            .transition
+            .as_ref()
+            .is_some_and(|t| t.done.iter().any(|d| d == name));
+        let r = if name == "dns" {
+            runner.dns_phase(&mut state, &mut target).await?
+        } else if done_before {
+            PhaseReport {
+                name: name.into(),
+                started: epoch_now(),
+                finished: epoch_now(),
+                changes: 0,
+                outcome: "done before".into(),
+            }
+        } else {
+            runner.phase(name, &mut state, &target, slice).await?
+        };
+        match name {
+            "promote" => {
+                report.promoted_at = Some(r.finished);
+                report.writable = verify_writable(runner, &state, &new_writer).await?;
+                runner.audit.record(
+                    "verify-writable",
+                    if report.writable { "passed" } else { "failed" },
+                    new_writer.as_str(),
+                );
+                if !report.writable {
+                    return Err(FailoverError::Run(RunError::Phase {
+                        phase: "verify-writable".into(),
+                        message: format!("{new_writer} is not a writable primary after promotion"),
+                    }));
+                }
+            }
+            "dns" if r.outcome == "done" || r.outcome == "nothing to do" => {
+                report.dns_at = Some(r.finished)
+            }
+            _ => {}
+        }
+        report.phases.push(r);
+        if let Some(t) = target.transition.as_mut() {
+            t.done.push(name.to_string());
+        }
+        runner.save_posture(&mut state, &target)?;
+    }
+    target.transition = None;
+    runner.save_posture(&mut state, &target)?;
+    runner
+        .audit
+        .record("failover", "done", &format!("{from} -> {to}"));
+    report.deferred = target.deferred.clone();
+    report.posture = target;
+    Ok((state, report))
+}
+
+/// Reads the new writer through its provider: it must exist and report itself promoted.
+async fn verify_writable(
+    runner: &Runner<'_>,
+    state: &State,
+    addr: &ResourceAddr,
+) -> Result<bool, FailoverError> {
+    let Some(rec) = state.resources.get(addr) else {
+        return Ok(false);
+    };
+    let Some(provider) = runner.providers.get(addr.kind()) else {
+        return Ok(false);
+    };
+    let ctx = OpContext {
+        addr: addr.clone(),
+        stack: state.stack.clone(),
+        env: state.env.clone(),
+        token: String::new(),
+    };
+    match provider.read(&ctx, &rec.id, &rec.inputs).await {
+        Ok(Some(obs)) => Ok(obs.inputs.get("promoted").and_then(|v| v.as_bool()) == Some(true)),
+        Ok(None) => Ok(false),
+        Err(e) => Err(FailoverError::Engine(EngineError::Provider {
+            addr: addr.clone(),
+            region: addr.region_str().to_string(),
+            operation: "read",
+            source: e,
+        })),
+    }
+}
+
+/// Completes deferred aspects whose region answers again. Returns the phases applied.
+pub async fn resume_deferred(
+    runner: &Runner<'_>,
+    mut state: State,
+    primary: &str,
+    secondary: &str,
+) -> Result<(State, Vec<PhaseReport>, Vec<Deferred>), FailoverError> {
+    let posture = posture_of(&state, primary, secondary)?;
+    let ready: Vec<Aspect> = posture
+        .deferred
+        .iter()
+        .filter(|d| !runner.unreachable.contains(&d.waits_for))
+        .map(|d| d.aspect)
+        .collect();
+    if ready.is_empty() {
+        return Ok((state, Vec::new(), posture.deferred));
+    }
+    let next = transform::complete_deferred(&posture, &ready);
+    runner.save_posture(&mut state, &next)?;
+    let mut phases = Vec::new();
+    for (name, aspect, slice) in [
+        (
+            "fence",
+            Aspect::Fence,
+            Slice::Kinds(vec![kinds::RDS_DB_INSTANCE, kinds::RDS_DB_READ_REPLICA]),
+        ),
+        (
+            "scale",
+            Aspect::ScaleDown,
+            Slice::Kinds(vec![kinds::AUTOSCALING_GROUP_CAPACITY]),
+        ),
+        (
+            "dns",
+            Aspect::Dns,
+            Slice::Kinds(vec![kinds::ROUTE53_RECORD_SET]),
+        ),
+        (
+            "replication",
+            Aspect::Replication,
+            Slice::Kinds(vec![kinds::S3_BUCKET_REPLICATION]),
+        ),
+    ] {
+        if ready.contains(&aspect) {
+            phases.push(runner.phase(name, &mut state, &next, slice).await?);
+        }
+    }
+    runner.audit.record(
+        "resume",
+        "done",
+        &format!("{} aspect(s) completed", ready.len()),
+    );
+    Ok((state, phases, next.deferred))
+}
+
+/// The two halves of a failback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailbackStep {
+    /// Build the replica in the original region.
+    Rebuild,
+    /// Promote it and send traffic back.
+    Switch,
+}
+
+/// Runs one half of a failback. The caller waits, between the two, until the new replica has
+/// caught up (replica lag ≈ 0) and writes have stopped.
+pub async fn failback(
+    runner: &Runner<'_>,
+    mut state: State,
+    primary: &str,
+    secondary: &str,
+    step: FailbackStep,
+) -> Result<(State, Vec<PhaseReport>, Posture), FailoverError> {
+    let current = posture_of(&state, primary, secondary)?;
+    if current.active_region == primary && current.transition.is_none() {
+        return Err(TransformError::NotFailedOver(primary.to_string()).into());
+    }
+    let mut phases = Vec::new();
+    match step {
+        FailbackStep::Rebuild => {
+            let target = transform::failback_rebuild(&current)?;
+            runner.save_posture(&mut state, &target)?;
+            phases.push(
+                runner
+                    .phase("rebuild-replica", &mut state, &target, Slice::Rest)
+                    .await?,
+            );
+            Ok((state, phases, target))
+        }
+        FailbackStep::Switch => {
+            let writer_arn = current
+                .db
+                .replica
+                .as_ref()
+                .and_then(|r| state.output(&db_addr(r), "arn"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let mut target = if current
+                .transition
+                .as_ref()
+                .is_some_and(|t| t.kind == "failback")
+            {
+                current.clone()
+            } else {
+                let mut t = transform::failback_switch(&current, writer_arn, &now_text())?;
+                t.transition = Some(Transition {
+                    kind: "failback".into(),
+                    from: current.active_region.clone(),
+                    to: current.standby_region.clone(),
+                    started_at: now_text(),
+                    done: Vec::new(),
+                    drill: false,
+                });
+                t
+            };
+            runner.save_posture(&mut state, &target)?;
+            let new_writer = db_addr(&target.db.writer);
+            for (name, slice) in [
+                ("promote", Slice::Addresses(vec![new_writer.clone()])),
+                (
+                    "scale",
+                    Slice::Kinds(vec![kinds::AUTOSCALING_GROUP_CAPACITY]),
+                ),
+                ("dns", Slice::Kinds(vec![kinds::ROUTE53_RECORD_SET])),
+                (
+                    "replication",
+                    Slice::Kinds(vec![kinds::S3_BUCKET_REPLICATION]),
+                ),
+                ("converge", Slice::Rest),
+            ] {
+                phases.push(runner.phase(name, &mut state, &target, slice).await?);
+                if let Some(t) = target.transition.as_mut() {
+                    t.done.push(name.to_string());
+                }
+                runner.save_posture(&mut state, &target)?;
+            }
+            target.transition = None;
+            runner.save_posture(&mut state, &target)?;
+            runner
+                .audit
+                .record("failback", "done", &format!("-> {}", target.active_region));
+            Ok((state, phases, target))
+        }
+    }
+}
