@@ -505,3 +505,57 @@ async fn a_taken_port_is_named() {
             .contains("eu-west-1")
     );
 }
+
+/// Writes raw bytes on a new connection, waiting for some answer after each step but the last,
+/// then reads until the server closes.
+async fn raw_exchange(base: &str, steps: &[&[u8]]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let within = Duration::from_secs(5);
+    for (i, step) in steps.iter().enumerate() {
+        stream.write_all(step).await.unwrap();
+        if i + 1 < steps.len() {
+            let mut buf = [0u8; 4096];
+            let read = tokio::time::timeout(within, stream.read(&mut buf))
+                .await
+                .expect("an answer")
+                .unwrap();
+            answer.extend_from_slice(&buf[..read]);
+        }
+    }
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_and_expect_continue_is_honoured() {
+    let gw = gateway(&[EAST]).await;
+    let east = gw.region_endpoint(EAST).unwrap();
+    let garbage = raw_exchange(&east, &[b"NOT HTTP AT ALL\r\n\r\n"]).await;
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage}");
+    let bad_length =
+        raw_exchange(&east, &[b"PUT / HTTP/1.1\r\nContent-Length: lots\r\n\r\n"]).await;
+    assert!(bad_length.starts_with("HTTP/1.1 400"), "{bad_length}");
+
+    // The client waits for `100 Continue` before it sends the body.
+    let bucket = unique("tandem-it-continue");
+    let auth = sigv4(EAST, "s3");
+    let head = format!(
+        "PUT /{bucket} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 0\r\n\r\n\
+         PUT /{bucket}/k HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nExpect: 100-continue\r\n\
+         Content-Length: 5\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_exchange(&east, &[head.as_bytes(), b"hello"]).await;
+    assert!(answer.contains("HTTP/1.1 100 Continue"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 2, "{answer}");
+    let object = s3(&east, EAST, "GET", &format!("/{bucket}/k"), b"")
+        .await
+        .unwrap();
+    assert_eq!(object.body, "hello");
+}

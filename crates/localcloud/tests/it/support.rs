@@ -37,8 +37,8 @@ pub fn watchdog(script: &str, args: &[String]) {
 
 /// The URL of this test binary's moto, started on first use on a free port.
 ///
-/// moto runs under a `sh` watchdog that kills it once this process is gone: statics are never
-/// dropped, so nothing else would.
+/// moto runs under a `sh` watchdog that kills it (and removes its log) once this process is gone:
+/// statics are never dropped, so nothing else would.
 pub fn moto_url() -> &'static str {
     static MOTO: OnceLock<String> = OnceLock::new();
     MOTO.get_or_init(|| {
@@ -48,7 +48,7 @@ pub fn moto_url() -> &'static str {
             moto_server -H 127.0.0.1 -p "$1" >"$3" 2>&1 &
             moto=$!
             while kill -0 "$2" 2>/dev/null && kill -0 "$moto" 2>/dev/null; do sleep 0.5; done
-            kill "$moto" 2>/dev/null; sleep 2; kill -9 "$moto" 2>/dev/null
+            kill "$moto" 2>/dev/null; sleep 2; kill -9 "$moto" 2>/dev/null; rm -f "$3"
         "#;
         watchdog(
             script,
