@@ -266,12 +266,16 @@ enum MotoLauncher {
     Module,
 }
 
+/// The Python that installs and runs moto when `moto_server` is not on `PATH`.
+const PYTHON: &str = "python3";
+
 impl MotoLauncher {
-    fn find() -> Option<MotoLauncher> {
-        if let Some(binary) = process::on_path("moto_server") {
+    /// `moto_server` on `path` (a `PATH` value), else `python -m moto.server` when it imports.
+    fn find(path: &OsStr, python: &str) -> Option<MotoLauncher> {
+        if let Some(binary) = process::on_path("moto_server", path) {
             return Some(MotoLauncher::Binary(binary));
         }
-        let importable = std::process::Command::new("python3")
+        let importable = std::process::Command::new(python)
             .args(["-c", "import moto.server"])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -279,6 +283,10 @@ impl MotoLauncher {
             .status()
             .is_ok_and(|s| s.success());
         importable.then_some(MotoLauncher::Module)
+    }
+
+    fn find_here() -> Option<MotoLauncher> {
+        MotoLauncher::find(&std::env::var_os("PATH").unwrap_or_default(), PYTHON)
     }
 
     fn spawn(&self, port: u16, log: &Path) -> Result<Child> {
@@ -290,7 +298,7 @@ impl MotoLauncher {
                 log,
             ),
             MotoLauncher::Module => spawn_detached(
-                OsStr::new("python3"),
+                OsStr::new(PYTHON),
                 &["-m", "moto.server", "-H", "127.0.0.1", "-p", port.as_str()],
                 log,
             ),
@@ -298,15 +306,16 @@ impl MotoLauncher {
     }
 }
 
-fn install_moto() -> Result<()> {
-    let command = format!("python3 -m pip install '{MOTO_REQUIREMENT}'");
-    let output = std::process::Command::new("python3")
+/// `python -m pip install 'moto[server]==5.2.*'`.
+fn install_moto(python: &str) -> Result<()> {
+    let command = format!("{python} -m pip install '{MOTO_REQUIREMENT}'");
+    let output = std::process::Command::new(python)
         .args(["-m", "pip", "install", MOTO_REQUIREMENT])
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|err| Error::MotoInstall {
             command: command.clone(),
-            reason: format!("cannot run python3: {err}"),
+            reason: format!("cannot run {python}: {err}"),
         })?;
     if output.status.success() {
         return Ok(());
@@ -424,14 +433,14 @@ impl LocalCloud {
             self.stop_record(&record)?;
         }
         let ports = self.plan_ports()?;
-        let launcher = match MotoLauncher::find() {
+        let launcher = match MotoLauncher::find_here() {
             Some(launcher) => launcher,
             None => {
                 report(&format!(
                     "moto is not installed: installing it with `python3 -m pip install '{MOTO_REQUIREMENT}'`"
                 ));
-                install_moto()?;
-                MotoLauncher::find().ok_or_else(|| Error::MotoInstall {
+                install_moto(PYTHON)?;
+                MotoLauncher::find_here().ok_or_else(|| Error::MotoInstall {
                     command: format!("python3 -m pip install '{MOTO_REQUIREMENT}'"),
                     reason: "it succeeded, but neither `moto_server` nor `python3 -m moto.server` \
                              can be found"
@@ -774,4 +783,45 @@ pub async fn serve_gateway_from_state(state_dir: &Path) -> Result<()> {
     }
     gateway.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moto_is_found_on_path_or_not_at_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let nowhere = OsStr::new("/nonexistent/python3");
+        assert!(MotoLauncher::find(dir.path().as_os_str(), "/nonexistent/python3").is_none());
+        let fake = dir.path().join("moto_server");
+        std::fs::write(&fake, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = MotoLauncher::find(dir.path().as_os_str(), &nowhere.to_string_lossy());
+        assert!(matches!(found, Some(MotoLauncher::Binary(path)) if path == fake));
+    }
+
+    #[test]
+    fn a_failed_install_names_the_command() {
+        let err = install_moto("/nonexistent/python3")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nonexistent/python3 -m pip install 'moto[server]==5.2.*'"),
+            "{err}"
+        );
+        let err = install_moto("false").unwrap_err().to_string();
+        assert!(err.contains("false -m pip install"), "{err}");
+    }
+
+    #[test]
+    fn conventional_ports() {
+        let config = LocalCloudConfig::default();
+        assert_eq!(config.region_ports, [4520, 4521]);
+        assert_eq!(
+            (config.moto_port, config.control_port, config.global_port),
+            (4510, 4511, 4512)
+        );
+    }
 }

@@ -167,11 +167,10 @@ pub(crate) fn http_status(port: u16, path: &str, timeout: Duration) -> Option<u1
         .ok()
 }
 
-/// Whether a program of that name is on `PATH` and executable.
-pub(crate) fn on_path(name: &str) -> Option<std::path::PathBuf> {
+/// The executable of that name in one of the directories of `path` (a `PATH` value).
+pub(crate) fn on_path(name: &str, path: &OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path)
         .map(|dir| dir.join(name))
         .find(|candidate| {
             candidate
