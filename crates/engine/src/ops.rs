@@ -113,6 +113,21 @@ pub async fn make_plan(
     Ok((p, base))
 }
 
+/// [`make_plan`] without reading the resources `skip` selects (a region that does not answer).
+pub async fn make_plan_except(
+    desired: &DesiredStack,
+    state: &State,
+    providers: &Providers,
+    config: &PlanConfig,
+    parallel: usize,
+    skip: &(dyn Fn(&tandem_core::ResourceAddr) -> bool + Sync),
+) -> Result<(Plan, State), EngineError> {
+    let (base, drift) = crate::refresh::refresh_except(state, providers, parallel, skip).await?;
+    let mut p = plan(desired, &base, providers, config)?;
+    p.drift = drift;
+    Ok((p, base))
+}
+
 /// Applies a plan under the lock, journaling every step, then saves the new state (serial + 1)
 /// and removes the journal. The state is saved even when steps failed: it records what was done.
 #[expect(

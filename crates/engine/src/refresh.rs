@@ -36,8 +36,24 @@ pub async fn refresh(
     providers: &Providers,
     parallel: usize,
 ) -> Result<(State, Vec<Drift>), EngineError> {
+    refresh_except(state, providers, parallel, &|_| false).await
+}
+
+/// [`refresh`], leaving out the resources `skip` selects (those of a region that does not
+/// answer): their recorded state is kept as it is.
+pub async fn refresh_except(
+    state: &State,
+    providers: &Providers,
+    parallel: usize,
+    skip: &(dyn Fn(&ResourceAddr) -> bool + Sync),
+) -> Result<(State, Vec<Drift>), EngineError> {
     let mut set = JoinSet::new();
-    let mut queue: Vec<ResourceAddr> = state.resources.keys().cloned().collect();
+    let mut queue: Vec<ResourceAddr> = state
+        .resources
+        .keys()
+        .filter(|a| !skip(a))
+        .cloned()
+        .collect();
     queue.reverse();
     let mut results = Vec::with_capacity(queue.len());
     let state_arc = Arc::new(state.clone());
