@@ -31,8 +31,7 @@ plan: build ## Show the plan for ENV
 	$(TANDEM) plan --env $(ENV)
 
 preview: build ## Write the pull-request preview (Markdown) of ENV to PREVIEW_OUT
-	$(TANDEM) plan --env $(ENV) --json > $(PREVIEW_OUT).json
-	$(TANDEM) plan --env $(ENV) > $(PREVIEW_OUT)
+	$(TANDEM) preview --env $(ENV) --format markdown --out $(PREVIEW_OUT)
 
 deploy-primary: build ## Apply the global wave and the primary region
 	$(TANDEM) deploy primary --env $(ENV) --yes
