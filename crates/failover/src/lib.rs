@@ -14,6 +14,7 @@ pub mod health;
 pub mod orchestrate;
 pub mod posture;
 pub mod run;
+pub mod timed;
 pub mod transform;
 
 pub use posture::{
