@@ -44,6 +44,12 @@ pub struct ClientSettings {
     pub credentials: Option<StaticCredentials>,
     /// The region for account-level calls (STS); default `us-east-1`.
     pub home_region: Option<String>,
+    /// The endpoint is the local cloud (moto): properties it does not store are not compared.
+    ///
+    /// Where moto answers a fixed value instead of what was set (`DeleteMarkerReplication`,
+    /// `SourceSelectionCriteria` of an S3 replication rule), a read copies the last known input
+    /// instead, so that such a property never shows as drift. Leave it `false` for AWS.
+    pub local_cloud: bool,
     pub retry: RetryPolicy,
     pub wait: WaitPolicy,
 }
@@ -81,7 +87,8 @@ impl AwsClients {
         }
     }
 
-    /// Clients for the local cloud at `endpoint`, with the conventional test credentials.
+    /// Clients for the local cloud at `endpoint`, with the conventional test credentials
+    /// (and [`ClientSettings::local_cloud`] set).
     pub fn local(endpoint: &str, access_key_id: &str, secret_access_key: &str) -> AwsClients {
         let mut endpoints = HashMap::new();
         endpoints.insert("global".to_string(), endpoint.to_string());
@@ -93,8 +100,14 @@ impl AwsClients {
                 secret_access_key: secret_access_key.into(),
                 session_token: None,
             }),
+            local_cloud: true,
             ..ClientSettings::default()
         })
+    }
+
+    /// Whether the endpoint is the local cloud (see [`ClientSettings::local_cloud`]).
+    pub fn local_cloud(&self) -> bool {
+        self.inner.settings.local_cloud
     }
 
     pub fn settings(&self) -> &ClientSettings {

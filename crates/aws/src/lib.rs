@@ -24,7 +24,8 @@
 //! - The Rust SDK has no `SourceRegion` pre-signing for `CreateDBInstanceReadReplica`: real AWS
 //!   needs a `PreSignedUrl` for an encrypted cross-region replica; moto does not check it.
 //! - moto answers `GetBucketVersioning` with the wrong XML root (read leniently in [`s3`]), always
-//!   reports `DeleteMarkerReplication` Disabled and drops `SourceSelectionCriteria` on read, and
+//!   reports `DeleteMarkerReplication` Disabled and drops `SourceSelectionCriteria` on read (with
+//!   [`ClientSettings::local_cloud`] set, those two are copied from the last inputs instead), and
 //!   answers `DescribeStackInstance` of a deleted instance with HTTP 500 (so existence is checked
 //!   with `ListStackInstances` first).
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object

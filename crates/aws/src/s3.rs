@@ -792,24 +792,6 @@ impl BucketReplicationProvider {
                 dest.map(|d| d.bucket().to_string()),
             )
             .opt("replica_kms_key_id", kms.clone())
-            .defaulted(
-                last,
-                "sse_kms_encrypted_objects",
-                Value::Bool(sse),
-                Value::Bool(kms.is_some()),
-            )
-            .defaulted(
-                last,
-                "delete_marker_replication",
-                Value::Bool(dmr),
-                Value::Bool(false),
-            )
-            .defaulted(
-                last,
-                "replication_time_control",
-                Value::Bool(rtc),
-                Value::Bool(false),
-            )
             .opt(
                 "storage_class",
                 dest.and_then(|d| d.storage_class())
@@ -821,7 +803,34 @@ impl BucketReplicationProvider {
                 Value::str(&rule_id),
                 Value::str("tandem-replication"),
             )
-            .build();
+            .defaulted(
+                last,
+                "replication_time_control",
+                Value::Bool(rtc),
+                Value::Bool(false),
+            );
+        // moto always answers `DeleteMarkerReplication: Disabled` and drops
+        // `SourceSelectionCriteria`: against it, these two are what was last set.
+        let inputs = if self.clients.local_cloud() {
+            inputs
+                .copy(last, "sse_kms_encrypted_objects")
+                .copy(last, "delete_marker_replication")
+        } else {
+            inputs
+                .defaulted(
+                    last,
+                    "sse_kms_encrypted_objects",
+                    Value::Bool(sse),
+                    Value::Bool(kms.is_some()),
+                )
+                .defaulted(
+                    last,
+                    "delete_marker_replication",
+                    Value::Bool(dmr),
+                    Value::Bool(false),
+                )
+        }
+        .build();
         Ok(Some(Observed {
             id: source.to_string(),
             inputs,

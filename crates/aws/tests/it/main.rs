@@ -18,8 +18,17 @@ pub fn clients() -> AwsClients {
     clients_at(&tandem_testkit::moto().endpoint())
 }
 
+/// Clients for the shared moto that know it is the local cloud ([`ClientSettings::local_cloud`]).
+pub fn local_clients() -> AwsClients {
+    settings_at(&tandem_testkit::moto().endpoint(), true)
+}
+
 /// Clients for the moto at `endpoint`, with quick retries and waits.
 pub fn clients_at(endpoint: &str) -> AwsClients {
+    settings_at(endpoint, false)
+}
+
+fn settings_at(endpoint: &str, local_cloud: bool) -> AwsClients {
     let mut endpoints = std::collections::HashMap::new();
     endpoints.insert("global".to_string(), endpoint.to_string());
     for r in ["us-east-1", "us-west-2", "eu-west-1"] {
@@ -32,6 +41,7 @@ pub fn clients_at(endpoint: &str) -> AwsClients {
             secret_access_key: TEST_SECRET_ACCESS_KEY.into(),
             session_token: None,
         }),
+        local_cloud,
         retry: RetryPolicy {
             attempts: 3,
             base: std::time::Duration::from_millis(20),

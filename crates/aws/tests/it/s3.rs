@@ -3,7 +3,9 @@ use tandem_core::{ResourceDecl, Value};
 use tandem_engine::provider::Provider;
 use tandem_schema::s3::{Bucket, BucketReplication};
 
-use crate::{clients, ctx_for, str_prop, unique, us_east_1, us_west_2, validate_and_create};
+use crate::{
+    clients, ctx_for, local_clients, str_prop, unique, us_east_1, us_west_2, validate_and_create,
+};
 
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
 
@@ -252,4 +254,27 @@ async fn replication_lifecycle_and_aws_side_checks() {
     p.delete(&ctx, &src, &changed).await.unwrap();
     assert!(p.read(&ctx, &src, &changed).await.unwrap().is_none());
     p.delete(&ctx, &src, &changed).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_reads_back_without_false_drift_on_the_local_cloud() {
+    let p = BucketReplicationProvider::new(local_clients());
+    let src = versioned_bucket(&us_east_1(), "trl-src", true).await;
+    let dst = versioned_bucket(&us_west_2(), "trl-dst", true).await;
+    let decl: ResourceDecl = BucketReplication::new(&us_east_1(), "local-replication")
+        .unwrap()
+        .bucket(src.as_str())
+        .role_arn("arn:aws:iam::123456789012:role/replication")
+        .destination_bucket_arn(format!("arn:aws:s3:::{dst}"))
+        .replica_kms_key_id("arn:aws:kms:us-west-2:123456789012:key/dest-key")
+        .sse_kms_encrypted_objects(true)
+        .delete_marker_replication(true)
+        .into();
+    let ctx = ctx_for(&decl);
+    let created = validate_and_create(&p, &decl).await.unwrap();
+    assert_eq!(created.inputs, decl.inputs);
+    let read = p.read(&ctx, &src, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(read.inputs, decl.inputs, "no difference on the local cloud");
+
+    p.delete(&ctx, &src, &decl.inputs).await.unwrap();
 }
