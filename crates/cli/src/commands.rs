@@ -26,13 +26,22 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn open(cli: &Cli) -> Result<Workspace> {
-        let env = Environment::load(&cli.environments, &cli.env, &process_vars)?;
-        if cli.stack != tandem_stack_multi_region::STACK_NAME {
+        Workspace::open_named(&cli.environments, &cli.stack, &cli.env)
+    }
+
+    /// The workspace of environment `env` (commands covering several environments).
+    pub fn open_named(
+        environments: &std::path::Path,
+        stack: &str,
+        env: &str,
+    ) -> Result<Workspace> {
+        let env = Environment::load(environments, env, &process_vars)?;
+        if stack != tandem_stack_multi_region::STACK_NAME {
             return Err(Failure::new(
                 exit::CONFIG,
                 format!(
                     "unknown stack {:?}: this build has `{}`",
-                    cli.stack,
+                    stack,
                     tandem_stack_multi_region::STACK_NAME
                 ),
             )
@@ -41,7 +50,7 @@ impl Workspace {
         Ok(Workspace {
             store: LocalStore::new(env.state_dir.clone()),
             clients: crate::cloud::clients(&env),
-            stack: cli.stack.clone(),
+            stack: stack.to_string(),
             env,
         })
     }
@@ -77,8 +86,15 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let ws = Workspace::open(&cli)?;
     match cli.command {
         Command::Plan(args) => plan(&ws, &args).await,
-        Command::Apply(args) => {
-            apply(&ws, &args, &waves_of(&ws, args.region.as_deref())?, false).await
+        Command::Apply(cmd) => match &cmd.plan_file {
+            Some(file) => crate::saved_plan::apply(&ws, file, &cmd.apply).await,
+            None => {
+                let args = &cmd.apply;
+                apply(&ws, args, &waves_of(&ws, args.region.as_deref())?, false).await
+            }
+        },
+        Command::Preview(args) => {
+            crate::saved_plan::preview(&ws, &cli.environments, &cli.stack, &args).await
         }
         Command::Destroy(args) => {
             apply(&ws, &args, &waves_of(&ws, args.region.as_deref())?, true).await
@@ -156,6 +172,9 @@ async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<u8> {
         );
     } else {
         print!("{}", render::plan_text(&plan));
+    }
+    if let Some(path) = &args.out {
+        crate::saved_plan::save(ws, &plan, &state, path).await?;
     }
     Ok(
         if args.detailed_exitcode && (plan.has_changes() || !plan.drift.is_empty()) {
@@ -305,6 +324,15 @@ async fn apply(
     )
     .await?;
     println!();
+    finish_apply(&report, operation, destroy)
+}
+
+/// Prints how an apply ended and returns its exit code.
+pub(crate) fn finish_apply(
+    report: &tandem_engine::ApplyReport,
+    operation: &str,
+    destroy: bool,
+) -> Result<u8> {
     let done = report
         .results
         .iter()

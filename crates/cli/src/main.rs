@@ -9,6 +9,7 @@ mod preview;
 mod progress;
 mod render;
 mod resilience;
+mod saved_plan;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,8 +48,12 @@ pub struct Cli {
 pub enum Command {
     /// Show what apply would change, wave by wave, after reading live state (drift shown apart).
     Plan(PlanArgs),
-    /// Apply the changes, region wave by region wave.
-    Apply(ApplyArgs),
+    /// Apply the changes, region wave by region wave; or apply exactly a plan saved by
+    /// `plan --out FILE` (refused if the state or the program changed since).
+    Apply(ApplyCommand),
+    /// Write a pull-request preview of one or several environments (Markdown for a comment, JSON,
+    /// or text as `plan` prints it).
+    Preview(PreviewArgs),
     /// Delete every resource of the stack (protected resources refuse).
     Destroy(ApplyArgs),
     /// Read live state from the cloud, report drift and record it in the state.
@@ -149,6 +154,42 @@ pub struct PlanArgs {
     /// Skip reading live state (no drift detection).
     #[arg(long)]
     pub no_refresh: bool,
+    /// Also save the plan to FILE, for `tandem apply FILE` to apply exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// Environment to preview; repeat for several (default: the global --env).
+    #[arg(long = "env", id = "env", value_name = "NAME", action = clap::ArgAction::Append)]
+    pub envs: Vec<String>,
+    /// `markdown` (a pull-request comment), `json` or `text`.
+    #[arg(long, value_enum, default_value_t = PreviewFormat::Markdown)]
+    pub format: PreviewFormat,
+    /// Write the preview to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Skip reading live state (no drift detection).
+    #[arg(long)]
+    pub no_refresh: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreviewFormat {
+    Markdown,
+    Json,
+    Text,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyCommand {
+    /// A plan saved by `tandem plan --out FILE`: apply exactly it, without planning or reading
+    /// the cloud again.
+    #[arg(value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }
 
 #[derive(clap::Args, Debug)]
