@@ -8,7 +8,9 @@
 //! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
 //! [`cloudwatch::AlarmProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
-//! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover.
+//! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover. The failover
+//! operations that change resources are also properties, so the engine plans them like any change:
+//! `rds:DbReadReplica` `promoted` (one way) and `rds:DbInstance` `fenced` (stop/start).
 //!
 //! # Invariants
 //! - Every AWS call goes through [`call::call`]: errors are classified in one place

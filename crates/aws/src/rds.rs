@@ -83,6 +83,113 @@ pub async fn wait_available(
     .await
 }
 
+/// Waits until the instance is `stopped` (bounded; the first check is immediate).
+async fn wait_stopped(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, CallError> {
+    let rds = clients.rds(region).await;
+    let w = clients.wait();
+    wait::until(
+        "rds:DescribeDBInstances",
+        &format!("DB instance {id} to be stopped"),
+        w,
+        w.rds_timeout,
+        || async {
+            match describe(clients, &rds, id).await? {
+                None => Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::NotFound,
+                    format!("DB instance {id} does not exist"),
+                )),
+                Some(db) => match db.db_instance_status() {
+                    Some("stopped") => Ok(Check::Done(db)),
+                    Some(s) if FAILED_STATES.contains(&s) => Err(CallError::new(
+                        "rds:DescribeDBInstances",
+                        ErrorClass::Other,
+                        format!("DB instance {id} is in state {s:?} and will not stop"),
+                    )),
+                    Some(s) => Ok(Check::Pending(s.to_string())),
+                    None => Ok(Check::Pending("unknown".into())),
+                },
+            }
+        },
+    )
+    .await
+}
+
+/// The inputs `ModifyDBInstance` changes; a fenced (stopped) instance cannot take them.
+const MODIFIABLE: &[&str] = &[
+    "instance_class",
+    "allocated_storage",
+    "engine_version",
+    "backup_retention_period",
+    "multi_az",
+    "deletion_protection",
+];
+
+/// Whether the instance is fenced: stopped, or on its way there.
+fn is_fenced(db: &DbInstance) -> bool {
+    matches!(db.db_instance_status(), Some("stopped" | "stopping"))
+}
+
+/// Stops the instance and waits until it is `stopped` (fencing an old primary from writes).
+async fn stop_instance(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, ProviderError> {
+    let rds = clients.rds(region).await;
+    let res = call(clients.retry(), "rds:StopDBInstance", || {
+        rds.stop_db_instance().db_instance_identifier(id).send()
+    })
+    .await;
+    match res {
+        Ok(_) => {}
+        // Already stopped or stopping (a retried fence): carry on to the wait.
+        Err(e) if e.has_code("InvalidDBInstanceState") => {
+            let status = describe(clients, &rds, id)
+                .await?
+                .and_then(|d| d.db_instance_status().map(str::to_string));
+            if !matches!(status.as_deref(), Some("stopped" | "stopping")) {
+                return Err(e.into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(wait_stopped(clients, region, id).await?)
+}
+
+/// Starts a stopped instance and waits until it is `available`.
+async fn start_instance(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, ProviderError> {
+    let rds = clients.rds(region).await;
+    // An instance still `stopping` cannot be started yet.
+    wait_stopped(clients, region, id).await?;
+    let res = call(clients.retry(), "rds:StartDBInstance", || {
+        rds.start_db_instance().db_instance_identifier(id).send()
+    })
+    .await;
+    match res {
+        Ok(_) => {}
+        // Already starting (a retried unfence): carry on to the wait.
+        Err(e) if e.has_code("InvalidDBInstanceState") => {
+            let status = describe(clients, &rds, id)
+                .await?
+                .and_then(|d| d.db_instance_status().map(str::to_string));
+            if matches!(status.as_deref(), None | Some("stopped" | "stopping")) {
+                return Err(e.into());
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(wait_available(clients, region, id).await?)
+}
+
 /// Waits until the instance no longer exists.
 async fn wait_deleted(clients: &AwsClients, region: &str, id: &str) -> Result<(), CallError> {
     let rds = clients.rds(region).await;
@@ -218,7 +325,13 @@ async fn delete_instance(
         Err(e) if e.is_not_found() => return Ok(()),
         // Already being deleted: wait for it like any other delete.
         Err(e) if e.has_code("InvalidDBInstanceState") && e.detail.contains("delet") => {}
-        Err(e) => return Err(e.into()),
+        // The local cloud answers HTTP 500 when deleting a cross-region replica, yet deletes it;
+        // and a promoted replica's source may be gone. Whatever the error, gone is done.
+        Err(e) => {
+            if describe(clients, &rds, id).await?.is_some() {
+                return Err(e.into());
+            }
+        }
     }
     wait_deleted(clients, region, id).await?;
     Ok(())
@@ -257,6 +370,47 @@ impl DbInstanceProvider {
         DbInstanceProvider { clients }
     }
 
+    /// `ModifyDBInstance` with the new settings (the changed ones among class, storage, version).
+    async fn modify(
+        &self,
+        rds: &Client,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<(), ProviderError> {
+        let changed = |k: &str| old.get(k) != new.get(k);
+        let class = opt_str(new, "instance_class")?;
+        let storage = opt_i32(new, "allocated_storage")?;
+        let retention = opt_i32(new, "backup_retention_period")?.unwrap_or(7);
+        let version = opt_str(new, "engine_version")?;
+        let multi_az = bool_or(new, "multi_az", false)?;
+        let deletion_protection = bool_or(new, "deletion_protection", false)?;
+        call(self.clients.retry(), "rds:ModifyDBInstance", || {
+            let mut req = rds
+                .modify_db_instance()
+                .db_instance_identifier(id)
+                .apply_immediately(true)
+                .publicly_accessible(false)
+                .backup_retention_period(retention)
+                .multi_az(multi_az)
+                .deletion_protection(deletion_protection);
+            if changed("instance_class") {
+                req = req.set_db_instance_class(class.clone());
+            }
+            if changed("allocated_storage") {
+                req = req.set_allocated_storage(storage);
+            }
+            if changed("engine_version") {
+                req = req
+                    .set_engine_version(version.clone())
+                    .allow_major_version_upgrade(false);
+            }
+            req.send()
+        })
+        .await?;
+        Ok(())
+    }
+
     fn observed(db: &DbInstance, last: &Props) -> Observed {
         let mut b = common_inputs(db, last)
             .opt("engine", db.engine())
@@ -279,7 +433,13 @@ impl DbInstanceProvider {
                 Value::str(db.master_username().unwrap_or("")),
                 Value::str("tandem"),
             )
-            .opt("db_name", db.db_name());
+            .opt("db_name", db.db_name())
+            .defaulted(
+                last,
+                "fenced",
+                Value::Bool(is_fenced(db)),
+                Value::Bool(false),
+            );
         // AWS picks a version when none is named; a named one is compared.
         if last.contains_key("engine_version") {
             b = b.opt("engine_version", db.engine_version());
@@ -371,7 +531,10 @@ impl Provider for DbInstanceProvider {
             }
             Err(e) => return Err(e.into()),
         }
-        let db = wait_available(&self.clients, &region, &id).await?;
+        let mut db = wait_available(&self.clients, &region, &id).await?;
+        if bool_or(inputs, "fenced", false)? {
+            db = stop_instance(&self.clients, &region, &id).await?;
+        }
         Ok(Self::observed(&db, inputs))
     }
 
@@ -389,6 +552,9 @@ impl Provider for DbInstanceProvider {
             .map(|db| Self::observed(&db, inputs)))
     }
 
+    /// Modifies in place. `fenced` false→true modifies first, then stops the instance; true→false
+    /// starts it first, then modifies. A fenced instance that stays fenced is not modified (AWS
+    /// refuses to modify a stopped instance): such a change is refused before any call.
     async fn update(
         &self,
         ctx: &OpContext,
@@ -399,35 +565,30 @@ impl Provider for DbInstanceProvider {
         let region = region_of(ctx)?;
         let rds = self.clients.rds(&region).await;
         let changed = |k: &str| old.get(k) != new.get(k);
-        let class = opt_str(new, "instance_class")?;
-        let storage = opt_i32(new, "allocated_storage")?;
-        let retention = opt_i32(new, "backup_retention_period")?.unwrap_or(7);
-        let version = opt_str(new, "engine_version")?;
-        let multi_az = bool_or(new, "multi_az", false)?;
-        let deletion_protection = bool_or(new, "deletion_protection", false)?;
-        call(self.clients.retry(), "rds:ModifyDBInstance", || {
-            let mut req = rds
-                .modify_db_instance()
-                .db_instance_identifier(id)
-                .apply_immediately(true)
-                .publicly_accessible(false)
-                .backup_retention_period(retention)
-                .multi_az(multi_az)
-                .deletion_protection(deletion_protection);
-            if changed("instance_class") {
-                req = req.set_db_instance_class(class.clone());
-            }
-            if changed("allocated_storage") {
-                req = req.set_allocated_storage(storage);
-            }
-            if changed("engine_version") {
-                req = req
-                    .set_engine_version(version.clone())
-                    .allow_major_version_upgrade(false);
-            }
-            req.send()
-        })
-        .await?;
+        // Fenced or not is what the instance is now, whatever the last inputs said.
+        let live = describe(&self.clients, &rds, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("rds:DescribeDBInstances: DB instance {id} does not exist"),
+            )
+        })?;
+        let was_fenced = is_fenced(&live);
+        let fence = bool_or(new, "fenced", false)?;
+        let modify = !(was_fenced && fence) || MODIFIABLE.iter().any(|k| changed(k));
+        if was_fenced && fence && modify {
+            let what: Vec<&str> = MODIFIABLE.iter().copied().filter(|k| changed(k)).collect();
+            return Err(ProviderError::invalid(format!(
+                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
+                 a stopped instance; unfence it (`fenced: false`) to change {}",
+                what.join(", ")
+            )));
+        }
+        if was_fenced && !fence {
+            start_instance(&self.clients, &region, id).await?;
+        }
+        if modify {
+            self.modify(&rds, id, old, new).await?;
+        }
         let wanted = all_tags(ctx, new)?;
         let arn = describe(&self.clients, &rds, id)
             .await?
@@ -454,10 +615,18 @@ impl Provider for DbInstanceProvider {
                 .await?;
             }
         }
-        let db = wait_available(&self.clients, &region, id).await?;
+        let db = if fence {
+            if !was_fenced {
+                wait_available(&self.clients, &region, id).await?;
+            }
+            stop_instance(&self.clients, &region, id).await?
+        } else {
+            wait_available(&self.clients, &region, id).await?
+        };
         Ok(Self::observed(&db, new))
     }
 
+    /// Deletes the instance, stopped (fenced) or not: RDS deletes stopped instances directly.
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = region_of(ctx)?;
         let skip = bool_or(inputs, "skip_final_snapshot", false).unwrap_or(false);
@@ -487,14 +656,19 @@ impl DbReadReplicaProvider {
         DbReadReplicaProvider { clients }
     }
 
+    /// Reads `promoted` from whether the instance still names a source: an instance that names
+    /// none has been promoted (and its `source_db_arn` is the last known one, so that a promoted
+    /// replica whose source is gone is not planned for replacement). One that still names a source
+    /// keeps the last `promoted`, because the local cloud keeps the source after a promotion; on
+    /// AWS a named source with `promoted: true` last known is a promotion still under way.
     fn observed(db: &DbInstance, last: &Props) -> Observed {
-        let b = common_inputs(db, last)
-            .opt(
-                "source_db_arn",
-                db.read_replica_source_db_instance_identifier(),
-            )
-            // Not returned by DescribeDBInstances: the source ARN names it.
-            .copy(last, "source_region");
+        let b = common_inputs(db, last);
+        let b = match db.read_replica_source_db_instance_identifier() {
+            Some(source) => b.set("source_db_arn", source).copy(last, "promoted"),
+            None => b.copy(last, "source_db_arn").set("promoted", true),
+        }
+        // Not returned by DescribeDBInstances: the source ARN names it.
+        .copy(last, "source_region");
         Observed {
             id: db.db_instance_identifier().unwrap_or_default().to_string(),
             inputs: b.build(),
@@ -590,7 +764,10 @@ impl Provider for DbReadReplicaProvider {
             }
             Err(e) => return Err(e.into()),
         }
-        let db = wait_available(&self.clients, &region, &id).await?;
+        let mut db = wait_available(&self.clients, &region, &id).await?;
+        if bool_or(inputs, "promoted", false)? {
+            db = promote(&self.clients, &region, &id).await?;
+        }
         Ok(Self::observed(&db, inputs))
     }
 
@@ -608,6 +785,9 @@ impl Provider for DbReadReplicaProvider {
             .map(|db| Self::observed(&db, inputs)))
     }
 
+    /// Modifies in place; `promoted` false→true promotes the replica first (and waits for
+    /// `available`). true→false is refused before any call: a promoted instance can never become
+    /// a replica again.
     async fn update(
         &self,
         ctx: &OpContext,
@@ -616,6 +796,18 @@ impl Provider for DbReadReplicaProvider {
         new: &Props,
     ) -> Result<Observed, ProviderError> {
         let region = region_of(ctx)?;
+        let was_promoted = bool_or(old, "promoted", false)?;
+        let promoted = bool_or(new, "promoted", false)?;
+        if was_promoted && !promoted {
+            return Err(ProviderError::invalid(format!(
+                "rds:PromoteReadReplica: DB instance {id} has been promoted to a standalone instance \
+                 and can never become a read replica again; keep `promoted: true`, or make a new \
+                 replica under another `identifier`"
+            )));
+        }
+        if promoted && !was_promoted {
+            promote(&self.clients, &region, id).await?;
+        }
         let rds = self.clients.rds(&region).await;
         let class = opt_str(new, "instance_class")?;
         let class_changed = old.get("instance_class") != new.get("instance_class");
@@ -659,8 +851,20 @@ impl Provider for DbReadReplicaProvider {
     }
 }
 
+/// [`promote_read_replica`] as a provider step.
+async fn promote(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, ProviderError> {
+    promote_read_replica(clients, region, id)
+        .await
+        .map_err(|e| ProviderError::new(e.class(), e.to_string()))
+}
+
 /// Promotes the read replica `id` in `region` to a standalone instance, and waits until it is
-/// `available`. Failover calls this; it is not part of the provider trait.
+/// `available`. Failover may call this directly; `rds:DbReadReplica`'s `promoted: true` calls it
+/// as a planned change.
 ///
 /// # Errors
 /// A [`AwsError::Call`] naming `rds:PromoteReadReplica` when RDS refuses (for example while the

@@ -6,15 +6,27 @@
 //! replaces), `kms_key_id` (replaces), `backup_retention_period` (days, 1 or more, default 7),
 //! `publicly_accessible` (must be false), `multi_az` (false), `master_username` (`tandem`;
 //! replaces), `db_name` (replaces), `deletion_protection` (false), `skip_final_snapshot` (false),
-//! `tags`. The master password is always managed by RDS in Secrets Manager
-//! (`ManageMasterUserPassword`): there is no password property.
+//! `tags`, `fenced` (false; see below). The master password is always managed by RDS in Secrets
+//! Manager (`ManageMasterUserPassword`): there is no password property.
 //! Outputs: `identifier`, `arn`, `endpoint`, `port`, `resource_id`, `master_user_secret_arn`.
+//!
+//! `fenced: true` stops the instance (`StopDBInstance`), so that an old primary takes no writes
+//! after a failover (no split brain); `false` starts it again. It is an in-place change, read back
+//! from the instance's status (`stopped` or `stopping` is fenced). AWS starts a stopped instance
+//! by itself after seven days: the next plan then shows the drift and stops it again. AWS does
+//! not stop an instance that still has read replicas, nor modify a stopped one.
 //!
 //! # `rds:DbReadReplica` inputs
 //! Created in its own (destination) region: `identifier`, `source_db_arn` (the source's ARN),
 //! `source_region`, `kms_key_id` (a key in the destination region; required when the source is
 //! encrypted), `instance_class`, `publicly_accessible` (false), `multi_az` (false),
-//! `deletion_protection`, `skip_final_snapshot` (true), `tags`. Outputs as for `rds:DbInstance`.
+//! `deletion_protection`, `skip_final_snapshot` (true), `tags`, `promoted` (false; see below).
+//! Outputs as for `rds:DbInstance`.
+//!
+//! `promoted: true` promotes the replica to a standalone instance (`PromoteReadReplica`), as a
+//! failover does; it is an in-place change, so the engine plans it like any other. The way back is
+//! refused: a promoted instance can never become a replica again (replace it instead, with a new
+//! `identifier`).
 
 use tandem_core::Props;
 
@@ -43,6 +55,8 @@ setters!(DbInstance {
     db_name => "db_name",
     deletion_protection => "deletion_protection",
     skip_final_snapshot => "skip_final_snapshot",
+    /// Stops the instance (fencing an old primary from writes); `false` starts it again.
+    fenced => "fenced",
 });
 
 resource_builder!(
@@ -63,6 +77,8 @@ setters!(DbReadReplica {
     multi_az => "multi_az",
     deletion_protection => "deletion_protection",
     skip_final_snapshot => "skip_final_snapshot",
+    /// Promotes the replica to a standalone instance (one way: it cannot be undone).
+    promoted => "promoted",
 });
 
 /// Checks a DB instance identifier against RDS's rules.
@@ -145,7 +161,12 @@ pub fn validate_db_instance(props: &Props) -> Result<(), PropError> {
     str_of(props, "engine_version")?;
     str_of(props, "master_username")?;
     str_of(props, "db_name")?;
-    for b in ["multi_az", "deletion_protection", "skip_final_snapshot"] {
+    for b in [
+        "multi_az",
+        "deletion_protection",
+        "skip_final_snapshot",
+        "fenced",
+    ] {
         bool_of(props, b)?;
     }
     check_not_public(props)?;
@@ -179,7 +200,12 @@ pub fn validate_db_read_replica(props: &Props) -> Result<(), PropError> {
     }
     required_str(props, "instance_class")?;
     str_of(props, "kms_key_id")?;
-    for b in ["multi_az", "deletion_protection", "skip_final_snapshot"] {
+    for b in [
+        "multi_az",
+        "deletion_protection",
+        "skip_final_snapshot",
+        "promoted",
+    ] {
         bool_of(props, b)?;
     }
     check_not_public(props)?;
@@ -213,6 +239,9 @@ mod tests {
         assert!(e.0.contains("Secrets Manager"), "{e}");
         let e = validate_db_instance(&props_of(db().identifier("1db"))).unwrap_err();
         assert!(e.0.contains("letter"), "{e}");
+        assert_eq!(validate_db_instance(&props_of(db().fenced(true))), Ok(()));
+        let e = validate_db_instance(&props_of(db().fenced("yes"))).unwrap_err();
+        assert!(e.0.contains("`fenced`"), "{e}");
     }
 
     #[test]
@@ -224,7 +253,14 @@ mod tests {
             .source_region("us-east-1")
             .instance_class("db.t3.micro");
         assert_eq!(validate_db_read_replica(&props_of(r.clone())), Ok(()));
-        let e = validate_db_read_replica(&props_of(r.source_region("eu-west-1"))).unwrap_err();
+        let e =
+            validate_db_read_replica(&props_of(r.clone().source_region("eu-west-1"))).unwrap_err();
         assert!(e.0.contains("does not match"), "{e}");
+        assert_eq!(
+            validate_db_read_replica(&props_of(r.clone().promoted(true))),
+            Ok(())
+        );
+        let e = validate_db_read_replica(&props_of(r.promoted(1))).unwrap_err();
+        assert!(e.0.contains("`promoted`"), "{e}");
     }
 }

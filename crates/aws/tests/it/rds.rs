@@ -171,3 +171,119 @@ async fn cross_region_replica_promotion_and_lag() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_promoted_through_update_and_never_back() {
+    let primary = DbInstanceProvider::new(clients());
+    let replicas = DbReadReplicaProvider::new(clients());
+    let src_id = unique("db-psrc");
+    let src_decl: ResourceDecl = db("app-db", &src_id).skip_final_snapshot(true).into();
+    let src = validate_and_create(&primary, &src_decl).await.unwrap();
+    let src_arn = str_prop(&src.outputs, "arn").to_string();
+
+    let rep_id = unique("db-prep");
+    let decl: ResourceDecl = DbReadReplica::new(&us_west_2(), "app-db-replica")
+        .unwrap()
+        .identifier(rep_id.as_str())
+        .source_db_arn(src_arn.as_str())
+        .source_region("us-east-1")
+        .kms_key_id("arn:aws:kms:us-west-2:123456789012:key/replica-key")
+        .instance_class("db.t3.micro")
+        .promoted(false)
+        .into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&replicas, &decl).await.unwrap();
+    let read = replicas.read(&ctx, &rep_id, &decl.inputs).await.unwrap();
+    assert_eq!(read.unwrap().inputs, decl.inputs);
+
+    // Promotion is an in-place change of `promoted`.
+    let mut promoted = decl.inputs.clone();
+    promoted.insert("promoted".into(), Value::Bool(true));
+    replicas.validate(&decl.addr, &promoted).unwrap();
+    let updated = replicas
+        .update(&ctx, &rep_id, &decl.inputs, &promoted)
+        .await
+        .unwrap();
+    assert_eq!(updated.inputs.get("promoted"), Some(&Value::Bool(true)));
+    let read = replicas
+        .read(&ctx, &rep_id, &promoted)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs, promoted, "promoted, and no other difference");
+
+    // The way back is refused, before any call.
+    let e = replicas
+        .update(&ctx, &rep_id, &promoted, &decl.inputs)
+        .await
+        .unwrap_err();
+    assert!(e.message.contains("never become a read replica"), "{e}");
+    assert_eq!(e.class, tandem_engine::provider::ErrorClass::Invalid);
+
+    // The old source goes away: the promoted instance still reads and deletes.
+    primary
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .await
+        .unwrap();
+    let read = replicas.read(&ctx, &rep_id, &promoted).await.unwrap();
+    assert_eq!(
+        read.unwrap().inputs.get("promoted"),
+        Some(&Value::Bool(true))
+    );
+    replicas.delete(&ctx, &rep_id, &promoted).await.unwrap();
+    assert!(
+        replicas
+            .read(&ctx, &rep_id, &promoted)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_instance_fenced_and_unfenced_through_update() {
+    let p = DbInstanceProvider::new(clients());
+    let id = unique("db-fence");
+    let decl: ResourceDecl = db("old-primary", &id).skip_final_snapshot(true).into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+
+    let mut fenced = decl.inputs.clone();
+    fenced.insert("fenced".into(), Value::Bool(true));
+    p.validate(&decl.addr, &fenced).unwrap();
+    let updated = p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
+    assert_eq!(updated.inputs, fenced);
+    let rds = clients().rds("us-east-1").await;
+    let status = |out: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
+        out.db_instances()[0]
+            .db_instance_status()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(out), "stopped");
+    let read = p.read(&ctx, &id, &fenced).await.unwrap().unwrap();
+    assert_eq!(read.inputs, fenced);
+
+    // A fenced instance is not modified: refused before any call.
+    let mut bigger = fenced.clone();
+    bigger.insert("instance_class".into(), Value::str("db.t3.small"));
+    let e = p.update(&ctx, &id, &fenced, &bigger).await.unwrap_err();
+    assert!(e.message.contains("fenced"), "{e}");
+
+    // Unfenced: started again, and it reads back as not fenced.
+    let updated = p.update(&ctx, &id, &fenced, &decl.inputs).await.unwrap();
+    assert_eq!(updated.inputs, decl.inputs);
+    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(read.inputs, decl.inputs);
+
+    // Fenced again, then deleted while stopped.
+    p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
+    p.delete(&ctx, &id, &fenced).await.unwrap();
+    assert!(p.read(&ctx, &id, &fenced).await.unwrap().is_none());
+}
