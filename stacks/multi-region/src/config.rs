@@ -36,6 +36,8 @@ pub struct Environment {
     pub protect_stateful: bool,
     /// S3 Replication Time Control (15-minute SLA, metrics).
     pub replication_time_control: bool,
+    /// Peer the two regions' VPCs (default: on, except for the local cloud, which cannot).
+    pub vpc_peering: bool,
 }
 
 /// Capacity and instance sizes.
@@ -143,6 +145,7 @@ struct EnvSection {
     protect_stateful: bool,
     #[serde(default)]
     replication_time_control: bool,
+    vpc_peering: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -397,6 +400,7 @@ impl Environment {
             certificates: form.certificates,
             protect_stateful: e.protect_stateful,
             replication_time_control: e.replication_time_control,
+            vpc_peering: e.vpc_peering.unwrap_or(form.local_cloud.is_none()),
             local_cloud: form.local_cloud,
         })
     }

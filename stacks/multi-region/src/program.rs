@@ -135,6 +135,46 @@ impl MultiRegion {
     }
 }
 
+/// The peering templates: the requester side (the connection and its route) or the accepter's
+/// route. Same account: the connection is accepted by CloudFormation.
+fn peering_template(requester: bool) -> String {
+    let t = if requester {
+        serde_json::json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "Tandem: cross-region VPC peering, requester side",
+            "Parameters": {
+                "VpcId": {"Type": "String"}, "PeerVpcId": {"Type": "String"},
+                "PeerRegion": {"Type": "String"}, "RouteTableId": {"Type": "String"},
+                "PeerCidr": {"Type": "String"},
+            },
+            "Resources": {
+                "Peering": {"Type": "AWS::EC2::VPCPeeringConnection", "Properties": {
+                    "VpcId": {"Ref": "VpcId"}, "PeerVpcId": {"Ref": "PeerVpcId"},
+                    "PeerRegion": {"Ref": "PeerRegion"}}},
+                "RouteToPeer": {"Type": "AWS::EC2::Route", "Properties": {
+                    "RouteTableId": {"Ref": "RouteTableId"}, "DestinationCidrBlock": {"Ref": "PeerCidr"},
+                    "VpcPeeringConnectionId": {"Ref": "Peering"}}},
+            },
+            "Outputs": {"PeeringConnectionId": {"Value": {"Ref": "Peering"}}},
+        })
+    } else {
+        serde_json::json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "Tandem: cross-region VPC peering, accepter side route",
+            "Parameters": {
+                "PeeringConnectionId": {"Type": "String"}, "RouteTableId": {"Type": "String"},
+                "PeerCidr": {"Type": "String"},
+            },
+            "Resources": {
+                "RouteToPeer": {"Type": "AWS::EC2::Route", "Properties": {
+                    "RouteTableId": {"Ref": "RouteTableId"}, "DestinationCidrBlock": {"Ref": "PeerCidr"},
+                    "VpcPeeringConnectionId": {"Ref": "PeeringConnectionId"}}},
+            },
+        })
+    };
+    serde_json::to_string_pretty(&t).expect("template serializes")
+}
+
 fn region(name: &str) -> Result<Region, ProgramError> {
     Region::parse(name).map_err(|e| ProgramError(e.to_string()))
 }
@@ -265,7 +305,40 @@ impl Program for MultiRegion {
             buckets.insert(name.to_string(), bucket);
         }
         let posture = &self.posture;
+
         let inst = |r: &str| &instances[r];
+
+        // Cross-region VPC peering, so that traffic between the regions stays private: the
+        // connection and the primary's route in the primary region, the secondary's route there.
+        // The local cloud cannot create cross-region peering through CloudFormation.
+        if env.vpc_peering {
+            let (first_cidr, _, _) = network(0);
+            let (second_cidr, _, _) = network(1);
+            let peering = stack.declare(
+                cloudformation::Stack::new(&region(first)?, "vpc-peering")
+                    .map_err(err)?
+                    .stack_name(format!("tandem-{}-vpc-peering", env.name))
+                    .template_body(peering_template(true))
+                    .parameters(map([
+                        ("VpcId", inst(first).output("VpcId")),
+                        ("PeerVpcId", inst(second).output("VpcId")),
+                        ("PeerRegion", Value::str(second)),
+                        ("RouteTableId", inst(first).output("PrivateRouteTableId")),
+                        ("PeerCidr", Value::str(&second_cidr)),
+                    ])),
+            );
+            stack.declare(
+                cloudformation::Stack::new(&region(second)?, "vpc-peering-routes")
+                    .map_err(err)?
+                    .stack_name(format!("tandem-{}-vpc-peering-routes", env.name))
+                    .template_body(peering_template(false))
+                    .parameters(map([
+                        ("PeeringConnectionId", peering.output("PeeringConnectionId")),
+                        ("RouteTableId", inst(second).output("PrivateRouteTableId")),
+                        ("PeerCidr", Value::str(&first_cidr)),
+                    ])),
+            );
+        }
 
         // Replication from the active region's bucket to the standby's (reversed by a failover once
         // the old region answers again).

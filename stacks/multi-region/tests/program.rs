@@ -68,3 +68,38 @@ fn the_architecture_is_declared() {
         assert!(desired.outputs.contains_key(key), "output {key} missing");
     }
 }
+
+#[test]
+fn aws_environments_peer_the_two_vpcs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+    let env = Environment::load(&dir, "staging", &|_| None).unwrap();
+    assert!(env.vpc_peering);
+    let posture = Posture::initial(&env.primary_region, &env.secondary_region);
+    let desired = evaluate(&MultiRegion::new(env, posture)).unwrap();
+    let requester = desired
+        .graph
+        .get(
+            &"us-east-1/cloudformation:Stack/vpc-peering"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+    let template = requester.inputs["template_body"].as_str().unwrap();
+    assert!(template.contains("AWS::EC2::VPCPeeringConnection") && template.contains("PeerRegion"));
+    let accepter = desired
+        .graph
+        .get(
+            &"us-west-2/cloudformation:Stack/vpc-peering-routes"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+    assert!(
+        accepter
+            .dependencies()
+            .iter()
+            .any(|d| d.name() == "vpc-peering")
+    );
+    // The local cloud cannot: no peering there.
+    assert!(!local().vpc_peering);
+}
