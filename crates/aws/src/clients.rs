@@ -215,6 +215,10 @@ impl AwsClients {
         aws_sdk_cloudwatch::Client::new(&self.config(region).await)
     }
 
+    pub async fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        aws_sdk_autoscaling::Client::new(&self.config(region).await)
+    }
+
     pub async fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config(region).await)
     }

@@ -7,7 +7,7 @@
 //! [`route53::HealthCheckProvider`], [`route53::RecordSetProvider`], [`rds::DbInstanceProvider`],
 //! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
-//! [`cloudwatch::AlarmProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
+//! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
 //! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover. The failover
 //! operations that change resources are also properties, so the engine plans them like any change:
 //! `rds:DbReadReplica` `promoted` (one way) and `rds:DbInstance` `fenced` (stop/start).
@@ -33,6 +33,7 @@
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
 //!   operations on such buckets are denied locally.
 
+pub mod autoscaling;
 pub mod call;
 pub mod clients;
 pub mod cloudformation;
@@ -80,6 +81,7 @@ pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
         Arc::new(cloudwatch::AlarmProvider::new(clients.clone())),
+        Arc::new(autoscaling::GroupCapacityProvider::new(clients.clone())),
     ];
     let mut p = Providers::new();
     for provider in list {

@@ -3,10 +3,10 @@
 //! Each resource kind has a Pulumi-style builder that turns into a [`tandem_core::ResourceDecl`]:
 //! [`s3::Bucket`], [`s3::BucketReplication`], [`route53::HostedZone`], [`route53::HealthCheck`],
 //! [`route53::RecordSet`] (with [`route53::Record`]), [`rds::DbInstance`], [`rds::DbReadReplica`],
-//! [`cloudformation::Stack`], [`cloudformation::StackSet`], [`cloudformation::StackInstance`] and
-//! [`cloudwatch::Alarm`]. Every property setter accepts anything that converts into a
-//! [`tandem_core::Value`], so the output of another resource (a reference) works wherever a literal
-//! does.
+//! [`cloudformation::Stack`], [`cloudformation::StackSet`], [`cloudformation::StackInstance`],
+//! [`cloudwatch::Alarm`] and [`autoscaling::GroupCapacity`]. Every property setter accepts
+//! anything that converts into a [`tandem_core::Value`], so the output of another resource (a
+//! reference) works wherever a literal does.
 //!
 //! The kind names live in [`kinds`]; the pure validation functions the providers run before any cloud
 //! call live next to each builder (`s3::validate_bucket`, `route53::validate_health_check`, ...);
@@ -19,6 +19,7 @@
 
 #[macro_use]
 mod builder;
+pub mod autoscaling;
 pub mod cloudformation;
 pub mod cloudwatch;
 mod props;
@@ -42,6 +43,7 @@ pub mod kinds {
     pub const CLOUDFORMATION_STACK_SET: &str = "cloudformation:StackSet";
     pub const CLOUDFORMATION_STACK_INSTANCE: &str = "cloudformation:StackInstance";
     pub const CLOUDWATCH_ALARM: &str = "cloudwatch:Alarm";
+    pub const AUTOSCALING_GROUP_CAPACITY: &str = "autoscaling:GroupCapacity";
 
     /// Every kind above.
     pub const ALL: &[&str] = &[
@@ -56,6 +58,7 @@ pub mod kinds {
         CLOUDFORMATION_STACK_SET,
         CLOUDFORMATION_STACK_INSTANCE,
         CLOUDWATCH_ALARM,
+        AUTOSCALING_GROUP_CAPACITY,
     ];
 }
 
