@@ -662,7 +662,7 @@ impl StackInstanceProvider {
         let account = match opt_str(inputs, "account")? {
             Some(a) => a,
             None => {
-                crate::sts::preflight(&self.clients, None)
+                crate::sts::preflight_in(&self.clients, &region_of(ctx)?, None)
                     .await
                     .map_err(|e| ProviderError::new(e.class(), e.to_string()))?
                     .account

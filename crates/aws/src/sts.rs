@@ -21,7 +21,17 @@ pub async fn preflight(
     clients: &AwsClients,
     expected_account: Option<&str>,
 ) -> Result<CallerIdentity, AwsError> {
-    let sts = clients.sts(clients.home_region()).await;
+    preflight_in(clients, clients.home_region(), expected_account).await
+}
+
+/// [`preflight`] through the STS endpoint of `region` (a failover must not depend on the home
+/// region's).
+pub async fn preflight_in(
+    clients: &AwsClients,
+    region: &str,
+    expected_account: Option<&str>,
+) -> Result<CallerIdentity, AwsError> {
+    let sts = clients.sts(region).await;
     let out = call(clients.retry(), "sts:GetCallerIdentity", || {
         sts.get_caller_identity().send()
     })

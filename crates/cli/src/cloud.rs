@@ -29,6 +29,7 @@ pub fn clients(env: &Environment) -> AwsClients {
         endpoints,
         credentials,
         home_region: Some(env.primary_region.clone()),
+        local_cloud: env.local_cloud.is_some(),
         ..ClientSettings::default()
     })
 }

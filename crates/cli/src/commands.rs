@@ -30,11 +30,7 @@ impl Workspace {
     }
 
     /// The workspace of environment `env` (commands covering several environments).
-    pub fn open_named(
-        environments: &std::path::Path,
-        stack: &str,
-        env: &str,
-    ) -> Result<Workspace> {
+    pub fn open_named(environments: &std::path::Path, stack: &str, env: &str) -> Result<Workspace> {
         let env = Environment::load(environments, env, &process_vars)?;
         if stack != tandem_stack_multi_region::STACK_NAME {
             return Err(Failure::new(
@@ -124,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 resume,
                 force,
                 drill: false,
+                clock: Default::default(),
             };
             Ok(crate::resilience::failover(&ws, &args).await?.0)
         }
@@ -160,8 +157,8 @@ async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<u8> {
     note_pending(pending);
     let desired = ws.desired(&state)?;
     let providers = ws.providers();
-    let refresh = (!args.no_refresh).then_some(10);
-    let (mut plan, _) = make_plan(&desired, &state, &providers, &ws.plan_config(), refresh).await?;
+    let (mut plan, _) =
+        plan_reading_live(ws, &desired, &state, &providers, !args.no_refresh, 10).await?;
     if let Some(r) = &args.region {
         plan = limit_to_wave(ws, plan, r)?;
     }
@@ -183,6 +180,39 @@ async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<u8> {
             exit::OK
         },
     )
+}
+
+/// Plans after reading live state, except in regions whose control plane does not answer (their
+/// recorded state is kept, and a note says so).
+pub async fn plan_reading_live(
+    ws: &Workspace,
+    desired: &DesiredStack,
+    state: &State,
+    providers: &Providers,
+    refresh: bool,
+    parallel: usize,
+) -> Result<(Plan, State)> {
+    if !refresh {
+        return Ok(make_plan(desired, state, providers, &ws.plan_config(), None).await?);
+    }
+    let down = crate::resilience::unreachable(ws).await;
+    if !down.is_empty() {
+        eprintln!(
+            "{} not reading live state in {}: no answer from its API; using the recorded state",
+            style("note:").yellow(),
+            down.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let skip = |a: &ResourceAddr| down.contains(a.region_str());
+    Ok(ops::make_plan_except(
+        desired,
+        state,
+        providers,
+        &ws.plan_config(),
+        parallel,
+        &skip,
+    )
+    .await?)
 }
 
 /// Asks for confirmation on the terminal; refuses when there is none.
@@ -287,9 +317,15 @@ async fn apply(
     } else {
         ws.desired(&state)?
     };
-    let refresh = (!args.no_refresh).then_some(usize::from(args.parallel));
-    let (mut plan, base) =
-        make_plan(&desired, &state, &providers, &ws.plan_config(), refresh).await?;
+    let (mut plan, base) = plan_reading_live(
+        ws,
+        &desired,
+        &state,
+        &providers,
+        !args.no_refresh,
+        usize::from(args.parallel),
+    )
+    .await?;
     if let Some(keep) = waves {
         plan.waves.retain(|w| keep.contains(&w.name));
     }

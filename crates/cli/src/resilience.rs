@@ -18,6 +18,7 @@ use tandem_failover::orchestrate::{
     self, FailbackStep, FailoverError, FailoverReport, Preflight, db_addr,
 };
 use tandem_failover::run::{Runner, epoch_now};
+use tandem_failover::timed::{CloudClock, timed};
 use tandem_failover::{Aspect, Posture};
 use tandem_stack_multi_region::MultiRegion;
 
@@ -62,7 +63,7 @@ fn app_health_url(ws: &Workspace, state: &State, region: &str) -> Option<String>
 }
 
 /// Regions (and `global`) whose control plane does not answer now.
-async fn unreachable(ws: &Workspace) -> BTreeSet<String> {
+pub async fn unreachable(ws: &Workspace) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for key in [
         "global",
@@ -134,15 +135,23 @@ async fn region_health(
     out
 }
 
-fn lock_and_state(ws: &Workspace, operation: &str) -> Result<(tandem_engine::StateLock, State)> {
+/// Takes the lock and the state, first reconciling what an interrupted run left pending (by
+/// reading the cloud through the providers, never redoing it blindly).
+async fn lock_and_state(
+    ws: &Workspace,
+    operation: &str,
+) -> Result<(tandem_engine::StateLock, State)> {
     let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
-    let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
-    if pending > 0 {
-        return Err(Failure::new(
-            exit::STATE,
-            "an interrupted run left pending operations: run `tandem apply` first so they are reconciled",
-        )
-        .into());
+    let (state, reconciled) =
+        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &ws.providers()).await?;
+    for r in &reconciled {
+        eprintln!(
+            "{} recovered {:?} of {}: {}",
+            style("note:").yellow(),
+            r.op,
+            r.addr,
+            r.finding
+        );
     }
     Ok((lock, state))
 }
@@ -192,15 +201,17 @@ pub struct FailoverArgs {
     pub resume: bool,
     pub force: bool,
     pub drill: bool,
+    /// Adds up the time spent waiting on the cloud (for the drill's overhead figure).
+    pub clock: Arc<CloudClock>,
 }
 
 /// `tandem failover`: returns the report (also printed).
 pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option<FailoverReport>)> {
-    let (lock, state) = lock_and_state(ws, "failover")?;
+    let (lock, state) = lock_and_state(ws, "failover").await?;
     let posture = ws.posture(&state)?;
-    let providers = ws.providers();
+    let providers = timed(&ws.providers(), &args.clock);
     let audit = AuditLog::open(&audit_path(ws), "failover");
-    let unreachable = unreachable(ws).await;
+    let unreachable = args.clock.time(unreachable(ws)).await;
     let program = program_for(ws);
     let runner = Runner {
         store: &ws.store,
@@ -276,10 +287,13 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
         return Ok((exit::OK, None));
     }
     let pre = Preflight {
-        replica_lag_seconds: replica_lag(ws, &posture).await,
+        replica_lag_seconds: args.clock.time(replica_lag(ws, &posture)).await,
         standby_healthy: {
             let url = app_health_url(ws, &state, &to);
-            probe_region(url.as_deref(), 1, Duration::ZERO, 1).await.0
+            args.clock
+                .time(probe_region(url.as_deref(), 1, Duration::ZERO, 1))
+                .await
+                .0
         },
         standby_health: app_health_url(ws, &state, &to)
             .unwrap_or_else(|| "no health endpoint".into()),
@@ -341,7 +355,7 @@ fn print_failover(r: &FailoverReport) {
 
 /// `tandem failback`.
 pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> {
-    let (lock, state) = lock_and_state(ws, "failback")?;
+    let (lock, state) = lock_and_state(ws, "failback").await?;
     let posture = ws.posture(&state)?;
     let providers = ws.providers();
     if plan_only {
@@ -493,7 +507,7 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
 
 /// `tandem simulate-outage`.
 pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool) -> Result<u8> {
-    let (lock, mut state) = lock_and_state(ws, "simulate-outage")?;
+    let (lock, mut state) = lock_and_state(ws, "simulate-outage").await?;
     let mut posture = ws.posture(&state)?;
     let region = region
         .map(str::to_string)
@@ -718,6 +732,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     }
     let total = Instant::now();
     let mut waited = Duration::ZERO;
+    let clock = Arc::new(CloudClock::default());
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let posture = ws.posture(&state)?;
     let (from, to) = (
@@ -730,11 +745,11 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
             format!("{from} has no health endpoint: deploy first"),
         )
     })?;
-    let lag_before = replica_lag(ws, &posture).await;
+    let lag_before = clock.time(replica_lag(ws, &posture)).await;
 
     // 1. Outage.
     let outage_at = epoch_now();
-    simulate_outage(ws, Some(&from), false).await?;
+    clock.time(simulate_outage(ws, Some(&from), false)).await?;
     // 2. Detection, as Route 53 would: consecutive failed probes at the interval.
     let cfg = ProbeConfig {
         interval,
@@ -742,6 +757,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         ..ProbeConfig::default()
     };
     let mut verdict = Verdict::new(threshold);
+    let detection = Instant::now();
     let detected_at = loop {
         let p = health::probe(&health_url, &cfg).await;
         if verdict.record(p.healthy) && !verdict.healthy {
@@ -752,16 +768,14 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
                 Failure::new(exit::ERROR, "the outage was not detected within 10 minutes").into(),
             );
         }
-        let t = Instant::now();
         tokio::time::sleep(interval).await;
-        waited += t.elapsed();
     };
+    waited += detection.elapsed();
     println!(
         "Detected the outage of {from} after {:.1} s",
         detected_at - outage_at
     );
     // 3. Failover.
-    let cloud = Instant::now();
     let (_, report) = failover(
         ws,
         &FailoverArgs {
@@ -771,15 +785,15 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
             resume: false,
             force: false,
             drill: true,
+            clock: Arc::clone(&clock),
         },
     )
     .await?;
-    let failover_time = cloud.elapsed();
     let report = report.expect("a failover run returns its report");
     // 4. Verify: the DNS answer as Route 53 would give it, the database writable, the standby scaled.
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let now_posture = ws.posture(&state)?;
-    let health = region_health(ws, &state, &now_posture, 1).await;
+    let health = clock.time(region_health(ws, &state, &now_posture, 1)).await;
     let healthy = |r: &str| health.iter().any(|h| h.region == r && h.healthy);
     let dns_answer = resolve_failover(&state, &healthy);
     let dns_ok = dns_answer.as_deref() == Some(to.as_str());
@@ -793,7 +807,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         });
     let recovered_at = epoch_now();
     // 5. Restore the region and complete the deferred work.
-    simulate_outage(ws, Some(&from), true).await?;
+    clock.time(simulate_outage(ws, Some(&from), true)).await?;
     let restored_at = epoch_now();
     let (_code, _) = failover(
         ws,
@@ -804,6 +818,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
             resume: true,
             force: false,
             drill: true,
+            clock: Arc::clone(&clock),
         },
     )
     .await?;
@@ -813,10 +828,11 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let rto_met = rto <= f64::from(ws.env.rto_minutes) * 60.0;
     let rpo_met = rpo.is_none_or(|r| r <= f64::from(ws.env.rpo_minutes) * 60.0);
     let verified = report.writable && dns_ok && capacity_ok;
+    // Tandem's own time: everything but detection intervals and calls to the cloud.
     let overhead = total
         .elapsed()
         .saturating_sub(waited)
-        .saturating_sub(failover_time);
+        .saturating_sub(clock.total());
     let summary = json!({
         "environment": ws.env.name,
         "from": from, "to": to,
@@ -832,6 +848,8 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         "phases": report.phases.iter().map(|p| json!({"name": p.name, "seconds": p.finished - p.started, "outcome": p.outcome})).collect::<Vec<_>>(),
         "objectives_met": rto_met && rpo_met && verified,
         "tandem_overhead_ms": overhead.as_millis() as u64,
+        "cloud_wait_ms": clock.total().as_millis() as u64,
+        "detection_wait_ms": waited.as_millis() as u64,
     });
     let dir = crate::local::tandem_dir(ws).join("reports");
     std::fs::create_dir_all(&dir)?;
@@ -843,7 +861,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     std::fs::write(&md_path, &md)?;
     // Record the result with the posture.
     {
-        let (lock, mut state) = lock_and_state(ws, "drill")?;
+        let (lock, mut state) = lock_and_state(ws, "drill").await?;
         let mut p = ws.posture(&state)?;
         p.last_drill = Some(summary.clone());
         p.store(&mut state);

@@ -185,8 +185,8 @@ async fn plan_of(ws: &Workspace, args: &PreviewArgs) -> Result<Plan> {
     }
     let desired = ws.desired(&state)?;
     let providers = ws.providers();
-    let refresh = (!args.no_refresh).then_some(10);
     let (plan, _) =
-        ops::make_plan(&desired, &state, &providers, &ws.plan_config(), refresh).await?;
+        crate::commands::plan_reading_live(ws, &desired, &state, &providers, !args.no_refresh, 10)
+            .await?;
     Ok(plan)
 }

@@ -183,16 +183,17 @@ fn err(e: impl std::fmt::Display) -> ProgramError {
     ProgramError(e.to_string())
 }
 
-/// The template creating the two standard stack-set roles (self-managed permissions).
+/// The template creating the two roles of a self-managed stack set, named per environment.
 fn stackset_roles_template() -> String {
     let t = serde_json::json!({
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "Tandem: the standard roles of self-managed stack sets",
+        "Description": "Tandem: the roles of the environment's self-managed stack set (named per environment, so that several environments share an account)",
+        "Parameters": {"EnvName": {"Type": "String"}},
         "Resources": {
             "ExecutionRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "RoleName": "AWSCloudFormationStackSetExecutionRole",
+                    "RoleName": {"Fn::Sub": "tandem-${EnvName}-StackSetExecution"},
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                         "Effect": "Allow",
                         "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
@@ -203,7 +204,7 @@ fn stackset_roles_template() -> String {
             "AdministrationRole": {
                 "Type": "AWS::IAM::Role",
                 "Properties": {
-                    "RoleName": "AWSCloudFormationStackSetAdministrationRole",
+                    "RoleName": {"Fn::Sub": "tandem-${EnvName}-StackSetAdministration"},
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                         "Effect": "Allow",
                         "Principal": {"Service": "cloudformation.amazonaws.com"},
@@ -211,7 +212,7 @@ fn stackset_roles_template() -> String {
                     "Policies": [{"PolicyName": "AssumeExecutionRole", "PolicyDocument": {
                         "Version": "2012-10-17", "Statement": [{
                             "Effect": "Allow", "Action": "sts:AssumeRole",
-                            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/AWSCloudFormationStackSetExecutionRole"}}]}}],
+                            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/tandem-${EnvName}-StackSetExecution"}}]}}],
                 }
             },
         },
@@ -256,6 +257,7 @@ impl Program for MultiRegion {
                 .set("region", admin)
                 .stack_name(format!("tandem-{}-stackset-roles", env.name))
                 .template_body(stackset_roles_template())
+                .parameters(map([("EnvName", Value::str(&env.name))]))
                 .capabilities(vec!["CAPABILITY_NAMED_IAM"]),
         );
         let common = self.common_parameters();
@@ -287,6 +289,10 @@ impl Program for MultiRegion {
                     .map_err(err)?
                     .stack_set_name(stack_set.output("stack_set_name"))
                     .admin_region(env.stackset_admin_region.as_str())
+                    .set(
+                        "account",
+                        env.account_id.clone().map_or(Value::Null, Value::String),
+                    )
                     .parameter_overrides(Value::Map(overrides))
                     .region_concurrency("SEQUENTIAL"),
             );

@@ -303,7 +303,10 @@ fn regional_template_json() -> Json {
             "TargetGroup": {
                 "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
                 "Properties": {
-                    "Name": {"Fn::Sub": "tandem-${EnvName}-app"},
+                    // Unique per stack (its id's first block): a deleted stack's group may linger in the
+                    // local cloud, and names must be unique per region.
+                    "Name": {"Fn::Join": ["-", ["tandem-tg", {"Fn::Select": [0, {"Fn::Split": ["-",
+                        {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]}]]},
                     "VpcId": {"Ref": "Vpc"},
                     "Protocol": "HTTP",
                     "Port": 80,

@@ -1,0 +1,321 @@
+//! Issue 5: failover while the primary region is cut off, deferred work, failback, and a failover
+//! killed mid-way — on the local cloud with the region gateway in front of moto.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tandem_localcloud::{BlackholeMode, Fault, Gateway, GatewayConfig, RunningGateway};
+
+use crate::support::Run;
+
+/// A scratch directory with an environment file that points each region at the gateway.
+struct LocalCloud {
+    dir: tempfile::TempDir,
+    env: String,
+    gateway: RunningGateway,
+    runtime: tokio::runtime::Runtime,
+    moto: String,
+}
+
+impl LocalCloud {
+    fn new(env: &str) -> LocalCloud {
+        let moto = tandem_testkit::moto().endpoint();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let gateway = runtime
+            .block_on(Gateway::start(GatewayConfig::new(
+                moto.clone(),
+                vec!["us-east-1".into(), "us-west-2".into()],
+            )))
+            .expect("start the region gateway");
+        let dir = tempfile::tempdir().unwrap();
+        let port = |url: String| {
+            url.rsplit(':')
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .parse::<u16>()
+                .unwrap()
+        };
+        let envs = dir.path().join("environments");
+        std::fs::create_dir_all(&envs).unwrap();
+        std::fs::write(
+            envs.join(format!("{env}.toml")),
+            format!(
+                r#"[environment]
+primary_region = "us-east-1"
+secondary_region = "us-west-2"
+domain_name = "{env}.tandem-test.example"
+account_id = "123456789012"
+stackset_admin_region = "us-west-2"
+http_only = true
+protect_stateful = false
+
+[local_cloud]
+moto_port = {moto_port}
+global_port = {global}
+control_port = {control}
+region_ports = [{east}, {west}]
+"#,
+                moto_port = port(moto.clone()),
+                global = port(gateway.global_endpoint()),
+                control = port(gateway.control_url()),
+                east = gateway.region_port("us-east-1").unwrap(),
+                west = gateway.region_port("us-west-2").unwrap(),
+            ),
+        )
+        .unwrap();
+        LocalCloud {
+            dir,
+            env: env.to_string(),
+            gateway,
+            runtime,
+            moto,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .args(["--env", &self.env, "--environments"])
+            .arg(self.dir.path().join("environments"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("PRIMARY_REGION")
+            .env_remove("SECONDARY_REGION")
+            .env_remove("DOMAIN_NAME")
+            .env_remove("RTO_MINUTES")
+            .env_remove("RPO_MINUTES")
+            .envs(tandem_testkit::test_credentials_env());
+        cmd
+    }
+
+    fn tandem(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run tandem");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let r = self.tandem(args);
+        assert_eq!(r.code, 0, "tandem {args:?}: {}", r.text());
+        r
+    }
+
+    fn no_changes(&self) {
+        let r = self.tandem(&["plan", "--detailed-exitcode"]);
+        assert_eq!(r.code, 0, "plan must show no changes: {}", r.text());
+    }
+
+    /// Reads moto directly (not through the gateway, not through Tandem) with boto3.
+    fn facts(&self) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/failover_facts.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(&self.env)
+            .env("MOTO_ENDPOINT", &self.moto)
+            .envs(tandem_testkit::test_credentials_env())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!(
+            ".tandem/state/multi-region/{}.audit.jsonl",
+            self.env
+        )))
+        .unwrap_or_default()
+    }
+}
+
+fn primary_target(f: &Value) -> String {
+    f["records"]["PRIMARY"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
+    let _serial = crate::support::serial();
+    let c = LocalCloud::new("drill");
+    c.ok(&["deploy", "all", "--yes"]);
+    let before = c.facts();
+    assert!(primary_target(&before).contains("us-east-1"), "{before:#}");
+
+    // The primary region is cut off: its API and its application.
+    c.ok(&["simulate-outage", "--region", "us-east-1"]);
+    let health = c.tandem(&["check-health"]);
+    assert_eq!(
+        health.code,
+        7,
+        "the active region is down: {}",
+        health.text()
+    );
+
+    let f = c.ok(&["failover", "--yes"]);
+    assert!(
+        f.stdout
+            .contains("deferred: fence the old primary database"),
+        "{}",
+        f.text()
+    );
+    c.no_changes();
+    let after = c.facts();
+    // Route 53's control plane lives in us-east-1, which is down: the pre-built records move
+    // traffic by health, and swapping their roles waits.
+    assert!(primary_target(&after).contains("us-east-1"), "{after:#}");
+    assert_eq!(
+        after["db"]["tandem-drill-app"]["status"], "available",
+        "not fenced while its region is down"
+    );
+    assert_eq!(
+        after["db"]["tandem-drill-app-replica"]["status"],
+        "available"
+    );
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["active_region"], "us-west-2");
+    let deferred: Vec<&str> = status["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["aspect"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deferred,
+        ["fence", "scale_down", "replication", "dns"],
+        "{status:#}"
+    );
+
+    // The region comes back: the deferred work completes.
+    c.ok(&["simulate-outage", "--region", "us-east-1", "--restore"]);
+    c.ok(&["failover", "--resume", "--yes"]);
+    c.no_changes();
+    let resumed = c.facts();
+    assert!(
+        primary_target(&resumed).contains("us-west-2"),
+        "the records swapped: {resumed:#}"
+    );
+    assert!(
+        resumed["records"]["SECONDARY"]
+            .as_str()
+            .unwrap()
+            .contains("us-east-1")
+    );
+    assert_eq!(
+        resumed["db"]["tandem-drill-app"]["status"], "stopped",
+        "the old primary is fenced: {resumed:#}"
+    );
+    assert_eq!(
+        resumed["replication_sources"],
+        serde_json::json!(["us-west-2"]),
+        "{resumed:#}"
+    );
+
+    // Failback: a new replica in us-east-1 from the new primary, then the switch.
+    c.ok(&["failback", "--yes"]);
+    c.no_changes();
+    let back = c.facts();
+    assert!(primary_target(&back).contains("us-east-1"), "{back:#}");
+    let g2 = &back["db"]["tandem-drill-app-g2"];
+    assert_eq!(g2["region"], "us-east-1", "{back:#}");
+    assert!(
+        back["db"].get("tandem-drill-app").is_none(),
+        "the stale old primary is gone: {back:#}"
+    );
+    let new_replica = back["db"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, d)| d["region"] == "us-west-2")
+        .expect("a replica in us-west-2");
+    assert_eq!(
+        new_replica.1["source"].as_str().unwrap(),
+        g2["arn"].as_str().unwrap(),
+        "{back:#}"
+    );
+    assert_eq!(
+        back["replication_sources"],
+        serde_json::json!(["us-east-1"])
+    );
+
+    c.ok(&["destroy", "--yes"]);
+    drop(c.gateway);
+    drop(c.runtime);
+}
+
+#[test]
+fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
+    let _serial = crate::support::serial();
+    let c = LocalCloud::new("crash");
+    c.ok(&["deploy", "all", "--yes"]);
+    // Slow the standby's database API so the failover is still promoting when it is killed.
+    let control = c.gateway.control();
+    let slow = Fault {
+        latency_ms: 3000,
+        ..Fault::for_service("rds")
+    };
+    c.runtime
+        .block_on(control.set_fault("us-west-2", slow))
+        .unwrap();
+    let mut child = c
+        .command(&["failover", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !c.audit().contains(r#""phase":"promote","event":"start""#) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the failover never reached promotion: {}",
+            c.audit()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    c.runtime.block_on(control.restore_all()).unwrap();
+    let fences_before = c
+        .audit()
+        .matches(r#""phase":"fence","event":"start""#)
+        .count();
+
+    let r = c.ok(&["failover", "--yes"]);
+    assert!(r.stdout.contains("(resumed)"), "{}", r.text());
+    assert!(
+        r.stdout.contains("fence") && r.stdout.contains("done before"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        c.audit()
+            .matches(r#""phase":"fence","event":"start""#)
+            .count(),
+        fences_before,
+        "the fence phase ran again: {}",
+        c.audit()
+    );
+    c.no_changes();
+    let facts = c.facts();
+    assert!(primary_target(&facts).contains("us-west-2"), "{facts:#}");
+    assert_eq!(facts["db"]["tandem-crash-app"]["status"], "stopped");
+    c.ok(&["destroy", "--yes"]);
+    let _ = BlackholeMode::Refuse;
+}

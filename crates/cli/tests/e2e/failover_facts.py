@@ -1,0 +1,43 @@
+"""Reads the failover facts of one environment from moto with boto3 (independent of Tandem)."""
+import json
+import os
+import sys
+
+import boto3
+
+ENV = sys.argv[1]
+ENDPOINT = os.environ["MOTO_ENDPOINT"]
+
+
+def client(service, region="us-east-1"):
+    return boto3.client(service, region_name=region, endpoint_url=ENDPOINT)
+
+
+out = {"records": {}, "db": {}, "replication_sources": []}
+r53 = client("route53")
+for z in r53.list_hosted_zones()["HostedZones"]:
+    if not z["Name"].startswith(f"{ENV}."):
+        continue
+    for r in r53.list_resource_record_sets(HostedZoneId=z["Id"])["ResourceRecordSets"]:
+        if r.get("Failover"):
+            out["records"][r["Failover"]] = (r.get("AliasTarget") or {}).get("DNSName")
+for region in ("us-east-1", "us-west-2"):
+    for d in client("rds", region).describe_db_instances()["DBInstances"]:
+        if d["DBInstanceIdentifier"].startswith(f"tandem-{ENV}-"):
+            out["db"][d["DBInstanceIdentifier"]] = {
+                "region": region,
+                "status": d["DBInstanceStatus"],
+                "arn": d["DBInstanceArn"],
+                "source": d.get("ReadReplicaSourceDBInstanceIdentifier"),
+            }
+s3 = client("s3")
+for b in s3.list_buckets()["Buckets"]:
+    name = b["Name"]
+    if not name.startswith(f"tandem-{ENV}-assets-"):
+        continue
+    try:
+        s3.get_bucket_replication(Bucket=name)
+        out["replication_sources"].append(name.split("-assets-")[1].rsplit("-", 1)[0])
+    except s3.exceptions.ClientError:
+        pass
+print(json.dumps(out))

@@ -1,0 +1,92 @@
+//! Running `tandem` in a scratch directory against the test binary's moto.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn text(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The end-to-end tests share one moto; each holds this while it runs, one at a time.
+pub static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes the serial lock, even after another test panicked holding it.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A scratch working directory (state lives under it) and the moto endpoint.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+}
+
+pub fn environments() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments")
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+            endpoint: tandem_testkit::moto().endpoint(),
+        }
+    }
+
+    /// Runs `tandem ARGS` with the local environment pointed at moto through `AWS_ENDPOINT_URL`.
+    pub fn tandem(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .arg("--environments")
+            .arg(environments())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env_remove("PRIMARY_REGION")
+            .env_remove("SECONDARY_REGION")
+            .env_remove("DOMAIN_NAME")
+            .env_remove("RTO_MINUTES")
+            .env_remove("RPO_MINUTES")
+            .env_remove("TANDEM_ENV");
+        for (k, v) in tandem_testkit::test_credentials_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out: Output = cmd.output().expect("run tandem");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs the independent boto3 check `verify.py COMMAND` and parses its JSON answer.
+    pub fn verify(&self, command: &str) -> serde_json::Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/verify.py");
+        let out = Command::new("python3")
+            .arg(script)
+            .arg(command)
+            .env("MOTO_ENDPOINT", &self.endpoint)
+            .envs(tandem_testkit::test_credentials_env())
+            .output()
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "verify.py {command} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("verify.py prints JSON")
+    }
+}
