@@ -23,8 +23,9 @@
 //! - No password is ever sent or stored: RDS manages master passwords in Secrets Manager.
 //!
 //! # Known gaps, and what the local cloud (moto 5.2) cannot verify
-//! - The Rust SDK has no `SourceRegion` pre-signing for `CreateDBInstanceReadReplica`: real AWS
-//!   needs a `PreSignedUrl` for an encrypted cross-region replica; moto does not check it.
+//! - The Rust SDK has no `SourceRegion` pre-signing for `CreateDBInstanceReadReplica`: [`presign`]
+//!   builds the `PreSignedUrl` AWS needs for an encrypted cross-region replica. moto ignores it,
+//!   so only its shape (and a signature cross-checked with botocore) is tested.
 //! - moto answers `GetBucketVersioning` with the wrong XML root (read leniently in [`s3`]), always
 //!   reports `DeleteMarkerReplication` Disabled and drops `SourceSelectionCriteria` on read (with
 //!   [`ClientSettings::local_cloud`] set, those two are copied from the last inputs instead), and
@@ -39,6 +40,7 @@ pub mod clients;
 pub mod cloudformation;
 pub mod cloudwatch;
 pub mod error;
+pub mod presign;
 pub mod props;
 pub mod rds;
 pub mod route53;

@@ -14,6 +14,7 @@ use tandem_schema::{kinds, rds as schema, tags};
 use crate::call::call;
 use crate::clients::AwsClients;
 use crate::error::{AwsError, CallError, OrNotFound};
+use crate::presign;
 use crate::props::{
     PropsBuilder, all_tags, bool_or, opt_i32, opt_str, region_of, req_str, schema_check,
     user_tags_value,
@@ -692,9 +693,9 @@ impl Provider for DbReadReplicaProvider {
     }
 
     /// `CreateDBInstanceReadReplica` in this resource's region, with the source's ARN and a key of
-    /// this region. The Rust SDK has no `SourceRegion` pre-signing: the source region is checked
-    /// against the ARN here, and cross-region encrypted replicas on real AWS need the SDK to
-    /// pre-sign (see the crate's limitations).
+    /// this region. The Rust SDK has no `SourceRegion` pre-signing: for an encrypted source in
+    /// another region the `PreSignedUrl` is built here ([`presign`]), signed for the source
+    /// region with the credentials the client resolved.
     async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
         let region = region_of(ctx)?;
         let id = req_str(inputs, "identifier")?;
@@ -705,7 +706,7 @@ impl Provider for DbReadReplicaProvider {
         }
         // What AWS checks and the local cloud does not: the source has backups on.
         let src_rds = self.clients.rds(&source_region).await;
-        match describe(&self.clients, &src_rds, &source).await? {
+        let encrypted = match describe(&self.clients, &src_rds, &source).await? {
             None => {
                 return Err(ProviderError::invalid(format!(
                     "rds:CreateDBInstanceReadReplica: source DB instance {source} does not exist in {source_region}"
@@ -727,8 +728,27 @@ impl Provider for DbReadReplicaProvider {
                      replica needs `kms_key_id`, a KMS key in {region}"
                 )));
             }
-            Some(_) => {}
-        }
+            Some(src) => src.storage_encrypted() == Some(true),
+        };
+        // An encrypted source in another region: AWS wants the request pre-signed for the source
+        // region (what other SDKs do from `SourceRegion`).
+        let kms_key_id = opt_str(inputs, "kms_key_id")?;
+        let cross_region = presign::arn_region(&source).is_some_and(|r| r != region);
+        let pre_signed_url = if cross_region && encrypted {
+            let credentials = presign::resolve_credentials(&self.clients, &region).await?;
+            Some(presign::presigned_url(
+                &presign::ReplicaRequest {
+                    source_db_arn: &source,
+                    destination_region: &region,
+                    kms_key_id: kms_key_id.as_deref(),
+                },
+                &credentials,
+                SystemTime::now(),
+                presign::EXPIRES_IN,
+            )?)
+        } else {
+            None
+        };
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(
@@ -738,7 +758,8 @@ impl Provider for DbReadReplicaProvider {
                 rds.create_db_instance_read_replica()
                     .db_instance_identifier(&id)
                     .source_db_instance_identifier(&source)
-                    .set_kms_key_id(opt_str(inputs, "kms_key_id").ok().flatten())
+                    .set_kms_key_id(kms_key_id.clone())
+                    .set_pre_signed_url(pre_signed_url.clone())
                     .db_instance_class(req_str(inputs, "instance_class").unwrap_or_default())
                     .publicly_accessible(false)
                     .multi_az(bool_or(inputs, "multi_az", false).unwrap_or(false))
