@@ -62,9 +62,15 @@ test: moto ## Run every test (each test binary starts its own moto on a free loo
 
 bench: moto ## Print the benchmark figures (BENCH name value unit)
 	$(CARGO) bench -p tandem-engine --bench engine
+	bash tests/bench_drill.sh
 
-demo: setup ## Start the local cloud, deploy both regions, show outputs and health, drill a failover
+demo: setup ## A fresh local cloud: deploy both regions, outputs, health, drill a failover, the report
+	-$(TANDEM) local down --env local
+	rm -f .tandem/state/multi-region/local.*
 	$(TANDEM) local up --env local
 	$(TANDEM) deploy all --env local --yes
 	$(TANDEM) output --env local
 	$(TANDEM) check-health --env local
+	$(TANDEM) drill --env local --yes
+	$(TANDEM) status --env local
+	@echo "The local cloud is still running: make local-down stops it."

@@ -214,6 +214,7 @@ pub async fn failover(
         } else {
             runner.phase(name, &mut state, &target, slice).await?
         };
+        let r = label_deferred(r, name, &target);
         match name {
             "promote" => {
                 report.promoted_at = Some(r.finished);
@@ -249,6 +250,25 @@ pub async fn failover(
     report.deferred = target.deferred.clone();
     report.posture = target;
     Ok((state, report))
+}
+
+/// Says which part of a phase waits for an unreachable control plane.
+fn label_deferred(mut r: PhaseReport, phase: &str, posture: &Posture) -> PhaseReport {
+    let aspect = match phase {
+        "fence" => Aspect::Fence,
+        "scale" => Aspect::ScaleDown,
+        "replication" => Aspect::Replication,
+        _ => return r,
+    };
+    if let Some(d) = posture.deferred.iter().find(|d| d.aspect == aspect) {
+        let what = format!("deferred: {} waits for {}", aspect.describe(), d.waits_for);
+        r.outcome = if r.changes == 0 {
+            what
+        } else {
+            format!("{}; {what}", r.outcome)
+        };
+    }
+    r
 }
 
 /// Reads the new writer through its provider: it must exist and report itself promoted.
