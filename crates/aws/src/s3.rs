@@ -266,6 +266,10 @@ impl BucketProvider {
     }
 
     /// Makes the bucket's configuration what `inputs` say (idempotent).
+    ///
+    /// `fresh` is a bucket this very operation created: it has no policy and no encryption
+    /// configuration other than S3's default, so removing those is skipped. (Its public access
+    /// block is still removed when not wanted: AWS blocks public access on new buckets.)
     async fn converge(
         &self,
         ctx: &OpContext,
@@ -273,6 +277,7 @@ impl BucketProvider {
         name: &str,
         inputs: &Props,
         currently_versioned: bool,
+        fresh: bool,
     ) -> Result<(), ProviderError> {
         let r = self.clients.retry();
         let tagging = tag_set(&all_tags(ctx, inputs)?)?;
@@ -326,6 +331,7 @@ impl BucketProvider {
                 })
                 .await?;
             }
+            None if fresh => {}
             None => {
                 call(r, "s3:DeleteBucketEncryption", || {
                     s3.delete_bucket_encryption().bucket(name).send()
@@ -362,7 +368,7 @@ impl BucketProvider {
                 s3.put_bucket_policy().bucket(name).policy(&policy).send()
             })
             .await?;
-        } else {
+        } else if !fresh {
             call(r, "s3:DeleteBucketPolicy", || {
                 s3.delete_bucket_policy().bucket(name).send()
             })
@@ -470,13 +476,14 @@ impl Provider for BucketProvider {
         })
         .await;
         let mut already_versioned = false;
-        match created {
-            Ok(_) => {}
+        let fresh = match created {
+            Ok(_) => true,
             // A retried create of our own bucket: carry on converging it.
             Err(e) if e.has_code("BucketAlreadyOwnedByYou") => {
                 if let Some(live) = self.read_live(&s3, &name).await? {
                     already_versioned = live.versioning;
                 }
+                false
             }
             Err(e) if e.has_code("BucketAlreadyExists") => {
                 return Err(ProviderError::new(
@@ -487,9 +494,21 @@ impl Provider for BucketProvider {
                 ));
             }
             Err(e) => return Err(e.into()),
-        }
-        self.converge(ctx, &s3, &name, inputs, already_versioned)
+        };
+        self.converge(ctx, &s3, &name, inputs, already_versioned, fresh)
             .await?;
+        if fresh {
+            // Every call that configured the new bucket succeeded, so its configuration is what
+            // they set: no read-back (six more calls per bucket). The next refresh reads it.
+            let live = LiveBucket {
+                versioning: bool_or(inputs, "versioning", false)?,
+                kms_key_arn: opt_str(inputs, "kms_key_arn")?,
+                block_public_access: bool_or(inputs, "block_public_access", true)?,
+                deny_insecure_transport: bool_or(inputs, "deny_insecure_transport", true)?,
+                tags: all_tags(ctx, inputs)?,
+            };
+            return Ok(self.observed(&name, &region, &live, inputs));
+        }
         self.read_observed(&region, &name, inputs)
             .await?
             .ok_or_else(|| {
@@ -524,7 +543,8 @@ impl Provider for BucketProvider {
                 format!("s3:HeadBucket: bucket {id:?} does not exist"),
             )
         })?;
-        self.converge(ctx, &s3, id, new, live.versioning).await?;
+        self.converge(ctx, &s3, id, new, live.versioning, false)
+            .await?;
         self.read_observed(&region, id, new).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorClass::NotFound,

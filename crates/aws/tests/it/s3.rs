@@ -38,6 +38,7 @@ async fn bucket_lifecycle_create_read_update_delete() {
         read.inputs, decl.inputs,
         "read-back equals the declared inputs"
     );
+    assert_eq!(read, created, "a create reports what a read then finds");
 
     // Tandem's own tags are on the bucket, not in the user's vocabulary.
     let s3 = clients().s3("us-west-2").await;
