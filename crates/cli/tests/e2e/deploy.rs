@@ -120,6 +120,24 @@ fn deploy_region_by_region_then_all_then_destroy() {
     assert_eq!(unknown_env.code, 3, "{}", unknown_env.text());
     assert_empty(&s.verify("inventory"));
 
+    // A plan of a fresh environment has changes (exit 2); applying without --yes and without a
+    // terminal to ask on is refused (exit 5), and changes nothing.
+    let fresh = s.tandem(&["plan", "--env", "local", "--detailed-exitcode"], &[]);
+    assert_eq!(fresh.code, 2, "{}", fresh.text());
+    assert!(
+        fresh.stdout.contains("Plan: 16 to create"),
+        "{}",
+        fresh.text()
+    );
+    let json = s.tandem(&["plan", "--env", "local", "--json"], &[]);
+    let j: Value = serde_json::from_str(&json.stdout).expect("plan --json is JSON");
+    assert_eq!(j["format_version"], 1);
+    assert_eq!(j["summary"]["create"], 16);
+    let unasked = s.tandem(&["apply", "--env", "local"], &[]);
+    assert_eq!(unasked.code, 5, "{}", unasked.text());
+    assert!(unasked.stderr.contains("no terminal"), "{}", unasked.text());
+    assert_empty(&s.verify("inventory"));
+
     // The secondary is refused until the primary is deployed.
     let early = s.tandem(&["deploy", "secondary", "--env", "local", "--yes"], &[]);
     assert_eq!(early.code, 5, "{}", early.text());
