@@ -62,6 +62,7 @@ test: moto ## Run every test (each test binary starts its own moto on a free loo
 
 bench: moto ## Print the benchmark figures (BENCH name value unit)
 	$(CARGO) bench -p tandem-engine --bench engine
+	$(CARGO) bench -p tandem-aws --bench apply_buckets
 	bash tests/bench_drill.sh
 
 demo: setup ## A fresh local cloud: deploy both regions, outputs, health, drill a failover, the report
