@@ -669,7 +669,13 @@ impl DbReadReplicaProvider {
             None => b.copy(last, "source_db_arn").set("promoted", true),
         }
         // Not returned by DescribeDBInstances: the source ARN names it.
-        .copy(last, "source_region");
+        .copy(last, "source_region")
+        .defaulted(
+            last,
+            "fenced",
+            Value::Bool(is_fenced(db)),
+            Value::Bool(false),
+        );
         Observed {
             id: db.db_instance_identifier().unwrap_or_default().to_string(),
             inputs: b.build(),
@@ -788,6 +794,9 @@ impl Provider for DbReadReplicaProvider {
         let mut db = wait_available(&self.clients, &region, &id).await?;
         if bool_or(inputs, "promoted", false)? {
             db = promote(&self.clients, &region, &id).await?;
+            if bool_or(inputs, "fenced", false)? {
+                db = stop_instance(&self.clients, &region, &id).await?;
+            }
         }
         Ok(Self::observed(&db, inputs))
     }
@@ -808,7 +817,9 @@ impl Provider for DbReadReplicaProvider {
 
     /// Modifies in place; `promoted` false→true promotes the replica first (and waits for
     /// `available`). true→false is refused before any call: a promoted instance can never become
-    /// a replica again.
+    /// a replica again. `fenced` false→true stops the (promoted) instance last; true→false starts
+    /// it first. A fenced instance that stays fenced is not modified (AWS does not modify a
+    /// stopped instance).
     async fn update(
         &self,
         ctx: &OpContext,
@@ -826,29 +837,61 @@ impl Provider for DbReadReplicaProvider {
                  replica under another `identifier`"
             )));
         }
+        let fence = bool_or(new, "fenced", false)?;
+        if fence && !promoted {
+            return Err(ProviderError::invalid(format!(
+                "rds:StopDBInstance: DB instance {id} is a read replica and AWS does not stop a \
+                 read replica; promote it (`promoted: true`) before fencing it"
+            )));
+        }
         if promoted && !was_promoted {
             promote(&self.clients, &region, id).await?;
         }
         let rds = self.clients.rds(&region).await;
-        let class = opt_str(new, "instance_class")?;
-        let class_changed = old.get("instance_class") != new.get("instance_class");
-        let multi_az = bool_or(new, "multi_az", false)?;
-        let deletion_protection = bool_or(new, "deletion_protection", false)?;
-        call(self.clients.retry(), "rds:ModifyDBInstance", || {
-            let mut req = rds
-                .modify_db_instance()
-                .db_instance_identifier(id)
-                .apply_immediately(true)
-                .publicly_accessible(false)
-                .multi_az(multi_az)
-                .deletion_protection(deletion_protection);
-            if class_changed {
-                req = req.set_db_instance_class(class.clone());
+        let changed = |k: &str| old.get(k) != new.get(k);
+        const REPLICA_MODIFIABLE: &[&str] = &["instance_class", "multi_az", "deletion_protection"];
+        let modify = REPLICA_MODIFIABLE.iter().any(|k| changed(k));
+        // Fenced or not is what the instance is now, whatever the last inputs said.
+        let was_fenced = describe(&self.clients, &rds, id)
+            .await?
+            .is_some_and(|db| is_fenced(&db));
+        if was_fenced && fence && modify {
+            return Err(ProviderError::invalid(format!(
+                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
+                 a stopped instance; unfence it (`fenced: false`) to change it"
+            )));
+        }
+        if was_fenced && !fence {
+            start_instance(&self.clients, &region, id).await?;
+        }
+        if modify || !(was_fenced || fence) {
+            let class = opt_str(new, "instance_class")?;
+            let class_changed = changed("instance_class");
+            let multi_az = bool_or(new, "multi_az", false)?;
+            let deletion_protection = bool_or(new, "deletion_protection", false)?;
+            call(self.clients.retry(), "rds:ModifyDBInstance", || {
+                let mut req = rds
+                    .modify_db_instance()
+                    .db_instance_identifier(id)
+                    .apply_immediately(true)
+                    .publicly_accessible(false)
+                    .multi_az(multi_az)
+                    .deletion_protection(deletion_protection);
+                if class_changed {
+                    req = req.set_db_instance_class(class.clone());
+                }
+                req.send()
+            })
+            .await?;
+        }
+        let db = if fence {
+            if !was_fenced {
+                wait_available(&self.clients, &region, id).await?;
             }
-            req.send()
-        })
-        .await?;
-        let db = wait_available(&self.clients, &region, id).await?;
+            stop_instance(&self.clients, &region, id).await?
+        } else {
+            wait_available(&self.clients, &region, id).await?
+        };
         Ok(Self::observed(&db, new))
     }
 

@@ -1,9 +1,15 @@
 //! The failover and failback state machines, phase by phase.
 //!
-//! Failover: preflight (replica lag within the RPO, standby healthy) → fence → promote → verify
-//! writable → scale → DNS → replication → converge → done. Failback: rebuild a replica in the
-//! original region → (caller waits until it has caught up) → promote → scale → DNS → replication →
-//! converge (a new replica in the region failed back from; the old writer deleted).
+//! Failover: preflight (replica lag within the RPO, standby healthy) → promote → verify writable
+//! → fence → scale → DNS → replication → converge → done. Failback: rebuild a replica in the
+//! original region → (caller waits until it has caught up) → scale → promote → verify writable →
+//! fence → DNS → replication → converge (a new replica in the region failed back from; the fenced
+//! old writer deleted).
+//!
+//! The old writer is fenced right **after** the promotion, not before: AWS does not stop a DB
+//! instance that still has a read replica, and promoting the replica is what detaches it. The
+//! region failed away from keeps its capacity until the DNS phase has moved traffic; `converge`
+//! lowers it.
 
 use std::collections::BTreeSet;
 
@@ -183,8 +189,8 @@ pub async fn failover(
         writable: false,
     };
     let phases: Vec<(&str, Slice)> = vec![
-        ("fence", Slice::Addresses(old_writers)),
         ("promote", Slice::Addresses(vec![new_writer.clone()])),
+        ("fence", Slice::Addresses(old_writers)),
         (
             "scale",
             Slice::Kinds(vec![kinds::AUTOSCALING_GROUP_CAPACITY]),
@@ -417,12 +423,24 @@ pub async fn failback(
             };
             runner.save_posture(&mut state, &target)?;
             let new_writer = db_addr(&target.db.writer);
+            let from = target
+                .transition
+                .as_ref()
+                .map_or(target.standby_region.clone(), |t| t.from.clone());
+            let old_writers: Vec<ResourceAddr> = target
+                .db
+                .retired
+                .iter()
+                .filter(|m| m.region == from)
+                .map(db_addr)
+                .collect();
             for (name, slice) in [
-                ("promote", Slice::Addresses(vec![new_writer.clone()])),
                 (
                     "scale",
                     Slice::Kinds(vec![kinds::AUTOSCALING_GROUP_CAPACITY]),
                 ),
+                ("promote", Slice::Addresses(vec![new_writer.clone()])),
+                ("fence", Slice::Addresses(old_writers.clone())),
                 ("dns", Slice::Kinds(vec![kinds::ROUTE53_RECORD_SET])),
                 (
                     "replication",
@@ -430,7 +448,18 @@ pub async fn failback(
                 ),
                 ("converge", Slice::Rest),
             ] {
+                if name == "converge" {
+                    // The fenced old writer goes; the new replica in its region replaces it.
+                    target = transform::failback_retire(&target);
+                    runner.save_posture(&mut state, &target)?;
+                }
                 phases.push(runner.phase(name, &mut state, &target, slice).await?);
+                if name == "promote" && !verify_writable(runner, &state, &new_writer).await? {
+                    return Err(FailoverError::Run(RunError::Phase {
+                        phase: "verify-writable".into(),
+                        message: format!("{new_writer} is not a writable primary after promotion"),
+                    }));
+                }
                 if let Some(t) = target.transition.as_mut() {
                     t.done.push(name.to_string());
                 }

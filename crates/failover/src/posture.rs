@@ -208,11 +208,16 @@ impl Posture {
         }
     }
 
-    /// The desired capacity of `region` is the primary's when it serves, or still serves until the
-    /// deferred scale-down.
+    /// The desired capacity of `region` is the primary's when it serves, or still serves: until
+    /// the deferred scale-down, or, during a failover or failback, until the records have sent
+    /// traffic away from it (its capacity is lowered after the DNS phase, never before).
     pub fn serves(&self, region: &str) -> bool {
         region == self.active_region
             || (self.is_deferred(Aspect::ScaleDown) && region == self.standby_region)
+            || self
+                .transition
+                .as_ref()
+                .is_some_and(|t| t.from == region && !t.done.iter().any(|d| d == "dns"))
     }
 
     /// Every database member to declare.

@@ -143,8 +143,9 @@ pub fn failback_rebuild(p: &Posture) -> Result<Posture, TransformError> {
     Ok(next)
 }
 
-/// The second half of a failback, once the new replica has caught up: promote it, send traffic
-/// back, and rebuild a replica in the region failed back from. Planned, so nothing is deferred.
+/// The second half of a failback, once the new replica has caught up: promote it, fence the
+/// writer failed back from (kept, stopped, until [`failback_retire`]), send traffic back, and
+/// rebuild a replica in the region failed back from. Planned, so nothing is deferred.
 pub fn failback_switch(
     p: &Posture,
     writer_arn: Option<String>,
@@ -175,7 +176,12 @@ pub fn failback_switch(
         promoted: false,
         fenced: false,
     });
-    next.db.retired.clear();
+    // The writer failed back from takes no writes once its successor is promoted (AWS does not
+    // stop an instance that still has a read replica, so it is fenced after the promotion).
+    next.db.retired = vec![DbMember {
+        fenced: true,
+        ..p.db.writer.clone()
+    }];
     next.history.push(PostureEvent {
         kind: "failback".into(),
         from,
@@ -184,6 +190,14 @@ pub fn failback_switch(
         drill: false,
     });
     Ok(next)
+}
+
+/// The end of a failback: the fenced former writers in the region failed back from are deleted
+/// (a new replica there replaces them).
+pub fn failback_retire(p: &Posture) -> Posture {
+    let mut next = p.clone();
+    next.db.retired.retain(|r| r.region != p.standby_region);
+    next
 }
 
 #[cfg(test)]
@@ -251,5 +265,29 @@ mod tests {
             ("us-west-2", Some("app-db-g2"))
         );
         assert_eq!(s.history.len(), 2);
+        let fenced = &s.db.retired[0];
+        assert_eq!(
+            (fenced.name.as_str(), fenced.region.as_str(), fenced.fenced),
+            ("app-db-replica", "us-west-2", true),
+            "the writer failed back from is fenced, not yet deleted"
+        );
+        assert!(failback_retire(&s).db.retired.is_empty());
+    }
+
+    #[test]
+    fn the_region_failed_away_from_keeps_its_capacity_until_dns_moves() {
+        let p = Posture::initial("us-east-1", "us-west-2");
+        let mut f = fail_over(&p, "us-west-2", Unreachable::default(), None, "T", false).unwrap();
+        f.transition = Some(crate::posture::Transition {
+            kind: "failover".into(),
+            from: "us-east-1".into(),
+            to: "us-west-2".into(),
+            started_at: "T".into(),
+            done: vec!["promote".into(), "fence".into(), "scale".into()],
+            drill: false,
+        });
+        assert!(f.serves("us-east-1") && f.serves("us-west-2"));
+        f.transition.as_mut().unwrap().done.push("dns".into());
+        assert!(!f.serves("us-east-1") && f.serves("us-west-2"));
     }
 }

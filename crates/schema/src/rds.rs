@@ -27,6 +27,10 @@
 //! failover does; it is an in-place change, so the engine plans it like any other. The way back is
 //! refused: a promoted instance can never become a replica again (replace it instead, with a new
 //! `identifier`).
+//!
+//! `fenced: true` (false by default) stops a **promoted** replica, as for `rds:DbInstance`: a
+//! writer that was a replica once is fenced this way when it is failed away from. AWS does not
+//! stop a read replica, so `fenced` without `promoted` is refused.
 
 use tandem_core::Props;
 
@@ -79,6 +83,8 @@ setters!(DbReadReplica {
     skip_final_snapshot => "skip_final_snapshot",
     /// Promotes the replica to a standalone instance (one way: it cannot be undone).
     promoted => "promoted",
+    /// Stops the promoted instance so that it takes no writes (see the module documentation).
+    fenced => "fenced",
 });
 
 /// Checks a DB instance identifier against RDS's rules.
@@ -205,8 +211,14 @@ pub fn validate_db_read_replica(props: &Props) -> Result<(), PropError> {
         "deletion_protection",
         "skip_final_snapshot",
         "promoted",
+        "fenced",
     ] {
         bool_of(props, b)?;
+    }
+    if bool_of(props, "fenced")? == Some(true) && bool_of(props, "promoted")? != Some(true) {
+        return Err(PropError(
+            "`fenced: true` needs `promoted: true`: AWS does not stop a read replica".into(),
+        ));
     }
     check_not_public(props)?;
     check_no_password(props)?;
@@ -260,6 +272,12 @@ mod tests {
             validate_db_read_replica(&props_of(r.clone().promoted(true))),
             Ok(())
         );
+        assert_eq!(
+            validate_db_read_replica(&props_of(r.clone().promoted(true).fenced(true))),
+            Ok(())
+        );
+        let e = validate_db_read_replica(&props_of(r.clone().fenced(true))).unwrap_err();
+        assert!(e.0.contains("does not stop a read replica"), "{e}");
         let e = validate_db_read_replica(&props_of(r.promoted(1))).unwrap_err();
         assert!(e.0.contains("`promoted`"), "{e}");
     }

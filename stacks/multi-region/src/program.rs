@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use tandem_core::{Program, ProgramError, Region, ResourceOptions, StackBuilder, Value, map};
-use tandem_schema::{cloudformation, cloudwatch, rds, regions, route53, s3};
+use tandem_schema::{autoscaling, cloudformation, cloudwatch, rds, regions, route53, s3};
 
 use tandem_failover::{DbKind, Posture};
 
@@ -111,11 +111,6 @@ impl MultiRegion {
         let peer = env.other_region(name);
         let (cidr, public, private) = network(index);
         let (peer_cidr, _, _) = network(1 - index);
-        let capacity = if name == self.env.primary_region {
-            env.sizes.primary_desired_capacity
-        } else {
-            env.sizes.standby_desired_capacity
-        };
         let mut p = common.clone();
         let mut set = |k: &str, v: String| {
             p.insert(k.to_string(), Value::str(v));
@@ -124,7 +119,6 @@ impl MultiRegion {
         set("PeerVpcCidr", peer_cidr);
         set("PublicSubnetCidrs", public.join(","));
         set("PrivateSubnetCidrs", private.join(","));
-        set("DesiredCapacity", capacity.to_string());
         set("AssetsBucketName", self.bucket_name(name));
         set("PeerAssetsBucketName", self.bucket_name(peer));
         set(
@@ -314,6 +308,24 @@ impl Program for MultiRegion {
 
         let inst = |r: &str| &instances[r];
 
+        // Capacity follows the posture: the primary's size where the application serves, the
+        // standby's elsewhere. Owned by this resource, not by the stack set's template, so that a
+        // failover scales the standby through its own region's API (the stack set's
+        // administration region may be the one that is down).
+        for name in [first, second] {
+            let desired = if posture.serves(name) {
+                sizes.primary_desired_capacity
+            } else {
+                sizes.standby_desired_capacity
+            };
+            stack.declare(
+                autoscaling::GroupCapacity::new(&region(name)?, "app")
+                    .map_err(err)?
+                    .group_name(inst(name).output("AutoScalingGroupName"))
+                    .desired_capacity(i64::from(desired)),
+            );
+        }
+
         // Cross-region VPC peering, so that traffic between the regions stays private: the
         // connection and the primary's route in the primary region, the secondary's route there.
         // The local cloud cannot create cross-region peering through CloudFormation.
@@ -415,19 +427,23 @@ impl Program for MultiRegion {
                         options.ignore_changes =
                             vec!["source_db_arn".into(), "source_region".into()];
                     }
-                    stack.declare(
-                        rds::DbReadReplica::new(&r, &member.name)
-                            .map_err(err)?
-                            .identifier(identifier)
-                            .source_db_arn(source_arn)
-                            .source_region(source_region)
-                            .kms_key_id(key)
-                            .instance_class(sizes.db_instance_class.as_str())
-                            .publicly_accessible(false)
-                            .skip_final_snapshot(true)
-                            .set("promoted", member.promoted)
-                            .options(options),
-                    )
+                    let replica = rds::DbReadReplica::new(&r, &member.name)
+                        .map_err(err)?
+                        .identifier(identifier)
+                        .source_db_arn(source_arn)
+                        .source_region(source_region)
+                        .kms_key_id(key)
+                        .instance_class(sizes.db_instance_class.as_str())
+                        .publicly_accessible(false)
+                        .skip_final_snapshot(true)
+                        .set("promoted", member.promoted)
+                        .options(options);
+                    // Declared only when set: a replica that is not fenced has no `fenced`.
+                    stack.declare(if member.fenced {
+                        replica.fenced(true)
+                    } else {
+                        replica
+                    })
                 }
             };
             dbs.insert(member.name.clone(), handle);

@@ -41,10 +41,6 @@ pub const PARAMETERS: &[(&str, &str)] = &[
         "ImageId",
         "SSM parameter naming the AMI of the application instances",
     ),
-    (
-        "DesiredCapacity",
-        "desired instances: the primary's size, or the standby's",
-    ),
     ("MinSize", "minimum instances"),
     ("MaxSize", "maximum instances"),
     (
@@ -107,7 +103,7 @@ fn regional_template_json() -> Json {
             let ty = match *name {
                 "ImageId" => "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
                 "PublicSubnetCidrs" | "PrivateSubnetCidrs" => "CommaDelimitedList",
-                "DesiredCapacity" | "MinSize" | "MaxSize" => "Number",
+                "MinSize" | "MaxSize" => "Number",
                 _ => "String",
             };
             let mut p = json!({"Type": ty, "Description": desc});
@@ -400,7 +396,6 @@ fn regional_template_json() -> Json {
                     },
                     "MinSize": {"Ref": "MinSize"},
                     "MaxSize": {"Ref": "MaxSize"},
-                    "DesiredCapacity": {"Ref": "DesiredCapacity"},
                     "TargetGroupARNs": [{"Ref": "TargetGroup"}],
                     "HealthCheckType": "ELB",
                     "HealthCheckGracePeriod": 120,

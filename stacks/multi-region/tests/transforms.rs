@@ -282,6 +282,8 @@ const REPLICATION_EAST: &str = "us-east-1/s3:BucketReplication/assets";
 const REPLICATION_WEST: &str = "us-west-2/s3:BucketReplication/assets";
 const G2: &str = "us-east-1/rds:DbReadReplica/app-db-g2";
 const G3: &str = "us-west-2/rds:DbReadReplica/app-db-g3";
+const CAPACITY_EAST: &str = "us-east-1/autoscaling:GroupCapacity/app";
+const CAPACITY_WEST: &str = "us-west-2/autoscaling:GroupCapacity/app";
 
 /// The postures of a whole cycle, each with its desired graph and the state its apply leaves.
 struct Step {
@@ -365,6 +367,16 @@ fn failover_with_the_old_region_down() {
         property_change(&plan, REPLICA_DB, "promoted"),
         Some((Value::Bool(false), Value::Bool(true)))
     );
+    assert_eq!(
+        property_change(&plan, CAPACITY_WEST, "desired_capacity"),
+        Some((Value::Int(1), Value::Int(2))),
+        "the standby is raised to the primary's capacity"
+    );
+    assert_eq!(
+        action(&plan, CAPACITY_EAST),
+        None,
+        "the scale-down of the unreachable region is deferred"
+    );
     assert!(
         !plan
             .changes()
@@ -404,6 +416,11 @@ fn failover_then_resume() {
     );
     assert_eq!(action(&plan, RECORDS), Some(Action::Update));
     assert!(property_change(&plan, RECORDS, "records").is_some());
+    assert_eq!(
+        property_change(&plan, CAPACITY_EAST, "desired_capacity"),
+        Some((Value::Int(2), Value::Int(1))),
+        "the deferred scale-down completes"
+    );
     assert_eq!(action(&plan, REPLICATION_EAST), Some(Action::Delete));
     assert_eq!(action(&plan, REPLICATION_WEST), Some(Action::Create));
     assert_eq!(
@@ -454,11 +471,24 @@ fn failback_switch() {
         Some((Value::Bool(false), Value::Bool(true)))
     );
     assert_eq!(action(&plan, G3), Some(Action::Create));
-    assert_eq!(
-        action(&plan, REPLICA_DB),
-        Some(Action::Delete),
-        "the writer failed back from is replaced by the new replica"
+    let fence = plan.changes().find(|c| c.addr == addr(REPLICA_DB));
+    assert!(
+        fence.is_some_and(|c| c.action == Action::Update
+            && c.changes
+                .iter()
+                .any(|p| p.name == "fenced" && p.new == Some(Value::Bool(true)))),
+        "the writer failed back from is fenced, not deleted, during the switch"
     );
+    assert_eq!(
+        action(&plan, CAPACITY_EAST),
+        Some(Action::Update),
+        "the region failed back to is scaled up"
+    );
+    // Once the switch is done, the fenced writer is replaced by the new replica.
+    let retired = Step::of(transform::failback_retire(&after_switch.posture));
+    let retire_plan = make_plan(&retired.desired, &after_switch.state);
+    assert_eq!(action(&retire_plan, REPLICA_DB), Some(Action::Delete));
+    assert_eq!(retire_plan.changes().count(), 1, "only the old writer goes");
     assert_eq!(action(&plan, RECORDS), Some(Action::Update));
     assert_eq!(action(&plan, REPLICATION_WEST), Some(Action::Delete));
     assert_eq!(action(&plan, REPLICATION_EAST), Some(Action::Create));

@@ -220,20 +220,51 @@ async fn replica_promoted_through_update_and_never_back() {
     assert!(e.message.contains("never become a read replica"), "{e}");
     assert_eq!(e.class, tandem_engine::provider::ErrorClass::Invalid);
 
-    // The old source goes away: the promoted instance still reads and deletes.
+    // A replica that is not promoted cannot be fenced: AWS does not stop a read replica.
+    let mut fenced_replica = decl.inputs.clone();
+    fenced_replica.insert("fenced".into(), Value::Bool(true));
+    assert!(replicas.validate(&decl.addr, &fenced_replica).is_err());
+
+    // The promoted writer is fenced (stopped) as a failback leaves it, and reads back so.
+    let mut fenced = promoted.clone();
+    fenced.insert("fenced".into(), Value::Bool(true));
+    replicas.validate(&decl.addr, &fenced).unwrap();
+    let updated = replicas
+        .update(&ctx, &rep_id, &promoted, &fenced)
+        .await
+        .unwrap();
+    assert_eq!(updated.inputs.get("fenced"), Some(&Value::Bool(true)));
+    let read = replicas
+        .read(&ctx, &rep_id, &fenced)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.inputs, fenced, "fenced, and no other difference");
+    let read_as_unfenced = replicas
+        .read(&ctx, &rep_id, &promoted)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read_as_unfenced.inputs.get("fenced"),
+        Some(&Value::Bool(true)),
+        "the instance's status, not the last inputs, says it is fenced"
+    );
+
+    // The old source goes away: the promoted instance still reads and deletes, stopped or not.
     primary
         .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
         .await
         .unwrap();
-    let read = replicas.read(&ctx, &rep_id, &promoted).await.unwrap();
+    let read = replicas.read(&ctx, &rep_id, &fenced).await.unwrap();
     assert_eq!(
         read.unwrap().inputs.get("promoted"),
         Some(&Value::Bool(true))
     );
-    replicas.delete(&ctx, &rep_id, &promoted).await.unwrap();
+    replicas.delete(&ctx, &rep_id, &fenced).await.unwrap();
     assert!(
         replicas
-            .read(&ctx, &rep_id, &promoted)
+            .read(&ctx, &rep_id, &fenced)
             .await
             .unwrap()
             .is_none()

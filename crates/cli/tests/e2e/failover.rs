@@ -156,6 +156,33 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     c.ok(&["deploy", "all", "--yes"]);
     let before = c.facts();
     assert!(primary_target(&before).contains("us-east-1"), "{before:#}");
+    let capacity = |f: &Value| {
+        (
+            f["capacity"]["us-east-1"].clone(),
+            f["capacity"]["us-west-2"].clone(),
+        )
+    };
+    assert_eq!(
+        capacity(&before),
+        (2.into(), 1.into()),
+        "primary and standby sizes of environments/local.toml: {before:#}"
+    );
+
+    // Both regions answer. Route 53's own status: moto answers every check with one fixed
+    // success whatever the endpoint does, so the local cloud shows none (n/a).
+    let health = c.ok(&["check-health"]);
+    let rows: Vec<&str> = health
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("us-"))
+        .collect();
+    assert!(health.stdout.contains("ROUTE53"), "{}", health.text());
+    assert_eq!(rows.len(), 2, "{}", health.text());
+    assert!(
+        rows.iter().all(|l| l.contains(" n/a ")),
+        "{}",
+        health.text()
+    );
 
     // The primary region is cut off: its API and its application.
     c.ok(&["simulate-outage", "--region", "us-east-1"]);
@@ -166,6 +193,19 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         "the active region is down: {}",
         health.text()
     );
+    let health = c.tandem(&["check-health", "--json"]);
+    assert_eq!(health.code, 7, "{}", health.text());
+    let health: Value = serde_json::from_str(&health.stdout).unwrap();
+    for r in health["regions"].as_array().unwrap() {
+        assert!(r["route53"].is_null(), "{health:#}");
+        assert!(
+            r["route53_note"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("moto"),
+            "{health:#}"
+        );
+    }
 
     let f = c.ok(&["failover", "--yes"]);
     assert!(
@@ -186,6 +226,11 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     assert_eq!(
         after["db"]["tandem-drill-app-replica"]["status"],
         "available"
+    );
+    assert_eq!(
+        capacity(&after),
+        (2.into(), 2.into()),
+        "the standby is scaled up; the cut-off region's scale-down waits: {after:#}"
     );
     let status = c.ok(&["status", "--json"]);
     let status: Value = serde_json::from_str(&status.stdout).unwrap();
@@ -226,6 +271,7 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         serde_json::json!(["us-west-2"]),
         "{resumed:#}"
     );
+    assert_eq!(capacity(&resumed), (1.into(), 2.into()), "{resumed:#}");
 
     // Failback: a new replica in us-east-1 from the new primary, then the switch.
     c.ok(&["failback", "--yes"]);
@@ -253,6 +299,7 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         back["replication_sources"],
         serde_json::json!(["us-east-1"])
     );
+    assert_eq!(capacity(&back), (2.into(), 1.into()), "{back:#}");
 
     c.ok(&["destroy", "--yes"]);
     drop(c.gateway);
@@ -264,14 +311,15 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     let _serial = crate::support::serial();
     let c = LocalCloud::new("crash");
     c.ok(&["deploy", "all", "--yes"]);
-    // Slow the standby's database API so the failover is still promoting when it is killed.
+    // Slow the old primary's database API so the failover is still fencing (after the
+    // promotion) when it is killed.
     let control = c.gateway.control();
     let slow = Fault {
         latency_ms: 3000,
         ..Fault::for_service("rds")
     };
     c.runtime
-        .block_on(control.set_fault("us-west-2", slow))
+        .block_on(control.set_fault("us-east-1", slow))
         .unwrap();
     let mut child = c
         .command(&["failover", "--yes"])
@@ -280,10 +328,10 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while !c.audit().contains(r#""phase":"promote","event":"start""#) {
+    while !c.audit().contains(r#""phase":"fence","event":"start""#) {
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the failover never reached promotion: {}",
+            started.elapsed() < Duration::from_secs(90),
+            "the failover never reached the fence: {}",
             c.audit()
         );
         std::thread::sleep(Duration::from_millis(50));
@@ -292,24 +340,24 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
     c.runtime.block_on(control.restore_all()).unwrap();
-    let fences_before = c
+    let promotions_before = c
         .audit()
-        .matches(r#""phase":"fence","event":"start""#)
+        .matches(r#""phase":"promote","event":"start""#)
         .count();
 
     let r = c.ok(&["failover", "--yes"]);
     assert!(r.stdout.contains("(resumed)"), "{}", r.text());
     assert!(
-        r.stdout.contains("fence") && r.stdout.contains("done before"),
+        r.stdout.contains("promote") && r.stdout.contains("done before"),
         "{}",
         r.text()
     );
     assert_eq!(
         c.audit()
-            .matches(r#""phase":"fence","event":"start""#)
+            .matches(r#""phase":"promote","event":"start""#)
             .count(),
-        fences_before,
-        "the fence phase ran again: {}",
+        promotions_before,
+        "the promotion ran again: {}",
         c.audit()
     );
     c.no_changes();

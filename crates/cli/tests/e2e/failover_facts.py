@@ -30,6 +30,38 @@ for region in ("us-east-1", "us-west-2"):
                 "arn": d["DBInstanceArn"],
                 "source": d.get("ReadReplicaSourceDBInstanceIdentifier"),
             }
+# The desired capacity of each region's Auto Scaling group, found through the stack instance
+# that made it.
+out["capacity"] = {}
+instances = []
+for admin in ("us-east-1", "us-west-2"):  # the stack set lives in its administration region
+    try:
+        instances = client("cloudformation", admin).list_stack_instances(
+            StackSetName=f"tandem-{ENV}-baseline"
+        )["Summaries"]
+        break
+    except client("cloudformation", admin).exceptions.StackSetNotFoundException:
+        continue
+for inst in instances:
+    region = inst["Region"]
+    regional = client("cloudformation", region)
+    stacks = []
+    # The instance's stack by its id, else by the name moto gives it.
+    for name in (inst.get("StackId"), f"StackSet:tandem-{ENV}-baseline"):
+        try:
+            stacks = regional.describe_stacks(StackName=name)["Stacks"] if name else []
+        except regional.exceptions.ClientError:
+            stacks = []
+        if stacks:
+            break
+    for stack in stacks:
+        for o in stack.get("Outputs", []):
+            if o["OutputKey"] == "AutoScalingGroupName":
+                groups = client("autoscaling", region).describe_auto_scaling_groups(
+                    AutoScalingGroupNames=[o["OutputValue"]]
+                )["AutoScalingGroups"]
+                for g in groups:
+                    out["capacity"][region] = g["DesiredCapacity"]
 s3 = client("s3")
 for b in s3.list_buckets()["Buckets"]:
     name = b["Name"]
