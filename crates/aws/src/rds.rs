@@ -191,6 +191,71 @@ async fn start_instance(
     Ok(wait_available(clients, region, id).await?)
 }
 
+/// An in-place update's fencing: whether the instance is fenced now (read from its status,
+/// whatever the last inputs said) and whether it is to be.
+struct FenceChange {
+    was_fenced: bool,
+    fence: bool,
+}
+
+impl FenceChange {
+    /// Reads the instance, refuses to modify one that is and stays fenced (AWS does not modify a
+    /// stopped instance), and starts it first when it is unfenced. `changing` names the
+    /// modifiable inputs that change.
+    async fn begin(
+        clients: &AwsClients,
+        region: &str,
+        id: &str,
+        new: &Props,
+        changing: &[&str],
+    ) -> Result<FenceChange, ProviderError> {
+        let rds = clients.rds(region).await;
+        let live = describe(clients, &rds, id).await?.ok_or_else(|| {
+            ProviderError::new(
+                ErrorClass::NotFound,
+                format!("rds:DescribeDBInstances: DB instance {id} does not exist"),
+            )
+        })?;
+        let change = FenceChange {
+            was_fenced: is_fenced(&live),
+            fence: bool_or(new, "fenced", false)?,
+        };
+        if change.was_fenced && change.fence && !changing.is_empty() {
+            return Err(ProviderError::invalid(format!(
+                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
+                 a stopped instance; unfence it (`fenced: false`) to change {}",
+                changing.join(", ")
+            )));
+        }
+        if change.was_fenced && !change.fence {
+            start_instance(clients, region, id).await?;
+        }
+        Ok(change)
+    }
+
+    /// Whether to call `ModifyDBInstance`: not on an instance that is and stays fenced.
+    fn modify(&self) -> bool {
+        !(self.was_fenced && self.fence)
+    }
+
+    /// Stops the instance when it is to be fenced, else waits until it is available.
+    async fn finish(
+        &self,
+        clients: &AwsClients,
+        region: &str,
+        id: &str,
+    ) -> Result<DbInstance, ProviderError> {
+        if self.fence {
+            if !self.was_fenced {
+                wait_available(clients, region, id).await?;
+            }
+            stop_instance(clients, region, id).await
+        } else {
+            Ok(wait_available(clients, region, id).await?)
+        }
+    }
+}
+
 /// Waits until the instance no longer exists.
 async fn wait_deleted(clients: &AwsClients, region: &str, id: &str) -> Result<(), CallError> {
     let rds = clients.rds(region).await;
@@ -565,29 +630,13 @@ impl Provider for DbInstanceProvider {
     ) -> Result<Observed, ProviderError> {
         let region = region_of(ctx)?;
         let rds = self.clients.rds(&region).await;
-        let changed = |k: &str| old.get(k) != new.get(k);
-        // Fenced or not is what the instance is now, whatever the last inputs said.
-        let live = describe(&self.clients, &rds, id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("rds:DescribeDBInstances: DB instance {id} does not exist"),
-            )
-        })?;
-        let was_fenced = is_fenced(&live);
-        let fence = bool_or(new, "fenced", false)?;
-        let modify = !(was_fenced && fence) || MODIFIABLE.iter().any(|k| changed(k));
-        if was_fenced && fence && modify {
-            let what: Vec<&str> = MODIFIABLE.iter().copied().filter(|k| changed(k)).collect();
-            return Err(ProviderError::invalid(format!(
-                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
-                 a stopped instance; unfence it (`fenced: false`) to change {}",
-                what.join(", ")
-            )));
-        }
-        if was_fenced && !fence {
-            start_instance(&self.clients, &region, id).await?;
-        }
-        if modify {
+        let changing: Vec<&str> = MODIFIABLE
+            .iter()
+            .copied()
+            .filter(|k| old.get(*k) != new.get(*k))
+            .collect();
+        let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
+        if fencing.modify() {
             self.modify(&rds, id, old, new).await?;
         }
         let wanted = all_tags(ctx, new)?;
@@ -616,14 +665,7 @@ impl Provider for DbInstanceProvider {
                 .await?;
             }
         }
-        let db = if fence {
-            if !was_fenced {
-                wait_available(&self.clients, &region, id).await?;
-            }
-            stop_instance(&self.clients, &region, id).await?
-        } else {
-            wait_available(&self.clients, &region, id).await?
-        };
+        let db = fencing.finish(&self.clients, &region, id).await?;
         Ok(Self::observed(&db, new))
     }
 
@@ -837,8 +879,7 @@ impl Provider for DbReadReplicaProvider {
                  replica under another `identifier`"
             )));
         }
-        let fence = bool_or(new, "fenced", false)?;
-        if fence && !promoted {
+        if bool_or(new, "fenced", false)? && !promoted {
             return Err(ProviderError::invalid(format!(
                 "rds:StopDBInstance: DB instance {id} is a read replica and AWS does not stop a \
                  read replica; promote it (`promoted: true`) before fencing it"
@@ -849,22 +890,12 @@ impl Provider for DbReadReplicaProvider {
         }
         let rds = self.clients.rds(&region).await;
         let changed = |k: &str| old.get(k) != new.get(k);
-        const REPLICA_MODIFIABLE: &[&str] = &["instance_class", "multi_az", "deletion_protection"];
-        let modify = REPLICA_MODIFIABLE.iter().any(|k| changed(k));
-        // Fenced or not is what the instance is now, whatever the last inputs said.
-        let was_fenced = describe(&self.clients, &rds, id)
-            .await?
-            .is_some_and(|db| is_fenced(&db));
-        if was_fenced && fence && modify {
-            return Err(ProviderError::invalid(format!(
-                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
-                 a stopped instance; unfence it (`fenced: false`) to change it"
-            )));
-        }
-        if was_fenced && !fence {
-            start_instance(&self.clients, &region, id).await?;
-        }
-        if modify || !(was_fenced || fence) {
+        let changing: Vec<&str> = ["instance_class", "multi_az", "deletion_protection"]
+            .into_iter()
+            .filter(|k| changed(k))
+            .collect();
+        let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
+        if fencing.modify() {
             let class = opt_str(new, "instance_class")?;
             let class_changed = changed("instance_class");
             let multi_az = bool_or(new, "multi_az", false)?;
@@ -884,14 +915,7 @@ impl Provider for DbReadReplicaProvider {
             })
             .await?;
         }
-        let db = if fence {
-            if !was_fenced {
-                wait_available(&self.clients, &region, id).await?;
-            }
-            stop_instance(&self.clients, &region, id).await?
-        } else {
-            wait_available(&self.clients, &region, id).await?
-        };
+        let db = fencing.finish(&self.clients, &region, id).await?;
         Ok(Self::observed(&db, new))
     }
 
