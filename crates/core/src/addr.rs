@@ -74,10 +74,10 @@ impl fmt::Display for Region {
 /// Addresses order by their text form, which makes every listing deterministic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceAddr {
-    /// Shared: addresses are cloned into dependency lists, states and plans.
+    /// Shared: addresses are cloned into dependency lists, states and plans. Nothing else is kept:
+    /// no part contains a `/`, so the parts are found again from the two separators, and an address
+    /// stays two words wide.
     text: std::sync::Arc<str>,
-    region_end: usize,
-    kind_end: usize,
 }
 
 impl ResourceAddr {
@@ -85,13 +85,18 @@ impl ResourceAddr {
         check_kind(kind)?;
         check_name(name)?;
         let text = format!("{region}/{kind}/{name}");
-        let region_end = region.as_str().len();
-        let kind_end = region_end + 1 + kind.len();
-        Ok(ResourceAddr {
-            text: text.into(),
-            region_end,
-            kind_end,
-        })
+        Ok(ResourceAddr { text: text.into() })
+    }
+
+    /// Where the region part ends and where the kind part ends: the two separators.
+    fn ends(&self) -> (usize, usize) {
+        let region_end = self.text.find('/').expect("validated at construction");
+        let kind_end = region_end
+            + 1
+            + self.text[region_end + 1..]
+                .find('/')
+                .expect("validated at construction");
+        (region_end, kind_end)
     }
 
     /// The region part, parsed.
@@ -100,12 +105,14 @@ impl ResourceAddr {
     }
 
     pub fn region_str(&self) -> &str {
-        &self.text[..self.region_end]
+        let region_end = self.text.find('/').expect("validated at construction");
+        &self.text[..region_end]
     }
 
     /// The kind, `SERVICE:Type`, for example `s3:Bucket`.
     pub fn kind(&self) -> &str {
-        &self.text[self.region_end + 1..self.kind_end]
+        let (region_end, kind_end) = self.ends();
+        &self.text[region_end + 1..kind_end]
     }
 
     /// The service part of the kind, for example `s3`.
@@ -114,7 +121,8 @@ impl ResourceAddr {
     }
 
     pub fn name(&self) -> &str {
-        &self.text[self.kind_end + 1..]
+        let (_, kind_end) = self.ends();
+        &self.text[kind_end + 1..]
     }
 
     pub fn as_str(&self) -> &str {
