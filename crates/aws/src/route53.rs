@@ -662,7 +662,7 @@ fn desired_records(inputs: &Props) -> Result<Vec<ResourceRecordSet>, ProviderErr
     for (i, r) in list.iter().enumerate() {
         let m: Props = r
             .as_map()
-            .cloned()
+            .map(Props::from)
             .ok_or_else(|| ProviderError::invalid(format!("`records[{i}]` must be a map")))?;
         let mut b = ResourceRecordSet::builder()
             .name(&name)
@@ -674,7 +674,7 @@ fn desired_records(inputs: &Props) -> Result<Vec<ResourceRecordSet>, ProviderErr
         }
         match m.get("alias") {
             Some(Value::Map(a)) => {
-                let a: Props = a.clone();
+                let a: Props = a.into();
                 b = b.alias_target(
                     AliasTarget::builder()
                         .hosted_zone_id(req_str(&a, "hosted_zone_id")?)
@@ -910,7 +910,11 @@ impl RecordSetProvider {
             return Ok(None);
         }
         let last_records: Vec<Props> = match inputs.get("records") {
-            Some(Value::List(l)) => l.iter().filter_map(|v| v.as_map().cloned()).collect(),
+            Some(Value::List(l)) => l
+                .iter()
+                .filter_map(Value::as_map)
+                .map(Props::from)
+                .collect(),
             _ => Vec::new(),
         };
         let find_last = |sid: Option<&str>| {

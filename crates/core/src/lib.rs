@@ -14,6 +14,7 @@ mod addr;
 mod error;
 mod graph;
 mod program;
+mod props;
 mod resource;
 mod value;
 
@@ -23,5 +24,6 @@ pub use graph::ResourceGraph;
 pub use program::{
     DesiredStack, EvaluateError, Program, ProgramError, Resource, StackBuilder, evaluate,
 };
+pub use props::{PropEntry, Props};
 pub use resource::{ResourceDecl, ResourceOptions};
-pub use value::{OutputRef, Props, Value, map, props_from_json, props_to_json, secret_digest};
+pub use value::{OutputRef, Value, map, props_from_json, props_to_json, secret_digest};

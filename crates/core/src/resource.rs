@@ -1,7 +1,8 @@
 //! A declared resource: its address, its input properties, its dependencies and its options.
 
 use crate::addr::ResourceAddr;
-use crate::value::{Props, Value};
+use crate::props::Props;
+use crate::value::Value;
 
 /// Lifecycle options, as Pulumi and Terraform users know them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

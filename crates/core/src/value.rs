@@ -6,9 +6,7 @@ use std::fmt;
 use serde_json::Value as Json;
 
 use crate::addr::ResourceAddr;
-
-/// A resource's properties by name. Ordered, so every rendering is deterministic.
-pub type Props = BTreeMap<String, Value>;
+use crate::props::Props;
 
 /// One property value.
 ///
@@ -103,6 +101,17 @@ impl Value {
 
     pub fn is_secret(&self) -> bool {
         matches!(self, Value::Secret(_) | Value::SecretDigest(_))
+    }
+
+    /// True when the value holds a reference somewhere inside.
+    pub fn has_refs(&self) -> bool {
+        match self {
+            Value::Ref(_) => true,
+            Value::List(l) => l.iter().any(Value::has_refs),
+            Value::Map(m) => m.values().any(Value::has_refs),
+            Value::Secret(v) => v.has_refs(),
+            _ => false,
+        }
     }
 
     /// Every reference inside this value, in order of appearance.
@@ -364,7 +373,7 @@ pub fn props_from_json(json: &Json) -> Result<Props, String> {
     match json {
         Json::Object(o) => o
             .iter()
-            .map(|(k, v)| Ok((k.clone(), Value::from_json(v)?)))
+            .map(|(k, v)| Ok((k.as_str(), Value::from_json(v)?)))
             .collect(),
         Json::Null => Ok(Props::new()),
         _ => Err("expected an object of properties".to_string()),

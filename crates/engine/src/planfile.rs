@@ -496,7 +496,7 @@ fn decode(bytes: &[u8]) -> Result<SavedPlan, PlanDecodeError> {
             waves,
             unchanged: record.unchanged,
             drift,
-            outputs,
+            outputs: outputs.into(),
         },
         fingerprint: record.fingerprint,
     })
