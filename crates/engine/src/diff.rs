@@ -1,6 +1,6 @@
 //! Diff: the desired graph against the prior state, one [`ResourceChange`] per resource.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, Value};
 
@@ -140,8 +140,33 @@ pub fn diff(
     prior: &State,
     providers: &Providers,
 ) -> Result<Vec<ResourceChange>, PlanError> {
-    let mut planned: HashMap<&ResourceAddr, Action> = HashMap::with_capacity(desired.graph.len());
     let mut out = Vec::with_capacity(desired.graph.len() + 8);
+    diff_each(desired, prior, providers, NoOpDetail::Full, |_, c| {
+        out.push(c)
+    })?;
+    Ok(out)
+}
+
+/// What [`diff_each`] keeps of a change with nothing to do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoOpDetail {
+    /// Everything, as for any other change.
+    Full,
+    /// Only the address, the action and the dependencies: what a plan needs of it.
+    Light,
+}
+
+/// [`diff`], handing each change to `emit` as soon as it is known, with the address as the desired
+/// graph or the prior state holds it: the desired resources in dependency order, then the deletes
+/// in the prior state's order.
+pub(crate) fn diff_each<'a>(
+    desired: &'a DesiredStack,
+    prior: &'a State,
+    providers: &Providers,
+    noop: NoOpDetail,
+    mut emit: impl FnMut(&'a ResourceAddr, ResourceChange),
+) -> Result<(), PlanError> {
+    let mut planned: HashMap<&ResourceAddr, Action> = HashMap::with_capacity(desired.graph.len());
     for decl in desired.graph.in_order() {
         let addr = &decl.addr;
         let provider = providers
@@ -156,11 +181,8 @@ pub fn diff(
                 _ => None,
             }
         };
-        let mut inputs: Props = decl
-            .inputs
-            .iter()
-            .map(|(k, v)| (k.clone(), v.resolve_known(&lookup)))
-            .collect();
+        // Shares with the declaration whatever holds no reference.
+        let mut inputs: Props = decl.inputs.resolve_known(&lookup);
         provider
             .validate(addr, &inputs)
             .map_err(|message| PlanError::Invalid {
@@ -198,11 +220,9 @@ pub fn diff(
                     };
                 }
                 let provider_forces = provider.replace_on();
-                let names: BTreeSet<&String> = inputs.keys().chain(old.inputs.keys()).collect();
                 let mut changes = Vec::new();
                 let mut replace_reasons = Vec::new();
-                for name in names {
-                    let (o, n) = (old.inputs.get(name), inputs.get(name));
+                for (name, o, n) in union(&old.inputs, &inputs) {
                     let same = match (o, n) {
                         (Some(o), Some(n)) => n.same_as(o),
                         (None, None) => true,
@@ -244,13 +264,15 @@ pub fn diff(
                         reasons: replace_reasons,
                     });
                 }
+                let light = action == Action::NoOp && noop == NoOpDetail::Light;
                 ResourceChange {
                     addr: addr.clone(),
                     action,
                     changes,
                     replace_reasons,
-                    inputs: Some(inputs),
-                    prior: Some(old.clone()),
+                    inputs: (!light).then_some(inputs),
+                    // Cheap: the recorded properties are shared, not copied.
+                    prior: (!light).then(|| old.clone()),
                     dependencies,
                     protect: opts.protect,
                     retain_on_delete: opts.retain_on_delete,
@@ -258,7 +280,7 @@ pub fn diff(
             }
         };
         planned.insert(addr, change.action);
-        out.push(change);
+        emit(addr, change);
     }
     for (addr, old) in &prior.resources {
         if desired.graph.contains(addr) {
@@ -271,21 +293,47 @@ pub fn diff(
                 reasons: vec!["it is no longer declared".to_string()],
             });
         }
-        out.push(ResourceChange {
-            addr: addr.clone(),
-            action: if old.retain_on_delete {
-                Action::Forget
-            } else {
-                Action::Delete
+        emit(
+            addr,
+            ResourceChange {
+                addr: addr.clone(),
+                action: if old.retain_on_delete {
+                    Action::Forget
+                } else {
+                    Action::Delete
+                },
+                changes: Vec::new(),
+                replace_reasons: Vec::new(),
+                inputs: None,
+                prior: Some(old.clone()),
+                dependencies: old.dependencies.clone(),
+                protect: false,
+                retain_on_delete: old.retain_on_delete,
             },
-            changes: Vec::new(),
-            replace_reasons: Vec::new(),
-            inputs: None,
-            prior: Some(old.clone()),
-            dependencies: old.dependencies.clone(),
-            protect: false,
-            retain_on_delete: old.retain_on_delete,
-        });
+        );
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Every property name of `old` or `new`, in order, with its value on each side.
+fn union<'p>(
+    old: &'p Props,
+    new: &'p Props,
+) -> impl Iterator<Item = (&'p String, Option<&'p Value>, Option<&'p Value>)> {
+    let mut o = old.iter().peekable();
+    let mut n = new.iter().peekable();
+    std::iter::from_fn(move || match (o.peek(), n.peek()) {
+        (None, None) => None,
+        (Some(_), None) => o.next().map(|(k, v)| (k, Some(v), None)),
+        (None, Some(_)) => n.next().map(|(k, v)| (k, None, Some(v))),
+        (Some((ko, _)), Some((kn, _))) => match ko.cmp(kn) {
+            std::cmp::Ordering::Less => o.next().map(|(k, v)| (k, Some(v), None)),
+            std::cmp::Ordering::Greater => n.next().map(|(k, v)| (k, None, Some(v))),
+            std::cmp::Ordering::Equal => {
+                let (k, vo) = o.next().expect("peeked");
+                let (_, vn) = n.next().expect("peeked");
+                Some((k, Some(vo), Some(vn)))
+            }
+        },
+    })
 }

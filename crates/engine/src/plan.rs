@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use tandem_core::{DesiredStack, ResourceAddr, Value};
 
-use crate::diff::{Action, PlanError, ResourceChange, diff};
+use crate::diff::{Action, NoOpDetail, PlanError, ResourceChange, diff_each};
 use crate::provider::Providers;
 use crate::refresh::Drift;
 use crate::state::State;
@@ -118,18 +118,26 @@ impl Plan {
 }
 
 /// Plans the changes that take `prior` to `desired`.
+///
+/// Each change goes to its wave as soon as the diff makes it, and a change with nothing to do is
+/// only counted: the changes of a large stack are held once.
 pub fn plan(
     desired: &DesiredStack,
     prior: &State,
     providers: &Providers,
     config: &PlanConfig,
 ) -> Result<Plan, PlanError> {
-    let changes = diff(desired, prior, providers)?;
+    let is_deleted = |a: &ResourceAddr| !desired.graph.contains(a);
     let mut wave_names: Vec<String> = config.wave_order.clone();
     let mut extra: BTreeSet<&str> = BTreeSet::new();
-    for c in &changes {
-        if !wave_names.iter().any(|w| w == c.addr.region_str()) {
-            extra.insert(c.addr.region_str());
+    let addrs = desired
+        .graph
+        .in_order()
+        .map(|d| &d.addr)
+        .chain(prior.resources.keys().filter(|a| is_deleted(a)));
+    for a in addrs {
+        if !wave_names.iter().any(|w| w == a.region_str()) {
+            extra.insert(a.region_str());
         }
     }
     wave_names.extend(extra.into_iter().map(str::to_string));
@@ -139,69 +147,117 @@ pub fn plan(
         .map(|(i, n)| (n.as_str(), i))
         .collect();
     let base = |a: &ResourceAddr| base_wave[a.region_str()];
+    let mut waves: Vec<Wave> = wave_names
+        .iter()
+        .map(|n| Wave {
+            name: n.clone(),
+            changes: Vec::new(),
+            moved: BTreeMap::new(),
+        })
+        .collect();
 
-    // Desired resources, in dependency order: the latest of their own wave and their dependencies'.
-    let mut wave_of: HashMap<&ResourceAddr, usize> = HashMap::with_capacity(changes.len());
-    let mut moved: HashMap<&ResourceAddr, &ResourceAddr> = HashMap::new();
-    for c in changes.iter().filter(|c| !c.action.is_delete()) {
-        let mut w = base(&c.addr);
+    // The wave and action of each desired resource.
+    let mut placed: HashMap<&ResourceAddr, (usize, Action)> =
+        HashMap::with_capacity(desired.graph.len());
+    let mut unchanged = 0;
+    let mut deletes: Vec<(&ResourceAddr, ResourceChange)> = Vec::new();
+    // Deleted resources whose wave is later than their own, and the resource that moved them.
+    let mut delete_wave: HashMap<&ResourceAddr, usize> = HashMap::new();
+    let mut delete_moved: HashMap<&ResourceAddr, ResourceAddr> = HashMap::new();
+    // The prior state's key for `a` when `a` is deleted.
+    let deleted_key = |a: &ResourceAddr| {
+        prior
+            .resources
+            .get_key_value(a)
+            .map(|(k, _)| k)
+            .filter(|k| is_deleted(k))
+    };
+    diff_each(desired, prior, providers, NoOpDetail::Light, |addr, c| {
+        if c.action.is_delete() {
+            deletes.push((addr, c));
+            return;
+        }
+        // Desired resources come in dependency order: the latest of their own wave and their
+        // dependencies'.
+        let mut w = base(addr);
+        let mut by = None;
         for d in &c.dependencies {
-            if let Some(&dw) = wave_of.get(d)
+            if let Some(&(dw, _)) = placed.get(d)
                 && dw > w
             {
                 w = dw;
-                moved.insert(&c.addr, d);
+                by = Some(d);
             }
         }
-        wave_of.insert(&c.addr, w);
-    }
-    // Deletes: the latest of their own wave and that of any deleted resource depending on them.
-    let deletes: Vec<&ResourceChange> = changes.iter().filter(|c| c.action.is_delete()).collect();
-    let delete_order = reverse_dependency_order(&deletes);
-    let mut delete_wave: HashMap<&ResourceAddr, usize> = HashMap::new();
-    {
-        let deleted: HashMap<&ResourceAddr, &ResourceChange> =
-            deletes.iter().map(|c| (&c.addr, *c)).collect();
-        // Not before the changes of the resources that used it (they stop using it first).
-        for c in changes
-            .iter()
-            .filter(|c| c.action != Action::NoOp && !c.action.is_delete())
+        let why = by.map(|by| format!("after {by}, which it depends on"));
+        placed.insert(addr, (w, c.action));
+        if c.action == Action::NoOp {
+            unchanged += 1;
+            return;
+        }
+        // A deleted resource goes not before the changes of the resources that used it (they stop
+        // using it first).
+        for d in c.prior.iter().flat_map(|p| &p.dependencies) {
+            if let Some(d) = deleted_key(d) {
+                let e = delete_wave.entry(d).or_insert(base(d));
+                if w > *e {
+                    *e = w;
+                    delete_moved.insert(d, addr.clone());
+                }
+            }
+        }
+        if addr.region_str() != waves[w].name
+            && let Some(why) = why
         {
-            let w = wave_of[&c.addr];
-            for d in c.prior.iter().flat_map(|p| &p.dependencies) {
-                if deleted.contains_key(d) {
-                    let e = delete_wave.entry(d).or_insert(base(d));
-                    if w > *e {
-                        *e = w;
-                        moved.insert(d, &c.addr);
-                    }
-                }
-            }
+            waves[w].moved.insert(addr.clone(), why);
         }
-        for c in &delete_order {
-            let w = *delete_wave.entry(&c.addr).or_insert(base(&c.addr));
-            for d in &c.dependencies {
-                if deleted.contains_key(d) {
-                    let e = delete_wave.entry(d).or_insert(base(d));
-                    if w > *e {
-                        *e = w;
-                        moved.insert(d, &c.addr);
-                    }
+        waves[w].changes.push(c);
+    })?;
+
+    // Deletes: the latest of their own wave and that of any deleted resource depending on them.
+    let delete_order = reverse_dependency_order(&deletes);
+    for &i in &delete_order {
+        let (addr, c) = &deletes[i];
+        let w = *delete_wave.entry(addr).or_insert(base(addr));
+        for d in &c.dependencies {
+            if let Some(d) = deleted_key(d) {
+                let e = delete_wave.entry(d).or_insert(base(d));
+                if w > *e {
+                    *e = w;
+                    delete_moved.insert(d, (*addr).clone());
                 }
             }
         }
     }
-
-    let final_outputs = {
-        let lookup = |r: &tandem_core::OutputRef| -> Option<Value> {
-            let unchanged_or_updated = changes
-                .iter()
-                .find(|c| c.addr == r.addr)
-                .is_some_and(|c| matches!(c.action, Action::NoOp | Action::Update));
-            if unchanged_or_updated {
-                prior.output(&r.addr, &r.output).cloned()
+    let mut slots: Vec<Option<(&ResourceAddr, ResourceChange)>> =
+        deletes.into_iter().map(Some).collect();
+    for i in delete_order {
+        let Some((addr, c)) = slots[i].take() else {
+            continue;
+        };
+        let w = delete_wave[addr];
+        if addr.region_str() != waves[w].name
+            && let Some(by) = delete_moved.get(addr)
+        {
+            let why = if is_deleted(by) {
+                format!("after {by}, which depends on it, is deleted")
             } else {
-                None
+                format!("after {by}, which used it, is changed")
+            };
+            waves[w].moved.insert(addr.clone(), why);
+        }
+        waves[w].changes.push(c);
+    }
+    drop(slots);
+    waves.retain(|w| !w.changes.is_empty());
+
+    let outputs = {
+        let lookup = |r: &tandem_core::OutputRef| -> Option<Value> {
+            match placed.get(&r.addr) {
+                Some((_, Action::NoOp | Action::Update)) => {
+                    prior.output(&r.addr, &r.output).cloned()
+                }
+                _ => None,
             }
         };
         desired
@@ -211,58 +267,6 @@ pub fn plan(
             .collect()
     };
 
-    let mut waves: Vec<Wave> = wave_names
-        .iter()
-        .map(|n| Wave {
-            name: n.clone(),
-            changes: Vec::new(),
-            moved: BTreeMap::new(),
-        })
-        .collect();
-    // Where each change goes, as (index in `changes`, wave), in the order of the waves' lists.
-    let mut placement: Vec<(usize, usize)> = Vec::with_capacity(changes.len());
-    let mut unchanged = 0;
-    for (i, c) in changes.iter().enumerate() {
-        if c.action == Action::NoOp {
-            unchanged += 1;
-        } else if !c.action.is_delete() {
-            placement.push((i, wave_of[&c.addr]));
-        }
-    }
-    let delete_index: HashMap<&ResourceAddr, usize> = changes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.action.is_delete())
-        .map(|(i, c)| (&c.addr, i))
-        .collect();
-    for c in &delete_order {
-        placement.push((delete_index[&c.addr], delete_wave[&c.addr]));
-    }
-    for &(i, w) in &placement {
-        let c = &changes[i];
-        if c.addr.region_str() != waves[w].name
-            && let Some(by) = moved.get(&c.addr)
-        {
-            let why = if c.action.is_delete() && delete_index.contains_key(by) {
-                format!("after {by}, which depends on it, is deleted")
-            } else if c.action.is_delete() {
-                format!("after {by}, which used it, is changed")
-            } else {
-                format!("after {by}, which it depends on")
-            };
-            waves[w].moved.insert(c.addr.clone(), why);
-        }
-    }
-    // Move the changes into their waves: a plan of a large stack is not held twice.
-    let mut slots: Vec<Option<ResourceChange>> = changes.into_iter().map(Some).collect();
-    for (i, w) in placement {
-        if let Some(c) = slots[i].take() {
-            waves[w].changes.push(c);
-        }
-    }
-    drop(slots);
-    waves.retain(|w| !w.changes.is_empty());
-
     Ok(Plan {
         stack: prior.stack.clone(),
         env: prior.env.clone(),
@@ -271,17 +275,21 @@ pub fn plan(
         waves,
         unchanged,
         drift: Vec::new(),
-        outputs: final_outputs,
+        outputs,
     })
 }
 
-/// Deleted resources ordered so that each comes before the resources it depended on.
-fn reverse_dependency_order<'a>(deletes: &[&'a ResourceChange]) -> Vec<&'a ResourceChange> {
-    let by_addr: BTreeMap<&ResourceAddr, &'a ResourceChange> =
-        deletes.iter().map(|c| (&c.addr, *c)).collect();
+/// Deleted resources ordered so that each comes before the resources it depended on, as indices
+/// into `deletes`.
+fn reverse_dependency_order(deletes: &[(&ResourceAddr, ResourceChange)]) -> Vec<usize> {
+    let by_addr: BTreeMap<&ResourceAddr, usize> = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, (a, _))| (*a, i))
+        .collect();
     // Count, for each deleted resource, the deleted resources depending on it.
     let mut dependents: HashMap<&ResourceAddr, usize> = by_addr.keys().map(|a| (*a, 0)).collect();
-    for c in deletes {
+    for (_, c) in deletes {
         for d in &c.dependencies {
             if let Some(n) = dependents.get_mut(d) {
                 *n += 1;
@@ -295,9 +303,9 @@ fn reverse_dependency_order<'a>(deletes: &[&'a ResourceChange]) -> Vec<&'a Resou
         .collect();
     let mut order = Vec::with_capacity(deletes.len());
     while let Some(a) = ready.pop_first() {
-        let c = by_addr[a];
-        order.push(c);
-        for d in &c.dependencies {
+        let i = by_addr[a];
+        order.push(i);
+        for d in &deletes[i].1.dependencies {
             if let Some(n) = dependents.get_mut(d) {
                 *n -= 1;
                 if *n == 0 {
@@ -309,8 +317,8 @@ fn reverse_dependency_order<'a>(deletes: &[&'a ResourceChange]) -> Vec<&'a Resou
     if order.len() < deletes.len() {
         // A cycle in recorded dependencies (a damaged state): fall back to address order for the
         // rest rather than refusing to plan.
-        let seen: BTreeSet<&ResourceAddr> = order.iter().map(|c| &c.addr).collect();
-        order.extend(by_addr.values().filter(|c| !seen.contains(&c.addr)));
+        let seen: BTreeSet<usize> = order.iter().copied().collect();
+        order.extend(by_addr.values().filter(|i| !seen.contains(i)));
     }
     order
 }
