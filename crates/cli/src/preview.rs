@@ -633,7 +633,7 @@ fn change_block(c: &ResourceChange, moved: Option<&String>) -> String {
             );
         }
     } else {
-        for p in &c.changes {
+        for p in c.property_changes().iter() {
             property_lines(&mut out, p);
         }
     }

@@ -120,7 +120,7 @@ fn change_lines(out: &mut String, c: &ResourceChange, moved: Option<&String>) {
     for r in &c.replace_reasons {
         let _ = writeln!(out, "        {}", style(format!("# {r}")).red());
     }
-    for p in &c.changes {
+    for p in c.property_changes().iter() {
         property_lines(out, p, "        ");
     }
 }
@@ -232,7 +232,7 @@ pub fn plan_json(plan: &Plan) -> Json {
                     "action": c.action.name(),
                     "moved_to_wave_because": w.moved.get(&c.addr),
                     "replace_reasons": c.replace_reasons,
-                    "properties": c.changes.iter().map(prop_json).collect::<Vec<_>>(),
+                    "properties": c.property_changes().iter().map(prop_json).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             })
         })

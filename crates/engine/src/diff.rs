@@ -1,5 +1,6 @@
 //! Diff: the desired graph against the prior state, one [`ResourceChange`] per resource.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, Value};
@@ -84,11 +85,16 @@ pub struct PropertyChange {
 }
 
 /// What will happen to one resource, and why.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Two changes are equal when they mean the same: a create with its inputs listed in `changes` equals
+/// the same create with `changes` left empty.
+#[derive(Clone, Debug)]
 pub struct ResourceChange {
     pub addr: ResourceAddr,
     pub action: Action,
-    /// Per-property changes (for creates: every input; for deletes: none).
+    /// Per-property changes. Empty for deletes, and for creates as the diff makes them: every input
+    /// of a create is a change, kept once in `inputs`. Read them with
+    /// [`ResourceChange::property_changes`], which lists a create's inputs.
     pub changes: Vec<PropertyChange>,
     /// Why the resource is replaced, one sentence per property.
     pub replace_reasons: Vec<String>,
@@ -100,6 +106,42 @@ pub struct ResourceChange {
     pub dependencies: Vec<ResourceAddr>,
     pub protect: bool,
     pub retain_on_delete: bool,
+}
+
+impl ResourceChange {
+    /// Per-property changes: `changes`, or for a create that leaves it empty, every input (as `+`).
+    pub fn property_changes(&self) -> Cow<'_, [PropertyChange]> {
+        match &self.inputs {
+            Some(inputs) if self.action == Action::Create && self.changes.is_empty() => {
+                Cow::Owned(inputs.iter().map(created).collect())
+            }
+            _ => Cow::Borrowed(&self.changes),
+        }
+    }
+}
+
+/// The change of one input of a created resource.
+fn created((name, value): (&String, &Value)) -> PropertyChange {
+    PropertyChange {
+        name: name.clone(),
+        old: None,
+        new: Some(value.clone()),
+        forces_replacement: false,
+    }
+}
+
+impl PartialEq for ResourceChange {
+    fn eq(&self, other: &ResourceChange) -> bool {
+        self.addr == other.addr
+            && self.action == other.action
+            && self.property_changes() == other.property_changes()
+            && self.replace_reasons == other.replace_reasons
+            && self.inputs == other.inputs
+            && self.prior == other.prior
+            && self.dependencies == other.dependencies
+            && self.protect == other.protect
+            && self.retain_on_delete == other.retain_on_delete
+    }
 }
 
 /// Why no plan could be made. Each names the resource.
@@ -196,15 +238,8 @@ pub(crate) fn diff_each<'a>(
             None => ResourceChange {
                 addr: addr.clone(),
                 action: Action::Create,
-                changes: inputs
-                    .iter()
-                    .map(|(k, v)| PropertyChange {
-                        name: k.clone(),
-                        old: None,
-                        new: Some(v.clone()),
-                        forces_replacement: false,
-                    })
-                    .collect(),
+                // Every input: see `property_changes`.
+                changes: Vec::new(),
                 replace_reasons: Vec::new(),
                 inputs: Some(inputs),
                 prior: None,

@@ -419,7 +419,7 @@ fn wave_record(w: &Wave) -> WaveRecord {
             .map(|c| ChangeRecord {
                 address: c.addr.clone(),
                 action: c.action.name().to_string(),
-                properties: c.changes.iter().map(property_record).collect(),
+                properties: c.property_changes().iter().map(property_record).collect(),
                 replace_reasons: c.replace_reasons.clone(),
                 inputs: c.inputs.as_ref().map(props_to_json),
                 prior: c
@@ -549,7 +549,7 @@ fn wave_from(w: WaveRecord) -> Result<Wave, String> {
                 .into_iter()
                 .map(|p| property_from(&addr, p))
                 .collect::<Result<_, _>>()?;
-            Ok(ResourceChange {
+            let mut change = ResourceChange {
                 addr,
                 action,
                 changes,
@@ -559,7 +559,15 @@ fn wave_from(w: WaveRecord) -> Result<Wave, String> {
                 dependencies: c.dependencies,
                 protect: c.protect,
                 retain_on_delete: c.retain_on_delete,
-            })
+            };
+            if change.action == Action::Create {
+                // A create's properties are its inputs: kept once, as the diff keeps them.
+                let listed = std::mem::take(&mut change.changes);
+                if *change.property_changes() != *listed {
+                    change.changes = listed;
+                }
+            }
+            Ok(change)
         })
         .collect::<Result<_, String>>()?;
     Ok(Wave {

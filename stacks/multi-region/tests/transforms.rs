@@ -216,7 +216,7 @@ fn render_plan(plan: &Plan) -> String {
             for r in &c.replace_reasons {
                 writeln!(s, "      reason: {r}").unwrap();
             }
-            for p in &c.changes {
+            for p in c.property_changes().iter() {
                 let forces = if p.forces_replacement {
                     "  # forces replacement"
                 } else {
@@ -271,7 +271,8 @@ fn touched_in(plan: &Plan, region: &str) -> Vec<String> {
 fn property_change(plan: &Plan, address: &str, name: &str) -> Option<(Value, Value)> {
     let a = addr(address);
     let c = plan.changes().find(|c| c.addr == a)?;
-    let p = c.changes.iter().find(|p| p.name == name)?;
+    let changes = c.property_changes();
+    let p = changes.iter().find(|p| p.name == name)?;
     Some((p.old.clone()?, p.new.clone()?))
 }
 

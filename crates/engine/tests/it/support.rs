@@ -152,7 +152,7 @@ fn render_change(s: &mut String, c: &ResourceChange, note: &str) {
     for r in &c.replace_reasons {
         writeln!(s, "      reason: {r}").unwrap();
     }
-    for p in &c.changes {
+    for p in c.property_changes().iter() {
         let forces = if p.forces_replacement {
             "  # forces replacement"
         } else {
