@@ -8,7 +8,8 @@
 //! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
 //! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
-//! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover. The failover
+//! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover, and
+//! [`health_check_status`] (Route 53's own verdict on a health check) for `check-health`. The failover
 //! operations that change resources are also properties, so the engine plans them like any change:
 //! `rds:DbReadReplica` `promoted` (one way) and `rds:DbInstance` `fenced` (stop/start).
 //!
@@ -31,6 +32,9 @@
 //!   [`ClientSettings::local_cloud`] set, those two are copied from the last inputs instead), and
 //!   answers `DescribeStackInstance` of a deleted instance with HTTP 500 (so existence is checked
 //!   with `ListStackInstances` first).
+//! - moto answers `GetHealthCheckStatus` of any existing check with one fixed `Success`
+//!   observation, whatever the endpoint does: with [`ClientSettings::local_cloud`] set,
+//!   [`health_check_status`] says the status is not provided instead of believing it.
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
 //!   operations on such buckets are denied locally.
 
@@ -55,6 +59,7 @@ use tandem_engine::provider::{Provider, Providers};
 pub use call::RetryPolicy;
 pub use clients::{AwsClients, ClientSettings, StaticCredentials};
 pub use error::{AwsError, CallError};
+pub use route53::{CheckerReport, HealthCheckStatus, health_check_status};
 pub use sts::{CallerIdentity, preflight};
 pub use wait::WaitPolicy;
 

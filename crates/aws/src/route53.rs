@@ -1,5 +1,6 @@
 //! `route53:HostedZone`, `route53:HealthCheck` and `route53:RecordSet`. Route 53 is global: these
 //! resources are addressed in `global` and every call goes to the us-east-1 control plane.
+//! Outside the trait, [`health_check_status`] reads what Route 53's checkers say of a check.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,7 @@ use tandem_schema::{kinds, route53 as schema, tags};
 
 use crate::call::call;
 use crate::clients::AwsClients;
-use crate::error::{CallError, OrNotFound, build_error};
+use crate::error::{AwsError, CallError, OrNotFound, build_error};
 use crate::props::{
     PropsBuilder, all_tags, bool_or, opt_i32, opt_str, req_str, schema_check, user_tags_value,
 };
@@ -1056,5 +1057,227 @@ impl Provider for RecordSetProvider {
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         self.read_observed(inputs).await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health-check status (outside the Provider trait)
+
+/// The share of checkers that must report healthy, in percent: Route 53 considers an endpoint
+/// healthy when *more than* this many of its checkers do.
+pub const HEALTHY_CHECKER_PERCENT: usize = 18;
+
+/// What Route 53's checkers say of one health check, as `GetHealthCheckStatus` gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckerReport {
+    /// Observations returned: one per checker reporting.
+    pub observations: usize,
+    /// Of those, the ones whose status is a success.
+    pub reporting_healthy: usize,
+    /// The check is inverted: Route 53 reads success as unhealthy (how an outage is simulated on
+    /// AWS).
+    pub inverted: bool,
+    /// The check is disabled: Route 53 considers it healthy whatever the checkers say.
+    pub disabled: bool,
+    /// Route 53's verdict (see [`route53_verdict`]); `None` while no checker has reported.
+    pub healthy: Option<bool>,
+    /// The most recent observation: its status text, the checker's region and when it checked.
+    pub latest_status: Option<String>,
+    pub latest_region: Option<String>,
+    pub latest_checked: Option<std::time::SystemTime>,
+}
+
+/// The answer of [`health_check_status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthCheckStatus {
+    /// Route 53 answered with its checkers' observations.
+    Reported(CheckerReport),
+    /// Route 53 has no health check of this id.
+    NotFound,
+    /// This cloud does not give a health check's status; the text says why.
+    NotProvided(String),
+}
+
+/// Route 53's verdict from its checkers' reports: a disabled check is healthy; otherwise the
+/// endpoint is healthy when more than [`HEALTHY_CHECKER_PERCENT`] % of the checkers report
+/// success, and an inverted check turns that around. `None` when no checker has reported.
+pub fn route53_verdict(
+    observations: usize,
+    reporting_healthy: usize,
+    inverted: bool,
+    disabled: bool,
+) -> Option<bool> {
+    if disabled {
+        return Some(true);
+    }
+    if observations == 0 {
+        return None;
+    }
+    let endpoint_healthy = reporting_healthy * 100 > HEALTHY_CHECKER_PERCENT * observations;
+    Some(endpoint_healthy != inverted)
+}
+
+/// Error codes (and the HTTP status) with which a cloud says it lacks an operation.
+const NOT_IMPLEMENTED_CODES: &[&str] = &[
+    "NotImplemented",
+    "NotImplementedError",
+    "NotImplementedException",
+    "UnknownOperationException",
+    "UnsupportedOperation",
+    "InvalidAction",
+];
+
+/// Whether `e` says the cloud does not implement the call, rather than that it failed: a "not
+/// implemented" code or HTTP 501 ([`crate::error::classify`] puts the status in the detail), or a
+/// not-found that is not about the health check (an endpoint that does not route the path).
+fn not_implemented(e: &CallError) -> bool {
+    NOT_IMPLEMENTED_CODES.iter().any(|c| e.has_code(c))
+        || e.detail.contains("HTTP 501")
+        || (e.is_not_found() && !e.has_code("NoSuchHealthCheck"))
+}
+
+/// What Route 53 says of health check `health_check_id`: its configuration (`GetHealthCheck`, for
+/// inverted and disabled) and its checkers' latest observations (`GetHealthCheckStatus`).
+///
+/// With [`ClientSettings::local_cloud`](crate::ClientSettings::local_cloud) set, nothing is called
+/// and the answer is [`HealthCheckStatus::NotProvided`]: moto 5.2 answers every existing check
+/// with one fixed observation (`Success: HTTP Status Code: 200` from `127.0.13.37` in
+/// us-east-1), whatever the endpoint does, and that is not a health status.
+///
+/// # Errors
+/// [`AwsError::Call`] when Route 53 fails in any other way (unreachable, access denied, ...).
+pub async fn health_check_status(
+    clients: &AwsClients,
+    health_check_id: &str,
+) -> Result<HealthCheckStatus, AwsError> {
+    if clients.local_cloud() {
+        return Ok(HealthCheckStatus::NotProvided(
+            "the local cloud (moto) answers a fixed observation, not what its checkers saw".into(),
+        ));
+    }
+    let r53 = clients.route53().await;
+    let config = match call(clients.retry(), "route53:GetHealthCheck", || {
+        r53.get_health_check()
+            .health_check_id(health_check_id)
+            .send()
+    })
+    .await
+    {
+        Ok(out) => out
+            .health_check()
+            .and_then(|h| h.health_check_config().cloned()),
+        Err(e) if not_implemented(&e) => return Ok(HealthCheckStatus::NotProvided(e.to_string())),
+        Err(e) if e.is_not_found() => return Ok(HealthCheckStatus::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let inverted = config.as_ref().and_then(|c| c.inverted()).unwrap_or(false);
+    let disabled = config.as_ref().and_then(|c| c.disabled()).unwrap_or(false);
+    let out = match call(clients.retry(), "route53:GetHealthCheckStatus", || {
+        r53.get_health_check_status()
+            .health_check_id(health_check_id)
+            .send()
+    })
+    .await
+    {
+        Ok(out) => out,
+        Err(e) if not_implemented(&e) => return Ok(HealthCheckStatus::NotProvided(e.to_string())),
+        Err(e) if e.is_not_found() => return Ok(HealthCheckStatus::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let observations = out.health_check_observations();
+    let reporting_healthy = observations
+        .iter()
+        .filter(|o| {
+            o.status_report()
+                .and_then(|r| r.status())
+                .is_some_and(|s| s.trim_start().starts_with("Success"))
+        })
+        .count();
+    let latest = observations
+        .iter()
+        .filter_map(|o| Some((o, o.status_report()?.checked_time()?)))
+        .max_by_key(|(_, t)| (t.secs(), t.subsec_nanos()))
+        .map(|(o, t)| (o, std::time::SystemTime::try_from(*t).ok()))
+        .or_else(|| observations.first().map(|o| (o, None)));
+    Ok(HealthCheckStatus::Reported(CheckerReport {
+        observations: observations.len(),
+        reporting_healthy,
+        inverted,
+        disabled,
+        healthy: route53_verdict(observations.len(), reporting_healthy, inverted, disabled),
+        latest_status: latest
+            .and_then(|(o, _)| o.status_report()?.status())
+            .map(str::to_string),
+        latest_region: latest
+            .and_then(|(o, _)| o.region())
+            .map(|r| r.as_str().to_string()),
+        latest_checked: latest.and_then(|(_, t)| t),
+    }))
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn more_than_eighteen_percent_is_healthy() {
+        assert_eq!(route53_verdict(16, 16, false, false), Some(true));
+        assert_eq!(route53_verdict(16, 3, false, false), Some(true), "18.75 %");
+        assert_eq!(
+            route53_verdict(50, 9, false, false),
+            Some(false),
+            "18 % exactly"
+        );
+        assert_eq!(route53_verdict(50, 10, false, false), Some(true));
+        assert_eq!(route53_verdict(16, 0, false, false), Some(false));
+        assert_eq!(route53_verdict(0, 0, false, false), None);
+    }
+
+    #[test]
+    fn inverted_turns_around_and_disabled_is_healthy() {
+        assert_eq!(route53_verdict(16, 16, true, false), Some(false));
+        assert_eq!(route53_verdict(16, 0, true, false), Some(true));
+        assert_eq!(route53_verdict(16, 0, false, true), Some(true));
+        assert_eq!(route53_verdict(0, 0, true, true), Some(true));
+    }
+
+    #[test]
+    fn not_implemented_is_told_from_failures() {
+        let e = |code: Option<&str>, class, detail: &str| CallError {
+            operation: "route53:GetHealthCheckStatus",
+            class,
+            code: code.map(str::to_string),
+            detail: detail.into(),
+        };
+        assert!(not_implemented(&e(
+            Some("NotImplemented"),
+            ErrorClass::Retryable,
+            "NotImplemented (HTTP 501)"
+        )));
+        assert!(not_implemented(&e(
+            Some("InternalFailure"),
+            ErrorClass::Retryable,
+            "InternalFailure (HTTP 501): not yet implemented (gave up after 6 attempts)"
+        )));
+        assert!(not_implemented(&e(
+            Some("NoSuchBucket"),
+            ErrorClass::NotFound,
+            "NoSuchBucket (HTTP 404)"
+        )));
+        assert!(!not_implemented(&e(
+            Some("NoSuchHealthCheck"),
+            ErrorClass::NotFound,
+            "NoSuchHealthCheck (HTTP 404)"
+        )));
+        assert!(!not_implemented(&e(
+            Some("AccessDenied"),
+            ErrorClass::AccessDenied,
+            "AccessDenied (HTTP 403)"
+        )));
+        assert!(!not_implemented(&e(
+            None,
+            ErrorClass::Retryable,
+            "could not reach the endpoint (connection failed)"
+        )));
     }
 }

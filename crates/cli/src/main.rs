@@ -96,8 +96,10 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// Probe each region's application as Route 53's checkers do; exit 7 when the active region
-    /// is unhealthy.
+    /// Probe each region's application as Route 53's checkers do, and show Route 53's own
+    /// health-check status where the cloud gives it (the ROUTE53 column, `route53` in --json;
+    /// n/a on the local cloud, whose fixed answer is not a status). Exit 7 when the active region
+    /// is unhealthy: by the probes, or by Route 53 when it gives a status.
     CheckHealth {
         #[arg(long)]
         json: bool,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use console::style;
 use serde_json::json;
+use tandem_aws::{CheckerReport, HealthCheckStatus};
 use tandem_core::evaluate;
 use tandem_engine::ops::{self, make_plan};
 use tandem_engine::{EngineError, Observer, State};
@@ -20,6 +21,7 @@ use tandem_failover::orchestrate::{
 use tandem_failover::run::{Runner, epoch_now};
 use tandem_failover::timed::{CloudClock, timed};
 use tandem_failover::{Aspect, Posture};
+use tandem_schema::kinds;
 use tandem_stack_multi_region::MultiRegion;
 
 use crate::commands::Workspace;
@@ -133,6 +135,159 @@ async fn region_health(
         });
     }
     out
+}
+
+/// How long `check-health` waits for Route 53's answer about one health check.
+const ROUTE53_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Route 53's own verdict on a region's health check, or why there is none.
+#[derive(Clone, Debug)]
+struct Route53View {
+    health_check_id: Option<String>,
+    report: Result<CheckerReport, Route53Unavailable>,
+}
+
+/// Why Route 53's verdict is not shown.
+#[derive(Clone, Debug)]
+struct Route53Unavailable {
+    /// What the ROUTE53 column shows: `n/a`, `missing` or `error`.
+    label: &'static str,
+    why: String,
+}
+
+impl Route53View {
+    fn unavailable(id: Option<String>, label: &'static str, why: String) -> Route53View {
+        Route53View {
+            health_check_id: id,
+            report: Err(Route53Unavailable { label, why }),
+        }
+    }
+
+    /// Route 53's verdict, when it gave one.
+    fn healthy(&self) -> Option<bool> {
+        self.report.as_ref().ok().and_then(|r| r.healthy)
+    }
+
+    /// The ROUTE53 column: `healthy 16/16`, `UNHEALTHY 0/16` (checkers reporting success / all),
+    /// `no data` before any checker reported, or the label of why there is nothing.
+    fn column(&self) -> console::StyledObject<String> {
+        match &self.report {
+            Ok(r) => {
+                let counts = format!("{}/{}", r.reporting_healthy, r.observations);
+                match r.healthy {
+                    Some(true) => style(format!("healthy {counts}")).green(),
+                    Some(false) => style(format!("UNHEALTHY {counts}")).red().bold(),
+                    None => style("no data".to_string()),
+                }
+            }
+            Err(u) => style(u.label.to_string()),
+        }
+    }
+
+    /// The `route53` object of `--json`: `null` when Route 53 gave no status.
+    fn json(&self) -> serde_json::Value {
+        match &self.report {
+            Ok(r) => json!({
+                "health_check_id": self.health_check_id,
+                "healthy": r.healthy,
+                "observations": r.observations,
+                "reporting_healthy": r.reporting_healthy,
+                "inverted": r.inverted,
+                "disabled": r.disabled,
+                "latest_status": r.latest_status,
+                "latest_region": r.latest_region,
+                "latest_checked": r.latest_checked
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| tandem_engine::store::utc_text(d.as_secs())),
+            }),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// Why there is no status, or what to know to read it.
+    fn note(&self) -> Option<String> {
+        match &self.report {
+            Ok(r) if r.disabled => {
+                Some("the health check is disabled: Route 53 considers it healthy".into())
+            }
+            Ok(r) if r.inverted => Some(
+                "the health check is inverted (a simulated outage): Route 53 reads its checkers' \
+                 successes as unhealthy"
+                    .into(),
+            ),
+            Ok(_) => None,
+            Err(u) => Some(u.why.clone()),
+        }
+    }
+}
+
+/// The id of the health check the stack deployed for `region`
+/// (`global/route53:HealthCheck/app-REGION`), from its `health_check_id` output.
+fn deployed_health_check(state: &State, region: &str) -> Option<String> {
+    let name = format!("app-{region}");
+    state
+        .resources
+        .iter()
+        .find(|(a, _)| {
+            a.kind() == kinds::ROUTE53_HEALTH_CHECK && a.region().is_global() && a.name() == name
+        })
+        .map(|(_, r)| {
+            r.outputs
+                .get("health_check_id")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| r.id.clone(), str::to_string)
+        })
+}
+
+/// What Route 53 says of `region`'s health check, waiting at most [`ROUTE53_TIMEOUT`].
+async fn route53_view(ws: &Workspace, state: &State, region: &str) -> Route53View {
+    let Some(id) = deployed_health_check(state, region) else {
+        return Route53View::unavailable(
+            None,
+            "n/a",
+            "no route53:HealthCheck deployed for this region".into(),
+        );
+    };
+    let answer = tokio::time::timeout(
+        ROUTE53_TIMEOUT,
+        tandem_aws::health_check_status(&ws.clients, &id),
+    )
+    .await;
+    let known = Some(id.clone());
+    match answer {
+        Ok(Ok(HealthCheckStatus::Reported(r))) => Route53View {
+            health_check_id: known,
+            report: Ok(r),
+        },
+        Ok(Ok(HealthCheckStatus::NotProvided(why))) => Route53View::unavailable(
+            known,
+            "n/a",
+            format!("the cloud does not give health-check status ({why})"),
+        ),
+        Ok(Ok(HealthCheckStatus::NotFound)) => Route53View::unavailable(
+            known,
+            "missing",
+            format!("health check {id} is in the state but not in Route 53 (`tandem refresh`)"),
+        ),
+        Ok(Err(e)) => Route53View::unavailable(known, "error", e.to_string()),
+        Err(_) => Route53View::unavailable(
+            known,
+            "error",
+            format!(
+                "Route 53 did not answer within {} s",
+                ROUTE53_TIMEOUT.as_secs()
+            ),
+        ),
+    }
+}
+
+/// Whether the active region is healthy: by the probes, and by Route 53 when it gives a status
+/// (`route53` in the order of `results`).
+fn active_is_healthy(results: &[RegionHealth], route53: &[Route53View]) -> bool {
+    results
+        .iter()
+        .zip(route53)
+        .any(|(r, r53)| r.role == "active" && r.healthy && r53.healthy() != Some(false))
 }
 
 /// Takes the lock and the state, first reconciling what an interrupted run left pending (by
@@ -453,15 +608,24 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
 pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let posture = ws.posture(&state)?;
-    let results = region_health(ws, &state, &posture, 3).await;
-    let active_ok = results.iter().any(|r| r.role == "active" && r.healthy);
+    // Route 53's own verdict is asked for while the probes run (same order as the regions).
+    let (results, r53_primary, r53_secondary) = tokio::join!(
+        region_health(ws, &state, &posture, 3),
+        route53_view(ws, &state, &ws.env.primary_region),
+        route53_view(ws, &state, &ws.env.secondary_region),
+    );
+    let route53 = [r53_primary, r53_secondary];
+    let active_ok = active_is_healthy(&results, &route53);
     if json_out {
         let j: Vec<_> = results
             .iter()
-            .map(|r| {
+            .zip(&route53)
+            .map(|(r, r53)| {
                 json!({
                     "region": r.region, "role": r.role, "url": r.url, "healthy": r.healthy,
                     "probes": r.probes.iter().map(|p| json!({"healthy": p.healthy, "status": p.status, "latency_ms": p.latency.as_millis() as u64, "error": p.error})).collect::<Vec<_>>(),
+                    "route53": r53.json(),
+                    "route53_note": r53.note(),
                 })
             })
             .collect();
@@ -473,10 +637,10 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
         );
     } else {
         println!(
-            "{:<12} {:<8} {:<9} {:<7} {}",
-            "REGION", "ROLE", "VERDICT", "PROBES", "ENDPOINT"
+            "{:<12} {:<8} {:<9} {:<7} {:<15} ENDPOINT",
+            "REGION", "ROLE", "VERDICT", "PROBES", "ROUTE53"
         );
-        for r in &results {
+        for (r, r53) in results.iter().zip(&route53) {
             let ok = r.probes.iter().filter(|p| p.healthy).count();
             let verdict = if r.healthy {
                 style("healthy").green()
@@ -484,11 +648,12 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
                 style("UNHEALTHY").red().bold()
             };
             println!(
-                "{:<12} {:<8} {:<9} {:<7} {}{}",
+                "{:<12} {:<8} {:<9} {:<7} {:<15} {}{}",
                 r.region,
                 r.role,
                 verdict,
                 format!("{ok}/{}", r.probes.len()),
+                r53.column(),
                 r.url.as_deref().unwrap_or("(not deployed)"),
                 r.probes
                     .iter()
@@ -501,6 +666,21 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
         println!(
             "Probes: TCP connect within 4 s, HTTP 2xx/3xx within 2 s; verdict after 3 consecutive results, as Route 53."
         );
+        println!(
+            "ROUTE53: Route 53's own checkers (reporting success / all; healthy above 18 %), where the cloud gives it."
+        );
+        // One line per distinct note, naming its regions.
+        let mut notes: Vec<(String, Vec<&str>)> = Vec::new();
+        for (r, r53) in results.iter().zip(&route53) {
+            let Some(note) = r53.note() else { continue };
+            match notes.iter_mut().find(|(n, _)| *n == note) {
+                Some((_, regions)) => regions.push(&r.region),
+                None => notes.push((note, vec![&r.region])),
+            }
+        }
+        for (note, regions) in notes {
+            println!("  ROUTE53 {}: {note}", regions.join(", "));
+        }
     }
     Ok(if active_ok { exit::OK } else { UNHEALTHY })
 }
@@ -980,4 +1160,86 @@ fn drill_markdown(s: &serde_json::Value, r: &FailoverReport) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod route53_tests {
+    use super::*;
+
+    fn region(role: &'static str, healthy: bool) -> RegionHealth {
+        RegionHealth {
+            region: format!("{role}-region"),
+            role,
+            url: None,
+            healthy,
+            probes: Vec::new(),
+        }
+    }
+
+    fn reported(healthy: Option<bool>, ok: usize, of: usize) -> Route53View {
+        Route53View {
+            health_check_id: Some("hc".into()),
+            report: Ok(CheckerReport {
+                observations: of,
+                reporting_healthy: ok,
+                inverted: false,
+                disabled: false,
+                healthy,
+                latest_status: None,
+                latest_region: None,
+                latest_checked: None,
+            }),
+        }
+    }
+
+    fn na() -> Route53View {
+        Route53View::unavailable(None, "n/a", "not given".into())
+    }
+
+    #[test]
+    fn route53_saying_unhealthy_makes_the_active_region_unhealthy() {
+        let regions = [region("active", true), region("standby", true)];
+        assert!(active_is_healthy(&regions, &[na(), na()]));
+        assert!(active_is_healthy(
+            &regions,
+            &[reported(Some(true), 16, 16), na()]
+        ));
+        assert!(active_is_healthy(&regions, &[reported(None, 0, 0), na()]));
+        assert!(!active_is_healthy(
+            &regions,
+            &[reported(Some(false), 0, 16), na()]
+        ));
+        // The standby's verdict does not decide.
+        assert!(active_is_healthy(
+            &regions,
+            &[na(), reported(Some(false), 0, 16)]
+        ));
+        // Route 53 saying healthy does not overrule failing probes.
+        let down = [region("active", false), region("standby", true)];
+        assert!(!active_is_healthy(
+            &down,
+            &[reported(Some(true), 16, 16), na()]
+        ));
+    }
+
+    #[test]
+    fn the_column_and_the_json() {
+        assert_eq!(
+            reported(Some(true), 16, 16).column().to_string(),
+            style("healthy 16/16").green().to_string()
+        );
+        assert!(
+            reported(Some(false), 0, 16)
+                .column()
+                .to_string()
+                .contains("UNHEALTHY 0/16")
+        );
+        assert_eq!(na().column().to_string(), "n/a");
+        assert!(na().json().is_null());
+        assert_eq!(na().note().as_deref(), Some("not given"));
+        let j = reported(Some(false), 0, 16).json();
+        assert_eq!(j["healthy"], false);
+        assert_eq!(j["observations"], 16);
+        assert_eq!(j["health_check_id"], "hc");
+    }
 }

@@ -7,6 +7,7 @@ mod cloudwatch;
 mod failures;
 mod rds;
 mod route53;
+mod route53_status;
 mod s3;
 
 use tandem_aws::{AwsClients, ClientSettings, RetryPolicy, StaticCredentials, WaitPolicy};
