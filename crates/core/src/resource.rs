@@ -65,6 +65,8 @@ impl ResourceDecl {
             .collect();
         deps.sort();
         deps.dedup();
+        // Plans keep these lists: no spare capacity.
+        deps.shrink_to_fit();
         deps
     }
 }

@@ -283,6 +283,9 @@ pub(crate) fn diff_each<'a>(
                         forces_replacement: by_provider || by_option,
                     });
                 }
+                // Held until apply: no spare capacity.
+                changes.shrink_to_fit();
+                replace_reasons.shrink_to_fit();
                 let action = if changes.is_empty() {
                     Action::NoOp
                 } else if replace_reasons.is_empty() {

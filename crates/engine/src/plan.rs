@@ -189,7 +189,7 @@ pub fn plan(
                 by = Some(d);
             }
         }
-        let why = by.map(|by| format!("after {by}, which it depends on"));
+        let why = by.map(|by| reason(&["after ", by.as_str(), ", which it depends on"]));
         placed.insert(addr, (w, c.action));
         if c.action == Action::NoOp {
             unchanged += 1;
@@ -211,7 +211,7 @@ pub fn plan(
         {
             waves[w].moved.insert(addr.clone(), why);
         }
-        waves[w].changes.push(c);
+        push(&mut waves[w].changes, c);
     })?;
 
     // Deletes: the latest of their own wave and that of any deleted resource depending on them.
@@ -240,13 +240,13 @@ pub fn plan(
             && let Some(by) = delete_moved.get(addr)
         {
             let why = if is_deleted(by) {
-                format!("after {by}, which depends on it, is deleted")
+                reason(&["after ", by.as_str(), ", which depends on it, is deleted"])
             } else {
-                format!("after {by}, which used it, is changed")
+                reason(&["after ", by.as_str(), ", which used it, is changed"])
             };
             waves[w].moved.insert(addr.clone(), why);
         }
-        waves[w].changes.push(c);
+        push(&mut waves[w].changes, c);
     }
     drop(slots);
     waves.retain(|w| !w.changes.is_empty());
@@ -277,6 +277,22 @@ pub fn plan(
         drift: Vec::new(),
         outputs,
     })
+}
+
+/// Text made of `parts`, without spare capacity: a plan holds one per moved change.
+fn reason(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| s.push_str(p));
+    s
+}
+
+/// Appends to a wave's changes, growing the list by a quarter at a time rather than doubling it:
+/// one wave may hold nearly every change of a large stack.
+fn push(changes: &mut Vec<ResourceChange>, c: ResourceChange) {
+    if changes.len() == changes.capacity() {
+        changes.reserve_exact((changes.len() / 4).max(16));
+    }
+    changes.push(c);
 }
 
 /// Deleted resources ordered so that each comes before the resources it depended on, as indices
