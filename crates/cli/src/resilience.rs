@@ -516,7 +516,13 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
     if plan_only {
         let target = tandem_failover::transform::failback_rebuild(&posture)
             .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
-        let switched = tandem_failover::transform::failback_switch(&target, None, "(plan)")
+        // Step 2 is planned against today's state, where the new replica does not exist yet: it
+        // shows as created from the current writer (its source after step 1), then promoted.
+        let writer_arn = state
+            .output(&orchestrate::db_addr(&posture.db.writer), "arn")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let switched = tandem_failover::transform::failback_switch(&target, writer_arn, "(plan)")
             .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
         for (title, p) in [
             ("Step 1: rebuild the replica", &target),
@@ -602,6 +608,37 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         .bold()
     );
     Ok(exit::OK)
+}
+
+/// Whether the Auto Scaling capacity of `region`, read from the cloud through its provider, is the
+/// primary's. `None` when the stack declares no capacity resource there: nothing to check, and the
+/// report says so instead of claiming the standby was scaled.
+async fn capacity_is_primary(ws: &Workspace, state: &State, region: &str) -> Result<Option<bool>> {
+    let providers = ws.providers();
+    let want = i64::from(ws.env.sizes.primary_desired_capacity);
+    let mut seen = None;
+    for (addr, rec) in state
+        .resources
+        .iter()
+        .filter(|(a, _)| a.kind() == "autoscaling:GroupCapacity" && a.region_str() == region)
+    {
+        let Some(provider) = providers.get(addr.kind()) else {
+            continue;
+        };
+        let ctx = tandem_engine::OpContext {
+            addr: addr.clone(),
+            stack: state.stack.clone(),
+            env: state.env.clone(),
+            token: String::new(),
+        };
+        let live = provider
+            .read(&ctx, &rec.id, &rec.inputs)
+            .await
+            .map_err(|e| Failure::new(exit::ERROR, format!("reading {addr}: {e}")))?;
+        let desired = live.and_then(|o| o.outputs.get("desired_capacity").and_then(|v| v.as_i64()));
+        seen = Some(seen.unwrap_or(true) && desired == Some(want));
+    }
+    Ok(seen)
 }
 
 /// `tandem check-health`.
@@ -977,18 +1014,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let healthy = |r: &str| health.iter().any(|h| h.region == r && h.healthy);
     let dns_answer = resolve_failover(&state, &healthy);
     let dns_ok = dns_answer.as_deref() == Some(to.as_str());
-    // `None` when the stack declares no capacity resource there: nothing to check, and the report
-    // says so instead of claiming the standby was scaled.
-    let capacities: Vec<bool> = state
-        .resources
-        .iter()
-        .filter(|(a, _)| a.kind() == "autoscaling:GroupCapacity" && a.region_str() == to)
-        .map(|(_, r)| {
-            r.inputs.get("desired_capacity").and_then(|v| v.as_i64())
-                == Some(i64::from(ws.env.sizes.primary_desired_capacity))
-        })
-        .collect();
-    let capacity_ok = (!capacities.is_empty()).then(|| capacities.iter().all(|ok| *ok));
+    let capacity_ok = clock.time(capacity_is_primary(ws, &state, &to)).await?;
     let recovered_at = epoch_now();
     // 5. Restore the region and complete the deferred work.
     clock.time(simulate_outage(ws, Some(&from), true)).await?;

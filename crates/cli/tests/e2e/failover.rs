@@ -273,7 +273,21 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     );
     assert_eq!(capacity(&resumed), (1.into(), 2.into()), "{resumed:#}");
 
-    // Failback: a new replica in us-east-1 from the new primary, then the switch.
+    // Failback: a new replica in us-east-1 from the new primary, then the switch. Its preview
+    // plans both steps and changes nothing.
+    let preview = c.ok(&["failback", "--plan"]);
+    assert!(
+        preview.stdout.contains("Step 2: switch back")
+            && preview
+                .stdout
+                .contains("+ us-east-1/rds:DbReadReplica/app-db-g2")
+            && preview
+                .stdout
+                .contains("~ us-west-2/rds:DbReadReplica/app-db-replica"),
+        "{}",
+        preview.text()
+    );
+    c.no_changes();
     c.ok(&["failback", "--yes"]);
     c.no_changes();
     let back = c.facts();
