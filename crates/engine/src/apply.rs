@@ -434,9 +434,12 @@ async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<
 fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
     let state = run.state.lock().expect("state lock");
     let lookup = |r: &OutputRef| -> Option<Value> { state.output(&r.addr, &r.output).cloned() };
-    let mut out = Props::new();
-    for (k, v) in change.inputs.iter().flatten() {
-        let resolved = v.resolve(&lookup);
+    let Some(inputs) = &change.inputs else {
+        return Ok(Props::new());
+    };
+    // Shares with the plan the values that hold no reference.
+    let out = inputs.resolve(&lookup);
+    for ((k, v), (_, resolved)) in inputs.iter().zip(out.iter()) {
         if resolved.is_unknown() {
             let missing: Vec<String> = v
                 .refs()
@@ -449,7 +452,6 @@ fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
                 missing.join(", ")
             ));
         }
-        out.insert(k.clone(), resolved);
     }
     Ok(out)
 }
