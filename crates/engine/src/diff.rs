@@ -375,3 +375,48 @@ fn union<'p>(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tandem_core::{ResourceDecl, StackBuilder};
+
+    use super::*;
+    use crate::testing::FakeCloud;
+
+    #[test]
+    fn a_create_keeps_its_inputs_once_and_lists_them_as_changes() {
+        let cloud = FakeCloud::in_memory();
+        let mut providers = Providers::new();
+        providers.add(cloud.provider("x:Thing", &[]));
+        let mut stack = StackBuilder::new();
+        stack.declare(
+            ResourceDecl::new("us-east-1/x:Thing/a".parse().unwrap())
+                .input("size", 1)
+                .input("name", "a"),
+        );
+        let desired = stack.finish().unwrap();
+        let changes = diff(&desired, &State::new("s", "dev", "l".into()), &providers).unwrap();
+        let c = &changes[0];
+        assert_eq!(c.action, Action::Create);
+        assert!(c.changes.is_empty());
+        let listed = c.property_changes();
+        let shown: Vec<(&str, Option<&Value>, Option<&Value>)> = listed
+            .iter()
+            .map(|p| (p.name.as_str(), p.old.as_ref(), p.new.as_ref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("name", None, Some(&Value::str("a"))),
+                ("size", None, Some(&Value::from(1))),
+            ]
+        );
+        // Listed explicitly, the same create compares equal; listed differently, it does not.
+        let mut expanded = c.clone();
+        expanded.changes = listed.into_owned();
+        assert_eq!(expanded, *c);
+        assert_eq!(expanded.property_changes(), c.property_changes());
+        expanded.changes.pop();
+        assert_ne!(expanded, *c);
+    }
+}

@@ -739,11 +739,16 @@ mod tests {
         assert_eq!(back.fingerprint, "fp-1");
         // And the file form is stable: encoding again gives the same bytes.
         assert_eq!(back.to_json_bytes().unwrap(), bytes);
-        let text = String::from_utf8(bytes).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(
             text.contains(r##""$ref": "us-east-1/s3:Bucket/logs#arn""##),
             "{text}"
         );
+        // A create keeps its inputs once in memory (loaded so too), and is written out in full.
+        assert!(back.plan.waves[0].changes[0].changes.is_empty());
+        let mut compact = plan.clone();
+        compact.waves[0].changes[0].changes.clear();
+        assert_eq!(encode(&compact, "fp-1").unwrap(), bytes);
     }
 
     #[test]
