@@ -21,7 +21,6 @@ use crate::clients::AwsClients;
 use crate::error::{CallError, OrNotFound};
 use crate::props::{
     PropsBuilder, all_tags, opt_i32, opt_str, region_of, req_str, schema_check, str_list, str_map,
-    user_tags_value,
 };
 use crate::wait::{self, Check};
 
@@ -49,6 +48,11 @@ fn cfn_tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
     t.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// A resource's live tags as pairs (stacks and stack sets share CloudFormation's `Tag`).
+fn tag_pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter().filter_map(|t| Some((t.key()?, t.value()?)))
 }
 
 fn capabilities(inputs: &Props) -> Result<Vec<Capability>, ProviderError> {
@@ -163,13 +167,7 @@ impl StackProvider {
     }
 
     fn observed(stack: &Stack, last: &Props) -> Observed {
-        let tags: Vec<(&str, &str)> = stack
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value()?)))
-            .collect();
-        let user_tags = user_tags_value(tags);
-        let mut b = PropsBuilder::new()
+        let inputs = PropsBuilder::new()
             .set("stack_name", stack.stack_name().unwrap_or_default())
             // The template is not compared: CloudFormation may return it reformatted.
             .copy(last, "template_body")
@@ -179,13 +177,12 @@ impl StackProvider {
             .opt(
                 "parameters",
                 live_parameters(stack.parameters(), last, "parameters"),
-            );
-        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
-            b = b.set("tags", user_tags);
-        }
+            )
+            .user_tags(last, tag_pairs(stack.tags()))
+            .build();
         Observed {
             id: stack.stack_name().unwrap_or_default().to_string(),
-            inputs: b.build(),
+            inputs,
             outputs: stack_outputs(stack),
         }
     }
@@ -431,13 +428,7 @@ impl StackSetProvider {
         if set.status().map(|s| s.as_str()) == Some("DELETED") {
             return Ok(None);
         }
-        let tags: Vec<(&str, &str)> = set
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value()?)))
-            .collect();
-        let user_tags = user_tags_value(tags);
-        let mut b = PropsBuilder::new()
+        let mut inputs = PropsBuilder::new()
             .set("stack_set_name", name)
             .opt("template_body", set.template_body().map(str::to_string))
             .opt(
@@ -453,11 +444,9 @@ impl StackSetProvider {
             )
             .copy(last, "capabilities")
             .copy(last, "region")
-            .opt("description", set.description().filter(|d| !d.is_empty()));
-        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
-            b = b.set("tags", user_tags);
-        }
-        let mut inputs = b.build();
+            .opt("description", set.description().filter(|d| !d.is_empty()))
+            .user_tags(last, tag_pairs(set.tags()))
+            .build();
         // The template may come back reformatted; keep the program's text when it has one.
         if let Some(t) = last.get("template_body") {
             inputs.insert("template_body".into(), t.clone());

@@ -88,20 +88,26 @@ pub fn opt_f64(inputs: &Props, name: &str) -> Result<Option<f64>, ProviderError>
     }
 }
 
+/// One string of a map or list input; `path` names it (`tags.team`, `records[0]`) in errors.
+fn string_item(v: &Value, path: impl FnOnce() -> String) -> Result<String, ProviderError> {
+    match plain(v) {
+        Value::String(s) => Ok(s.clone()),
+        v if v.is_unknown() => Err(not_known(&path())),
+        v => Err(ProviderError::invalid(format!(
+            "input `{}` must be a string, not {}",
+            path(),
+            v.render()
+        ))),
+    }
+}
+
 /// A map of strings (tags, parameters, dimensions); absent is empty.
 pub fn str_map(inputs: &Props, name: &str) -> Result<BTreeMap<String, String>, ProviderError> {
     match inputs.get(name) {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Map(m)) => m
             .iter()
-            .map(|(k, v)| match plain(v) {
-                Value::String(s) => Ok((k.clone(), s.clone())),
-                v if v.is_unknown() => Err(not_known(&format!("{name}.{k}"))),
-                v => Err(ProviderError::invalid(format!(
-                    "input `{name}.{k}` must be a string, not {}",
-                    v.render()
-                ))),
-            })
+            .map(|(k, v)| Ok((k.clone(), string_item(v, || format!("{name}.{k}"))?)))
             .collect(),
         Some(v) if v.is_unknown() => Err(not_known(name)),
         Some(v) => Err(ProviderError::invalid(format!(
@@ -118,14 +124,7 @@ pub fn str_list(inputs: &Props, name: &str) -> Result<Vec<String>, ProviderError
         Some(Value::List(l)) => l
             .iter()
             .enumerate()
-            .map(|(i, v)| match plain(v) {
-                Value::String(s) => Ok(s.clone()),
-                v if v.is_unknown() => Err(not_known(&format!("{name}[{i}]"))),
-                v => Err(ProviderError::invalid(format!(
-                    "input `{name}[{i}]` must be a string, not {}",
-                    v.render()
-                ))),
-            })
+            .map(|(i, v)| string_item(v, || format!("{name}[{i}]")))
             .collect(),
         Some(v) if v.is_unknown() => Err(not_known(name)),
         Some(v) => Err(ProviderError::invalid(format!(
@@ -155,6 +154,18 @@ pub fn user_tags_value<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -
             .map(|(k, v)| (k.to_string(), Value::str(v)))
             .collect(),
     )
+}
+
+/// The keys of the user's tags in `old` that `wanted` no longer has: the tags an update removes
+/// (tag APIs add and remove separately).
+pub fn removed_tag_keys(
+    old: &Props,
+    wanted: &BTreeMap<String, String>,
+) -> Result<Vec<String>, ProviderError> {
+    Ok(str_map(old, "tags")?
+        .into_keys()
+        .filter(|k| !wanted.contains_key(k))
+        .collect())
 }
 
 /// Builds props from pairs, skipping `None`s.
@@ -192,6 +203,22 @@ impl PropsBuilder {
             self.0.insert(name.to_string(), v);
         }
         self
+    }
+
+    /// Sets `tags` to the live user tags (Tandem's own removed, see [`user_tags_value`]) when the
+    /// last inputs had `tags` or there are any, so an untagged resource does not read back as
+    /// drift.
+    pub fn user_tags<'a>(
+        self,
+        from: &Props,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> PropsBuilder {
+        self.defaulted(
+            from,
+            "tags",
+            user_tags_value(live),
+            Value::Map(BTreeMap::new()),
+        )
     }
 
     pub fn build(self) -> Props {

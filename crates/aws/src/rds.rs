@@ -16,8 +16,8 @@ use crate::clients::AwsClients;
 use crate::error::{AwsError, CallError, OrNotFound};
 use crate::presign;
 use crate::props::{
-    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, region_of, req_str, schema_check,
-    user_tags_value,
+    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, region_of, removed_tag_keys, req_str,
+    schema_check,
 };
 use crate::wait::{self, Check};
 
@@ -321,12 +321,6 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
             k.to_string()
         }
     });
-    let tags: Vec<(&str, &str)> = db
-        .tag_list()
-        .iter()
-        .filter_map(|t| Some((t.key()?, t.value()?)))
-        .collect();
-    let user_tags = user_tags_value(tags);
     let mut b = PropsBuilder::new()
         .opt("identifier", db.db_instance_identifier())
         .opt("instance_class", db.db_instance_class())
@@ -348,13 +342,16 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
             Value::Bool(db.deletion_protection().unwrap_or(false)),
             Value::Bool(false),
         )
-        .copy(last, "skip_final_snapshot");
+        .copy(last, "skip_final_snapshot")
+        .user_tags(
+            last,
+            db.tag_list()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value()?))),
+        );
     // AWS fills in a default key when none was named: only a named key is compared.
     if last.contains_key("kms_key_id") {
         b = b.opt("kms_key_id", kms);
-    }
-    if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
-        b = b.set("tags", user_tags);
     }
     b
 }
@@ -651,10 +648,7 @@ impl Provider for DbInstanceProvider {
                     .send()
             })
             .await?;
-            let removed: Vec<String> = crate::props::str_map(old, "tags")?
-                .into_keys()
-                .filter(|k| !wanted.contains_key(k))
-                .collect();
+            let removed = removed_tag_keys(old, &wanted)?;
             if !removed.is_empty() {
                 call(self.clients.retry(), "rds:RemoveTagsFromResource", || {
                     rds.remove_tags_from_resource()

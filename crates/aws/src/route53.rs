@@ -20,7 +20,7 @@ use crate::call::call;
 use crate::clients::AwsClients;
 use crate::error::{AwsError, CallError, OrNotFound, build_error};
 use crate::props::{
-    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, req_str, schema_check, user_tags_value,
+    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, removed_tag_keys, req_str, schema_check,
 };
 use crate::wait::{self, Check};
 
@@ -399,8 +399,7 @@ impl HealthCheckProvider {
         let ty = c.r#type().as_str().to_string();
         let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
         let int = |v: Option<i32>, d: i64| Value::Int(v.map(i64::from).unwrap_or(d));
-        let user_tags = user_tags_value(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let mut b = PropsBuilder::new()
+        let inputs = PropsBuilder::new()
             .set("type", ty)
             .opt("fqdn", c.fully_qualified_domain_name())
             .opt("ip_address", c.ip_address())
@@ -435,13 +434,12 @@ impl HealthCheckProvider {
                 "disabled",
                 Value::Bool(c.disabled().unwrap_or(false)),
                 Value::Bool(false),
-            );
-        if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
-            b = b.set("tags", user_tags);
-        }
+            )
+            .user_tags(last, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .build();
         Ok(Some(Observed {
             id: id.to_string(),
-            inputs: b.build(),
+            inputs,
             outputs: PropsBuilder::new().set("health_check_id", id).build(),
         }))
     }
@@ -553,10 +551,7 @@ impl Provider for HealthCheckProvider {
         })
         .await?;
         let tags = all_tags(ctx, new)?;
-        let removed: Vec<String> = crate::props::str_map(old, "tags")?
-            .into_keys()
-            .filter(|k| !tags.contains_key(k))
-            .collect();
+        let removed = removed_tag_keys(old, &tags)?;
         tag_resource(
             &self.clients,
             &r53,

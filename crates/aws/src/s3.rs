@@ -21,9 +21,7 @@ use tandem_schema::{kinds, s3 as schema};
 use crate::call::call;
 use crate::clients::AwsClients;
 use crate::error::{CallError, OrNotFound, build_error};
-use crate::props::{
-    PropsBuilder, all_tags, bool_or, opt_str, region_of, req_str, schema_check, user_tags_value,
-};
+use crate::props::{PropsBuilder, all_tags, bool_or, opt_str, region_of, req_str, schema_check};
 
 /// The `Sid` of the statement Tandem owns in a bucket policy.
 const DENY_INSECURE_SID: &str = "TandemDenyInsecureTransport";
@@ -165,13 +163,11 @@ impl BucketProvider {
                 Value::Bool(live.deny_insecure_transport),
                 Value::Bool(true),
             )
-            .copy(last, "force_destroy");
-        let user_tags = user_tags_value(live.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let inputs = if last.contains_key("tags") || user_tags != Value::Map(BTreeMap::new()) {
-            inputs.set("tags", user_tags)
-        } else {
-            inputs
-        };
+            .copy(last, "force_destroy")
+            .user_tags(
+                last,
+                live.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
         let outputs = PropsBuilder::new()
             .set("bucket", name)
             .set("arn", bucket_arn(name))
