@@ -18,7 +18,7 @@ use tandem_schema::{cloudformation as schema, kinds};
 
 use crate::call::call;
 use crate::clients::AwsClients;
-use crate::error::{CallError, OrNotFound};
+use crate::error::{CallError, OrCode, OrNotFound, ReadBack, deleted};
 use crate::props::{
     PropsBuilder, all_tags, opt_i32, opt_str, region_of, req_str, schema_check, str_list, str_map,
 };
@@ -210,7 +210,8 @@ impl Provider for StackProvider {
         let caps = capabilities(inputs)?;
         let tags = cfn_tags(&all_tags(ctx, inputs)?);
         let cfn = self.clients.cloudformation(&region).await;
-        let res = call(self.clients.retry(), "cloudformation:CreateStack", || {
+        // Already there (an earlier attempt was interrupted): waited for like a new one.
+        call(self.clients.retry(), "cloudformation:CreateStack", || {
             let mut req = cfn
                 .create_stack()
                 .stack_name(&name)
@@ -223,18 +224,12 @@ impl Provider for StackProvider {
             }
             req.send()
         })
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.has_code("AlreadyExistsException") => {}
-            Err(e) => return Err(e.into()),
-        }
+        .await
+        .or_code("AlreadyExistsException")?;
         let stack = wait_stack(&self.clients, &cfn, &name)
             .await?
-            .ok_or_else(|| {
-                ProviderError::other(format!(
-                    "cloudformation:DescribeStacks: stack {name} vanished after creation"
-                ))
+            .found_after_create(|| {
+                format!("cloudformation:DescribeStacks: stack {name} vanished after creation")
             })?;
         Ok(Self::observed(&stack, inputs))
     }
@@ -280,12 +275,9 @@ impl Provider for StackProvider {
             Err(e) if e.detail.contains("No updates are to be performed") => {}
             Err(e) => return Err(e.into()),
         }
-        let stack = wait_stack(&self.clients, &cfn, id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("cloudformation:DescribeStacks: stack {id} vanished"),
-            )
-        })?;
+        let stack = wait_stack(&self.clients, &cfn, id)
+            .await?
+            .found_after_update(|| format!("cloudformation:DescribeStacks: stack {id} vanished"))?;
         Ok(Self::observed(&stack, new))
     }
 
@@ -491,7 +483,7 @@ impl Provider for StackSetProvider {
         let tags = cfn_tags(&all_tags(ctx, inputs)?);
         let _guard = self.locks.lock(&region, &name).await;
         let cfn = self.clients.cloudformation(&region).await;
-        let res = call(
+        call(
             self.clients.retry(),
             "cloudformation:CreateStackSet",
             || {
@@ -512,18 +504,12 @@ impl Provider for StackSetProvider {
                 req.send()
             },
         )
-        .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.has_code("NameAlreadyExistsException") => {}
-            Err(e) => return Err(e.into()),
-        }
+        .await
+        .or_code("NameAlreadyExistsException")?;
         self.read_observed(&region, &name, inputs)
             .await?
-            .ok_or_else(|| {
-                ProviderError::other(format!(
-                    "cloudformation:DescribeStackSet: {name} vanished after creation"
-                ))
+            .found_after_create(|| {
+                format!("cloudformation:DescribeStackSet: {name} vanished after creation")
             })
     }
 
@@ -582,39 +568,32 @@ impl Provider for StackSetProvider {
             },
         )
         .await;
-        let op = match res {
-            Ok(out) => out.operation_id().unwrap_or(&op_id).to_string(),
-            Err(e) if e.has_code("OperationIdAlreadyExistsException") => op_id.clone(),
-            Err(e) => return Err(e.into()),
-        };
+        // The same operation was started before (a retry or a resumed run): wait for it.
+        let op = res
+            .or_code("OperationIdAlreadyExistsException")?
+            .and_then(|out| out.operation_id().map(str::to_string))
+            .unwrap_or(op_id);
         wait_operation(&self.clients, &cfn, id, &op).await?;
-        self.read_observed(&region, id, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("cloudformation:DescribeStackSet: {id} vanished"),
-            )
-        })
+        self.read_observed(&region, id, new)
+            .await?
+            .found_after_update(|| format!("cloudformation:DescribeStackSet: {id} vanished"))
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = home_region(ctx, inputs)?;
         let _guard = self.locks.lock(&region, id).await;
         let cfn = self.clients.cloudformation(&region).await;
-        match call(
+        let res = call(
             self.clients.retry(),
             "cloudformation:DeleteStackSet",
             || cfn.delete_stack_set().stack_set_name(id).send(),
         )
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.has_code("StackSetNotEmptyException") => Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!("{e}: delete its stack instances first"),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        .await;
+        deleted(
+            res,
+            "StackSetNotEmptyException",
+            "delete its stack instances first",
+        )
     }
 
     async fn find(
@@ -879,11 +858,11 @@ impl Provider for StackInstanceProvider {
         let key = self.key(ctx, inputs).await?;
         self.run_operation(&key, "create", operation_id(ctx, "create"), inputs)
             .await?;
-        self.read_observed(&key, inputs).await?.ok_or_else(|| {
-            ProviderError::other(format!(
+        self.read_observed(&key, inputs).await?.found_after_create(|| {
+            format!(
                 "cloudformation:DescribeStackInstance: the instance of {} in {} was not found after its creation",
                 key.stack_set, key.region
-            ))
+            )
         })
     }
 
@@ -907,11 +886,8 @@ impl Provider for StackInstanceProvider {
         let key = self.key(ctx, new).await?;
         self.run_operation(&key, "update", operation_id(ctx, "update"), new)
             .await?;
-        self.read_observed(&key, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                "cloudformation:DescribeStackInstance: the instance vanished",
-            )
+        self.read_observed(&key, new).await?.found_after_update(|| {
+            "cloudformation:DescribeStackInstance: the instance vanished".into()
         })
     }
 

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{cloudwatch as schema, kinds};
 
 use crate::call::call;
 use crate::clients::AwsClients;
+use crate::error::{OrNotFound, ReadBack};
 use crate::props::{
     PropsBuilder, all_tags, opt_f64, opt_i32, opt_str, region_of, req_str, schema_check, str_list,
     str_map,
@@ -194,11 +195,12 @@ impl Provider for AlarmProvider {
         self.put(ctx, inputs, true).await?;
         let region = region_of(ctx)?;
         let name = req_str(inputs, "alarm_name")?;
-        let a = self.describe(&region, &name).await?.ok_or_else(|| {
-            ProviderError::other(format!(
-                "cloudwatch:DescribeAlarms: alarm {name} not found after PutMetricAlarm"
-            ))
-        })?;
+        let a = self
+            .describe(&region, &name)
+            .await?
+            .found_after_create(|| {
+                format!("cloudwatch:DescribeAlarms: alarm {name} not found after PutMetricAlarm")
+            })?;
         Ok(Self::observed(&a, inputs))
     }
 
@@ -225,12 +227,10 @@ impl Provider for AlarmProvider {
         // PutMetricAlarm replaces the whole definition; tags only apply on creation.
         self.put(ctx, new, false).await?;
         let region = region_of(ctx)?;
-        let a = self.describe(&region, id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("cloudwatch:DescribeAlarms: alarm {id} vanished"),
-            )
-        })?;
+        let a = self
+            .describe(&region, id)
+            .await?
+            .found_after_update(|| format!("cloudwatch:DescribeAlarms: alarm {id} vanished"))?;
         Ok(Self::observed(&a, new))
     }
 
@@ -242,15 +242,12 @@ impl Provider for AlarmProvider {
     ) -> Result<(), ProviderError> {
         let region = region_of(ctx)?;
         let cw = self.clients.cloudwatch(&region).await;
-        match call(self.clients.retry(), "cloudwatch:DeleteAlarms", || {
+        call(self.clients.retry(), "cloudwatch:DeleteAlarms", || {
             cw.delete_alarms().alarm_names(id).send()
         })
         .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        .or_not_found()?;
+        Ok(())
     }
 
     async fn find(

@@ -245,6 +245,59 @@ impl<T> OrNotFound<T> for Result<T, CallError> {
     }
 }
 
+/// Turns the error with one AWS code into `Ok(None)`: for a call whose effect is already in place
+/// (a retried create answered "already exists", an operation id already started).
+pub trait OrCode<T> {
+    fn or_code(self, code: &str) -> Result<Option<T>, CallError>;
+}
+
+impl<T> OrCode<T> for Result<T, CallError> {
+    fn or_code(self, code: &str) -> Result<Option<T>, CallError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.has_code(code) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The outcome of a delete call: not found is done (it is gone); `in_use`, the code with which AWS
+/// refuses to delete a resource that still holds others, is an input error ending with `first`,
+/// what to do first.
+pub fn deleted<T>(
+    res: Result<T, CallError>,
+    in_use: &str,
+    first: &str,
+) -> Result<(), ProviderError> {
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) if e.has_code(in_use) => Err(ProviderError::new(
+            ErrorClass::Invalid,
+            format!("{e}: {first}"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A resource read back right after this very operation wrote it; `what` says what was missing.
+pub trait ReadBack<T> {
+    /// After a create, missing is an error of class `Other`: the cloud lost what it just made.
+    fn found_after_create(self, what: impl FnOnce() -> String) -> Result<T, ProviderError>;
+    /// After an update, missing is `NotFound`: the resource was deleted in between.
+    fn found_after_update(self, what: impl FnOnce() -> String) -> Result<T, ProviderError>;
+}
+
+impl<T> ReadBack<T> for Option<T> {
+    fn found_after_create(self, what: impl FnOnce() -> String) -> Result<T, ProviderError> {
+        self.ok_or_else(|| ProviderError::other(what()))
+    }
+
+    fn found_after_update(self, what: impl FnOnce() -> String) -> Result<T, ProviderError> {
+        self.ok_or_else(|| ProviderError::new(ErrorClass::NotFound, what()))
+    }
+}
+
 /// Maps an SDK request-builder error (a missing required field) to a provider error.
 pub fn build_error(
     operation: &'static str,
@@ -297,5 +350,44 @@ mod tests {
             classify_code(Some("Whatever"), Some(409)),
             ErrorClass::Other
         );
+    }
+
+    fn coded(code: &str, class: ErrorClass) -> CallError {
+        CallError {
+            operation: "x:Delete",
+            class,
+            code: Some(code.into()),
+            detail: format!("{code} (HTTP 400)"),
+        }
+    }
+
+    #[test]
+    fn a_delete_of_what_is_gone_is_done_and_in_use_is_an_input_error() {
+        assert_eq!(deleted(Ok(()), "NotEmpty", "empty it"), Ok(()));
+        let gone = coded("NoSuchThing", ErrorClass::NotFound);
+        assert_eq!(deleted::<()>(Err(gone), "NotEmpty", "empty it"), Ok(()));
+        let e = deleted::<()>(
+            Err(coded("NotEmpty", ErrorClass::Other)),
+            "NotEmpty",
+            "empty it",
+        )
+        .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Invalid);
+        assert!(e.message.ends_with(": empty it"), "{}", e.message);
+        let e = deleted::<()>(
+            Err(coded("Busy", ErrorClass::Other)),
+            "NotEmpty",
+            "empty it",
+        )
+        .unwrap_err();
+        assert_eq!(e.class, ErrorClass::Other);
+    }
+
+    #[test]
+    fn or_code_tolerates_one_code_only() {
+        let exists = || Err::<(), _>(coded("AlreadyExists", ErrorClass::Other));
+        assert_eq!(exists().or_code("AlreadyExists"), Ok(None));
+        assert!(exists().or_code("Other").is_err());
+        assert_eq!(Ok::<_, CallError>(1).or_code("AlreadyExists"), Ok(Some(1)));
     }
 }

@@ -18,7 +18,7 @@ use tandem_schema::{kinds, route53 as schema, tags};
 
 use crate::call::call;
 use crate::clients::AwsClients;
-use crate::error::{AwsError, CallError, OrNotFound, build_error};
+use crate::error::{AwsError, CallError, OrNotFound, ReadBack, build_error, deleted};
 use crate::props::{
     PropsBuilder, all_tags, bool_or, opt_i32, opt_str, removed_tag_keys, req_str, schema_check,
 };
@@ -264,11 +264,11 @@ impl Provider for HostedZoneProvider {
             Vec::new(),
         )
         .await?;
-        self.read_observed(&id, inputs).await?.ok_or_else(|| {
-            ProviderError::other(format!(
-                "route53:GetHostedZone: zone {id} vanished after creation"
-            ))
-        })
+        self.read_observed(&id, inputs)
+            .await?
+            .found_after_create(|| {
+                format!("route53:GetHostedZone: zone {id} vanished after creation")
+            })
     }
 
     async fn read(
@@ -300,12 +300,9 @@ impl Provider for HostedZoneProvider {
             },
         )
         .await?;
-        self.read_observed(id, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("route53:GetHostedZone: zone {id} vanished"),
-            )
-        })
+        self.read_observed(id, new)
+            .await?
+            .found_after_update(|| format!("route53:GetHostedZone: zone {id} vanished"))
     }
 
     async fn delete(
@@ -315,19 +312,11 @@ impl Provider for HostedZoneProvider {
         _inputs: &Props,
     ) -> Result<(), ProviderError> {
         let r53 = self.clients.route53().await;
-        match call(self.clients.retry(), "route53:DeleteHostedZone", || {
+        let res = call(self.clients.retry(), "route53:DeleteHostedZone", || {
             r53.delete_hosted_zone().id(id).send()
         })
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.has_code("HostedZoneNotEmpty") => Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!("{e}: delete its record sets first"),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        .await;
+        deleted(res, "HostedZoneNotEmpty", "delete its record sets first")
     }
 
     async fn find(
@@ -485,11 +474,9 @@ impl Provider for HealthCheckProvider {
             Vec::new(),
         )
         .await?;
-        self.read_observed(&id, inputs).await?.ok_or_else(|| {
-            ProviderError::other(format!(
-                "route53:GetHealthCheck: {id} vanished after creation"
-            ))
-        })
+        self.read_observed(&id, inputs)
+            .await?
+            .found_after_create(|| format!("route53:GetHealthCheck: {id} vanished after creation"))
     }
 
     async fn read(
@@ -561,12 +548,9 @@ impl Provider for HealthCheckProvider {
             removed,
         )
         .await?;
-        self.read_observed(id, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("route53:GetHealthCheck: {id} vanished"),
-            )
-        })
+        self.read_observed(id, new)
+            .await?
+            .found_after_update(|| format!("route53:GetHealthCheck: {id} vanished"))
     }
 
     async fn delete(
@@ -576,15 +560,12 @@ impl Provider for HealthCheckProvider {
         _inputs: &Props,
     ) -> Result<(), ProviderError> {
         let r53 = self.clients.route53().await;
-        match call(self.clients.retry(), "route53:DeleteHealthCheck", || {
+        call(self.clients.retry(), "route53:DeleteHealthCheck", || {
             r53.delete_health_check().health_check_id(id).send()
         })
         .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        .or_not_found()?;
+        Ok(())
     }
 
     /// Finds the health check by the idempotency token (its `CallerReference`) or by the
@@ -977,9 +958,7 @@ impl Provider for RecordSetProvider {
 
     async fn create(&self, _ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
         self.converge(inputs, None).await?;
-        self.read_observed(inputs).await?.ok_or_else(|| {
-            ProviderError::other("route53:ListResourceRecordSets: the records were not found right after they were written")
-        })
+        self.read_observed(inputs).await?.found_after_create(|| "route53:ListResourceRecordSets: the records were not found right after they were written".into())
     }
 
     async fn read(
@@ -999,11 +978,8 @@ impl Provider for RecordSetProvider {
         new: &Props,
     ) -> Result<Observed, ProviderError> {
         self.converge(new, Some(old)).await?;
-        self.read_observed(new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                "route53:ListResourceRecordSets: the records vanished during the update",
-            )
+        self.read_observed(new).await?.found_after_update(|| {
+            "route53:ListResourceRecordSets: the records vanished during the update".into()
         })
     }
 

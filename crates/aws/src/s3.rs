@@ -20,7 +20,7 @@ use tandem_schema::{kinds, s3 as schema};
 
 use crate::call::call;
 use crate::clients::AwsClients;
-use crate::error::{CallError, OrNotFound, build_error};
+use crate::error::{CallError, OrNotFound, ReadBack, build_error, deleted};
 use crate::props::{PropsBuilder, all_tags, bool_or, opt_str, region_of, req_str, schema_check};
 
 /// The `Sid` of the statement Tandem owns in a bucket policy.
@@ -507,10 +507,8 @@ impl Provider for BucketProvider {
         }
         self.read_observed(&region, &name, inputs)
             .await?
-            .ok_or_else(|| {
-                ProviderError::other(format!(
-                    "s3:HeadBucket: bucket {name:?} vanished right after it was created"
-                ))
+            .found_after_create(|| {
+                format!("s3:HeadBucket: bucket {name:?} vanished right after it was created")
             })
     }
 
@@ -541,12 +539,11 @@ impl Provider for BucketProvider {
         })?;
         self.converge(ctx, &s3, id, new, live.versioning, false)
             .await?;
-        self.read_observed(&region, id, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("s3:HeadBucket: bucket {id:?} vanished during the update"),
-            )
-        })
+        self.read_observed(&region, id, new)
+            .await?
+            .found_after_update(|| {
+                format!("s3:HeadBucket: bucket {id:?} vanished during the update")
+            })
     }
 
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
@@ -555,19 +552,15 @@ impl Provider for BucketProvider {
         if bool_or(inputs, "force_destroy", false).unwrap_or(false) {
             self.empty(&s3, id).await?;
         }
-        match call(self.clients.retry(), "s3:DeleteBucket", || {
+        let res = call(self.clients.retry(), "s3:DeleteBucket", || {
             s3.delete_bucket().bucket(id).send()
         })
-        .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) if e.has_code("BucketNotEmpty") => Err(ProviderError::new(
-                ErrorClass::Invalid,
-                format!("{e}: empty it first, or set `force_destroy`"),
-            )),
-            Err(e) => Err(e.into()),
-        }
+        .await;
+        deleted(
+            res,
+            "BucketNotEmpty",
+            "empty it first, or set `force_destroy`",
+        )
     }
 
     async fn find(
@@ -879,11 +872,9 @@ impl Provider for BucketReplicationProvider {
         let source = req_str(inputs, "bucket")?;
         self.read_observed(&region, &source, inputs)
             .await?
-            .ok_or_else(|| {
-                ProviderError::other(format!(
+            .found_after_create(|| format!(
                     "s3:GetBucketReplication: the replication of {source:?} was not found right after it was set"
                 ))
-            })
     }
 
     async fn read(
@@ -906,12 +897,11 @@ impl Provider for BucketReplicationProvider {
         let region = region_of(ctx)?;
         self.check_buckets(&region, new).await?;
         self.put(&region, new).await?;
-        self.read_observed(&region, id, new).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("s3:GetBucketReplication: the replication of {id:?} vanished"),
-            )
-        })
+        self.read_observed(&region, id, new)
+            .await?
+            .found_after_update(|| {
+                format!("s3:GetBucketReplication: the replication of {id:?} vanished")
+            })
     }
 
     async fn delete(
