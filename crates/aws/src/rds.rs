@@ -48,17 +48,32 @@ async fn describe(
     Ok(out.and_then(|o| o.db_instances().first().cloned()))
 }
 
-/// Waits until the instance is `available` (bounded; the first check is immediate).
-pub async fn wait_available(
+/// The instance's status (`available`, `stopping`, ...), `None` when it does not exist.
+async fn status_of(
+    clients: &AwsClients,
+    rds: &Client,
+    id: &str,
+) -> Result<Option<String>, CallError> {
+    Ok(describe(clients, rds, id)
+        .await?
+        .and_then(|d| d.db_instance_status().map(str::to_string)))
+}
+
+/// Waits until the instance's status is `target` (bounded; the first check is immediate). An
+/// instance that does not exist is `NotFound`; one in a [`FAILED_STATES`] state fails, the
+/// message ending with `will_not` (`become available`, `stop`).
+async fn wait_status(
     clients: &AwsClients,
     region: &str,
     id: &str,
+    target: &str,
+    will_not: &str,
 ) -> Result<DbInstance, CallError> {
     let rds = clients.rds(region).await;
     let w = clients.wait();
     wait::until(
         "rds:DescribeDBInstances",
-        &format!("DB instance {id} to be available"),
+        &format!("DB instance {id} to be {target}"),
         w,
         w.rds_timeout,
         || async {
@@ -69,11 +84,11 @@ pub async fn wait_available(
                     format!("DB instance {id} does not exist"),
                 )),
                 Some(db) => match db.db_instance_status() {
-                    Some("available") => Ok(Check::Done(db)),
+                    Some(s) if s == target => Ok(Check::Done(db)),
                     Some(s) if FAILED_STATES.contains(&s) => Err(CallError::new(
                         "rds:DescribeDBInstances",
                         ErrorClass::Other,
-                        format!("DB instance {id} is in state {s:?} and will not become available"),
+                        format!("DB instance {id} is in state {s:?} and will not {will_not}"),
                     )),
                     Some(s) => Ok(Check::Pending(s.to_string())),
                     None => Ok(Check::Pending("unknown".into())),
@@ -84,40 +99,22 @@ pub async fn wait_available(
     .await
 }
 
+/// Waits until the instance is `available` (bounded; the first check is immediate).
+pub async fn wait_available(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, CallError> {
+    wait_status(clients, region, id, "available", "become available").await
+}
+
 /// Waits until the instance is `stopped` (bounded; the first check is immediate).
 async fn wait_stopped(
     clients: &AwsClients,
     region: &str,
     id: &str,
 ) -> Result<DbInstance, CallError> {
-    let rds = clients.rds(region).await;
-    let w = clients.wait();
-    wait::until(
-        "rds:DescribeDBInstances",
-        &format!("DB instance {id} to be stopped"),
-        w,
-        w.rds_timeout,
-        || async {
-            match describe(clients, &rds, id).await? {
-                None => Err(CallError::new(
-                    "rds:DescribeDBInstances",
-                    ErrorClass::NotFound,
-                    format!("DB instance {id} does not exist"),
-                )),
-                Some(db) => match db.db_instance_status() {
-                    Some("stopped") => Ok(Check::Done(db)),
-                    Some(s) if FAILED_STATES.contains(&s) => Err(CallError::new(
-                        "rds:DescribeDBInstances",
-                        ErrorClass::Other,
-                        format!("DB instance {id} is in state {s:?} and will not stop"),
-                    )),
-                    Some(s) => Ok(Check::Pending(s.to_string())),
-                    None => Ok(Check::Pending("unknown".into())),
-                },
-            }
-        },
-    )
-    .await
+    wait_status(clients, region, id, "stopped", "stop").await
 }
 
 /// The inputs `ModifyDBInstance` changes; a fenced (stopped) instance cannot take them.
@@ -150,9 +147,7 @@ async fn stop_instance(
         Ok(_) => {}
         // Already stopped or stopping (a retried fence): carry on to the wait.
         Err(e) if e.has_code("InvalidDBInstanceState") => {
-            let status = describe(clients, &rds, id)
-                .await?
-                .and_then(|d| d.db_instance_status().map(str::to_string));
+            let status = status_of(clients, &rds, id).await?;
             if !matches!(status.as_deref(), Some("stopped" | "stopping")) {
                 return Err(e.into());
             }
@@ -179,9 +174,7 @@ async fn start_instance(
         Ok(_) => {}
         // Already starting (a retried unfence): carry on to the wait.
         Err(e) if e.has_code("InvalidDBInstanceState") => {
-            let status = describe(clients, &rds, id)
-                .await?
-                .and_then(|d| d.db_instance_status().map(str::to_string));
+            let status = status_of(clients, &rds, id).await?;
             if matches!(status.as_deref(), None | Some("stopped" | "stopping")) {
                 return Err(e.into());
             }
@@ -423,6 +416,42 @@ async fn find_instance(
     }
 }
 
+/// The outcome of a create call: `DBInstanceAlreadyExists` is carried on from (to the wait) when
+/// the instance is this resource's own (see [`find_instance`]: an interrupted create), and
+/// refused when it belongs to another.
+async fn created_or_own<T>(
+    clients: &AwsClients,
+    ctx: &OpContext,
+    region: &str,
+    id: &str,
+    res: Result<T, CallError>,
+) -> Result<(), ProviderError> {
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) if e.has_code("DBInstanceAlreadyExists") => {
+            if find_instance(clients, ctx, region, id).await?.is_none() {
+                return Err(ProviderError::invalid(format!(
+                    "{e}: {id:?} belongs to another resource; choose another identifier"
+                )));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The instance as `read` sees it: one being deleted is already gone.
+async fn read_instance(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<Option<DbInstance>, CallError> {
+    let rds = clients.rds(region).await;
+    Ok(describe(clients, &rds, id)
+        .await?
+        .filter(|db| db.db_instance_status() != Some("deleting")))
+}
+
 /// `rds:DbInstance`.
 pub struct DbInstanceProvider {
     clients: AwsClients,
@@ -580,20 +609,7 @@ impl Provider for DbInstanceProvider {
                 .send()
         })
         .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.has_code("DBInstanceAlreadyExists") => {
-                if find_instance(&self.clients, ctx, &region, &id)
-                    .await?
-                    .is_none()
-                {
-                    return Err(ProviderError::invalid(format!(
-                        "{e}: {id:?} belongs to another resource; choose another identifier"
-                    )));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
+        created_or_own(&self.clients, ctx, &region, &id, res).await?;
         let mut db = wait_available(&self.clients, &region, &id).await?;
         if bool_or(inputs, "fenced", false)? {
             db = stop_instance(&self.clients, &region, &id).await?;
@@ -608,10 +624,8 @@ impl Provider for DbInstanceProvider {
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         let region = region_of(ctx)?;
-        let rds = self.clients.rds(&region).await;
-        Ok(describe(&self.clients, &rds, id)
+        Ok(read_instance(&self.clients, &region, id)
             .await?
-            .filter(|db| db.db_instance_status() != Some("deleting"))
             .map(|db| Self::observed(&db, inputs)))
     }
 
@@ -813,20 +827,7 @@ impl Provider for DbReadReplicaProvider {
             },
         )
         .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.has_code("DBInstanceAlreadyExists") => {
-                if find_instance(&self.clients, ctx, &region, &id)
-                    .await?
-                    .is_none()
-                {
-                    return Err(ProviderError::invalid(format!(
-                        "{e}: {id:?} belongs to another resource; choose another identifier"
-                    )));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
+        created_or_own(&self.clients, ctx, &region, &id, res).await?;
         let mut db = wait_available(&self.clients, &region, &id).await?;
         if bool_or(inputs, "promoted", false)? {
             db = promote(&self.clients, &region, &id).await?;
@@ -844,10 +845,8 @@ impl Provider for DbReadReplicaProvider {
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         let region = region_of(ctx)?;
-        let rds = self.clients.rds(&region).await;
-        Ok(describe(&self.clients, &rds, id)
+        Ok(read_instance(&self.clients, &region, id)
             .await?
-            .filter(|db| db.db_instance_status() != Some("deleting"))
             .map(|db| Self::observed(&db, inputs)))
     }
 
