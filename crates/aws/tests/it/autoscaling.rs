@@ -3,7 +3,10 @@ use tandem_core::{ResourceDecl, Value};
 use tandem_engine::provider::{ErrorClass, Provider};
 use tandem_schema::autoscaling::GroupCapacity;
 
-use crate::{clients, ctx_for, unique, us_west_2, validate_and_create};
+use crate::{
+    assert_gone, clients, ctx_for, reads_back, unique, update_reads_back, us_west_2,
+    validate_and_create,
+};
 
 /// An Auto Scaling group made directly (as a stack would), in us-west-2: min 1, max 4, desired 1.
 async fn group(name: &str) {
@@ -59,27 +62,22 @@ async fn group_capacity_scales_through_the_regional_api() {
     assert_eq!(created.id, name);
     assert_eq!(created.inputs, decl.inputs);
     assert_eq!(live(&name).await, (1, 3, 4));
-    let read = p.read(&ctx, &name, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    let read = reads_back(&p, &ctx, &name, &decl.inputs).await;
     assert_eq!(read.outputs.get("max_size"), Some(&Value::Int(4)));
 
     // Above the group's maximum: the maximum is raised so that AWS accepts it.
     let mut bigger = decl.inputs.clone();
     bigger.insert("desired_capacity".into(), Value::Int(6));
-    p.update(&ctx, &name, &decl.inputs, &bigger).await.unwrap();
+    update_reads_back(&p, &ctx, &name, &decl.inputs, &bigger).await;
     assert_eq!(live(&name).await, (1, 6, 6));
-    let read = p.read(&ctx, &name, &bigger).await.unwrap().unwrap();
-    assert_eq!(read.inputs, bigger);
 
     // Scaled in to zero with a named minimum, read back in the same vocabulary.
     let mut zero = bigger.clone();
     zero.insert("desired_capacity".into(), Value::Int(0));
     zero.insert("min_size".into(), Value::Int(0));
     p.validate(&decl.addr, &zero).unwrap();
-    p.update(&ctx, &name, &bigger, &zero).await.unwrap();
+    update_reads_back(&p, &ctx, &name, &bigger, &zero).await;
     assert_eq!(live(&name).await, (0, 0, 6));
-    let read = p.read(&ctx, &name, &zero).await.unwrap().unwrap();
-    assert_eq!(read.inputs, zero);
     assert_eq!(p.find(&ctx, &zero).await.unwrap().unwrap().id, name);
 
     // Delete leaves the group (it belongs to its stack) as it is.
@@ -104,6 +102,6 @@ async fn group_capacity_of_a_missing_group_is_refused() {
         "{e}"
     );
     assert!(e.message.contains("does not exist in us-west-2"), "{e}");
-    assert!(p.read(&ctx, &name, &decl.inputs).await.unwrap().is_none());
+    assert_gone(&p, &ctx, &name, &decl.inputs).await;
     assert!(p.find(&ctx, &decl.inputs).await.unwrap().is_none());
 }

@@ -5,7 +5,10 @@ use tandem_core::{ResourceDecl, Value, map};
 use tandem_engine::provider::Provider;
 use tandem_schema::cloudformation::{Stack, StackInstance, StackSet};
 
-use crate::{clients, ctx_for, str_prop, unique, us_east_1, us_west_2, validate_and_create};
+use crate::{
+    assert_gone, clients, ctx_for, delete_for_good, reads_back, str_prop, unique, us_east_1,
+    us_west_2, validate_and_create,
+};
 
 const TEMPLATE: &str = r#"{
   "Parameters": {"Cidr": {"Type": "String", "Default": "10.0.0.0/16"}},
@@ -27,17 +30,14 @@ async fn stack_lifecycle_with_outputs() {
     let created = validate_and_create(&p, &decl).await.unwrap();
     assert_eq!(str_prop(&created.outputs, "Cidr"), "10.9.0.0/16");
     assert!(str_prop(&created.outputs, "VpcId").starts_with("vpc-"));
-    let read = p.read(&ctx, &name, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    reads_back(&p, &ctx, &name, &decl.inputs).await;
 
     let mut new = decl.inputs.clone();
     new.insert("parameters".into(), map([("Cidr", "10.8.0.0/16")]));
     let updated = p.update(&ctx, &name, &decl.inputs, &new).await.unwrap();
     assert_eq!(updated.inputs.get("parameters"), new.get("parameters"));
 
-    p.delete(&ctx, &name, &new).await.unwrap();
-    assert!(p.read(&ctx, &name, &new).await.unwrap().is_none());
-    p.delete(&ctx, &name, &new).await.unwrap();
+    delete_for_good(&p, &ctx, &name, &new).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,12 +58,7 @@ async fn stack_set_with_instances_in_both_regions() {
     let set_ctx = ctx_for(&set);
     let created = validate_and_create(&sets, &set).await.unwrap();
     assert_eq!(str_prop(&created.outputs, "admin_region"), "us-east-1");
-    let read = sets
-        .read(&set_ctx, &name, &set.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, set.inputs);
+    reads_back(&sets, &set_ctx, &name, &set.inputs).await;
 
     let instance = |region: &tandem_core::Region, cidr: &str| -> ResourceDecl {
         StackInstance::new(region, "app")
@@ -88,12 +83,7 @@ async fn stack_set_with_instances_in_both_regions() {
     );
     assert!(p_obs.id.ends_with("/us-east-1") && s_obs.id.ends_with("/us-west-2"));
     let s_ctx = ctx_for(&secondary);
-    let read = instances
-        .read(&s_ctx, &s_obs.id, &secondary.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, secondary.inputs);
+    reads_back(&instances, &s_ctx, &s_obs.id, &secondary.inputs).await;
 
     // A per-region override changes in place.
     let mut new = secondary.inputs.clone();
@@ -121,20 +111,9 @@ async fn stack_set_with_instances_in_both_regions() {
         .delete(&ctx_for(&primary), &p_obs.id, &primary.inputs)
         .await
         .unwrap();
-    assert!(
-        instances
-            .read(&s_ctx, &s_obs.id, &new)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&instances, &s_ctx, &s_obs.id, &new).await;
     instances.delete(&s_ctx, &s_obs.id, &new).await.unwrap();
     sets.delete(&set_ctx, &name, &set.inputs).await.unwrap();
-    assert!(
-        sets.read(&set_ctx, &name, &set.inputs)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&sets, &set_ctx, &name, &set.inputs).await;
     let _ = Value::Null;
 }

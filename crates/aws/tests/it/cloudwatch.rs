@@ -3,7 +3,10 @@ use tandem_core::{ResourceDecl, Value, map};
 use tandem_engine::provider::Provider;
 use tandem_schema::cloudwatch::Alarm;
 
-use crate::{clients, ctx_for, unique, us_west_2, validate_and_create};
+use crate::{
+    clients, ctx_for, delete_for_good, reads_back, unique, update_reads_back, us_west_2,
+    validate_and_create,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_lifecycle_and_drift() {
@@ -25,14 +28,11 @@ async fn alarm_lifecycle_and_drift() {
     let ctx = ctx_for(&decl);
     let created = validate_and_create(&p, &decl).await.unwrap();
     assert!(created.outputs.contains_key("alarm_arn"));
-    let read = p.read(&ctx, &name, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    reads_back(&p, &ctx, &name, &decl.inputs).await;
 
     let mut new = decl.inputs.clone();
     new.insert("threshold".into(), Value::Int(60));
-    p.update(&ctx, &name, &decl.inputs, &new).await.unwrap();
-    let read = p.read(&ctx, &name, &new).await.unwrap().unwrap();
-    assert_eq!(read.inputs, new);
+    update_reads_back(&p, &ctx, &name, &decl.inputs, &new).await;
 
     // Drift: the threshold raised behind the tool's back.
     let cw = clients().cloudwatch("us-west-2").await;
@@ -51,7 +51,5 @@ async fn alarm_lifecycle_and_drift() {
     let read = p.read(&ctx, &name, &new).await.unwrap().unwrap();
     assert_eq!(read.inputs.get("threshold"), Some(&Value::Float(900.0)));
 
-    p.delete(&ctx, &name, &new).await.unwrap();
-    assert!(p.read(&ctx, &name, &new).await.unwrap().is_none());
-    p.delete(&ctx, &name, &new).await.unwrap();
+    delete_for_good(&p, &ctx, &name, &new).await;
 }

@@ -12,7 +12,7 @@ mod s3;
 
 use tandem_aws::{AwsClients, ClientSettings, RetryPolicy, StaticCredentials, WaitPolicy};
 use tandem_core::{Props, Region, ResourceAddr, ResourceDecl};
-use tandem_engine::provider::{OpContext, Provider};
+use tandem_engine::provider::{Observed, OpContext, Provider};
 use tandem_testkit::{TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY};
 
 /// Clients for the shared moto.
@@ -86,7 +86,7 @@ pub fn us_west_2() -> Region {
 pub async fn validate_and_create(
     p: &dyn Provider,
     decl: &ResourceDecl,
-) -> Result<tandem_engine::provider::Observed, String> {
+) -> Result<Observed, String> {
     p.validate(&decl.addr, &decl.inputs)?;
     p.create(&ctx_for(decl), &decl.inputs)
         .await
@@ -102,4 +102,44 @@ pub fn str_prop<'a>(props: &'a Props, name: &str) -> &'a str {
         .get(name)
         .and_then(|v| v.as_str())
         .unwrap_or_else(|| panic!("no string property {name} in {props:?}"))
+}
+
+/// Reads the resource back: it exists and its inputs are `inputs` (no drift). Returns the read.
+pub async fn reads_back(p: &dyn Provider, ctx: &OpContext, id: &str, inputs: &Props) -> Observed {
+    let read = p
+        .read(ctx, id, inputs)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} does not exist"));
+    assert_eq!(&read.inputs, inputs, "{id} reads back as its inputs");
+    read
+}
+
+/// Updates from `old` to `new`, then checks the resource [reads back](reads_back) as `new`.
+/// Returns what the update reported.
+pub async fn update_reads_back(
+    p: &dyn Provider,
+    ctx: &OpContext,
+    id: &str,
+    old: &Props,
+    new: &Props,
+) -> Observed {
+    let updated = p.update(ctx, id, old, new).await.unwrap();
+    reads_back(p, ctx, id, new).await;
+    updated
+}
+
+/// The resource reads as absent.
+pub async fn assert_gone(p: &dyn Provider, ctx: &OpContext, id: &str, inputs: &Props) {
+    assert!(
+        p.read(ctx, id, inputs).await.unwrap().is_none(),
+        "{id} still exists"
+    );
+}
+
+/// Deletes the resource, checks it is gone, and deletes it again: deleting what is gone is done.
+pub async fn delete_for_good(p: &dyn Provider, ctx: &OpContext, id: &str, inputs: &Props) {
+    p.delete(ctx, id, inputs).await.unwrap();
+    assert_gone(p, ctx, id, inputs).await;
+    p.delete(ctx, id, inputs).await.unwrap();
 }

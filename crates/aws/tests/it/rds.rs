@@ -5,7 +5,10 @@ use tandem_core::{ResourceDecl, Value};
 use tandem_engine::provider::Provider;
 use tandem_schema::rds::{DbInstance, DbReadReplica};
 
-use crate::{clients, ctx_for, str_prop, unique, us_east_1, us_west_2, validate_and_create};
+use crate::{
+    assert_gone, clients, ctx_for, delete_for_good, reads_back, str_prop, unique,
+    update_reads_back, us_east_1, us_west_2, validate_and_create,
+};
 
 fn db(name: &str, id: &str) -> DbInstance {
     DbInstance::new(&us_east_1(), name)
@@ -19,6 +22,26 @@ fn db(name: &str, id: &str) -> DbInstance {
         .backup_retention_period(7)
 }
 
+/// A source instance in us-east-1 (with a name of its own from `prefix`): its declaration and ARN.
+async fn source_db(primary: &DbInstanceProvider, prefix: &str) -> (ResourceDecl, String) {
+    let decl: ResourceDecl = db("app-db", &unique(prefix))
+        .skip_final_snapshot(true)
+        .into();
+    let src = validate_and_create(primary, &decl).await.unwrap();
+    (decl, str_prop(&src.outputs, "arn").to_string())
+}
+
+/// A replica in us-west-2 of `source_arn`, with a key of its own region.
+fn replica(id: &str, source_arn: &str) -> DbReadReplica {
+    DbReadReplica::new(&us_west_2(), "app-db-replica")
+        .unwrap()
+        .identifier(id)
+        .source_db_arn(source_arn)
+        .source_region("us-east-1")
+        .kms_key_id("arn:aws:kms:us-west-2:123456789012:key/replica-key")
+        .instance_class("db.t3.micro")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn db_instance_lifecycle_with_drift() {
     let p = DbInstanceProvider::new(clients());
@@ -28,15 +51,12 @@ async fn db_instance_lifecycle_with_drift() {
     let created = validate_and_create(&p, &decl).await.unwrap();
     assert_eq!(created.id, id);
     assert!(str_prop(&created.outputs, "arn").ends_with(&format!(":db:{id}")));
-    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    reads_back(&p, &ctx, &id, &decl.inputs).await;
 
     let mut new = decl.inputs.clone();
     new.insert("instance_class".into(), Value::str("db.t3.small"));
     new.insert("backup_retention_period".into(), Value::Int(14));
-    p.update(&ctx, &id, &decl.inputs, &new).await.unwrap();
-    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
-    assert_eq!(read.inputs, new);
+    update_reads_back(&p, &ctx, &id, &decl.inputs, &new).await;
 
     // Drift: backups shortened behind the tool's back.
     let rds = clients().rds("us-east-1").await;
@@ -54,9 +74,7 @@ async fn db_instance_lifecycle_with_drift() {
     );
     assert_eq!(p.find(&ctx, &new).await.unwrap().unwrap().id, id);
 
-    p.delete(&ctx, &id, &new).await.unwrap();
-    assert!(p.read(&ctx, &id, &new).await.unwrap().is_none());
-    p.delete(&ctx, &id, &new).await.unwrap();
+    delete_for_good(&p, &ctx, &id, &new).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,34 +105,17 @@ async fn unsafe_db_settings_are_refused() {
 async fn cross_region_replica_promotion_and_lag() {
     let primary = DbInstanceProvider::new(clients());
     let replicas = DbReadReplicaProvider::new(clients());
-    let src_id = unique("db-src");
-    let src_decl: ResourceDecl = db("app-db", &src_id).skip_final_snapshot(true).into();
-    let src = validate_and_create(&primary, &src_decl).await.unwrap();
-    let src_arn = str_prop(&src.outputs, "arn").to_string();
+    let (src_decl, src_arn) = source_db(&primary, "db-src").await;
     assert!(src_arn.starts_with("arn:aws:rds:us-east-1:"), "{src_arn}");
 
     let rep_id = unique("db-rep");
-    let decl: ResourceDecl = DbReadReplica::new(&us_west_2(), "app-db-replica")
-        .unwrap()
-        .identifier(rep_id.as_str())
-        .source_db_arn(src_arn.as_str())
-        .source_region("us-east-1")
-        .kms_key_id("arn:aws:kms:us-west-2:123456789012:key/replica-key")
-        .instance_class("db.t3.micro")
-        .into();
+    let decl: ResourceDecl = replica(&rep_id, &src_arn).into();
     let ctx = ctx_for(&decl);
     let created = validate_and_create(&replicas, &decl).await.unwrap();
     assert!(str_prop(&created.outputs, "arn").starts_with("arn:aws:rds:us-west-2:"));
     assert_eq!(str_prop(&created.outputs, "source_db_arn"), src_arn);
-    let read = replicas
-        .read(&ctx, &rep_id, &decl.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        read.inputs, decl.inputs,
-        "the replica reads back with the source's ARN"
-    );
+    // The replica reads back with the source's ARN.
+    reads_back(&replicas, &ctx, &rep_id, &decl.inputs).await;
 
     // A replica without a destination-region key of an encrypted source is refused.
     let mut no_key = decl.inputs.clone();
@@ -159,15 +160,13 @@ async fn cross_region_replica_promotion_and_lag() {
     assert_eq!(promoted.db_instance_status(), Some("available"));
 
     replicas.delete(&ctx, &rep_id, &decl.inputs).await.unwrap();
-    assert!(
-        replicas
-            .read(&ctx, &rep_id, &decl.inputs)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&replicas, &ctx, &rep_id, &decl.inputs).await;
     primary
-        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .delete(
+            &ctx_for(&src_decl),
+            str_prop(&src_decl.inputs, "identifier"),
+            &src_decl.inputs,
+        )
         .await
         .unwrap();
 }
@@ -176,41 +175,21 @@ async fn cross_region_replica_promotion_and_lag() {
 async fn replica_promoted_through_update_and_never_back() {
     let primary = DbInstanceProvider::new(clients());
     let replicas = DbReadReplicaProvider::new(clients());
-    let src_id = unique("db-psrc");
-    let src_decl: ResourceDecl = db("app-db", &src_id).skip_final_snapshot(true).into();
-    let src = validate_and_create(&primary, &src_decl).await.unwrap();
-    let src_arn = str_prop(&src.outputs, "arn").to_string();
+    let (src_decl, src_arn) = source_db(&primary, "db-psrc").await;
 
     let rep_id = unique("db-prep");
-    let decl: ResourceDecl = DbReadReplica::new(&us_west_2(), "app-db-replica")
-        .unwrap()
-        .identifier(rep_id.as_str())
-        .source_db_arn(src_arn.as_str())
-        .source_region("us-east-1")
-        .kms_key_id("arn:aws:kms:us-west-2:123456789012:key/replica-key")
-        .instance_class("db.t3.micro")
-        .promoted(false)
-        .into();
+    let decl: ResourceDecl = replica(&rep_id, &src_arn).promoted(false).into();
     let ctx = ctx_for(&decl);
     validate_and_create(&replicas, &decl).await.unwrap();
-    let read = replicas.read(&ctx, &rep_id, &decl.inputs).await.unwrap();
-    assert_eq!(read.unwrap().inputs, decl.inputs);
+    reads_back(&replicas, &ctx, &rep_id, &decl.inputs).await;
 
     // Promotion is an in-place change of `promoted`.
     let mut promoted = decl.inputs.clone();
     promoted.insert("promoted".into(), Value::Bool(true));
     replicas.validate(&decl.addr, &promoted).unwrap();
-    let updated = replicas
-        .update(&ctx, &rep_id, &decl.inputs, &promoted)
-        .await
-        .unwrap();
+    // Promoted, and no other difference.
+    let updated = update_reads_back(&replicas, &ctx, &rep_id, &decl.inputs, &promoted).await;
     assert_eq!(updated.inputs.get("promoted"), Some(&Value::Bool(true)));
-    let read = replicas
-        .read(&ctx, &rep_id, &promoted)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, promoted, "promoted, and no other difference");
 
     // The way back is refused, before any call.
     let e = replicas
@@ -229,17 +208,9 @@ async fn replica_promoted_through_update_and_never_back() {
     let mut fenced = promoted.clone();
     fenced.insert("fenced".into(), Value::Bool(true));
     replicas.validate(&decl.addr, &fenced).unwrap();
-    let updated = replicas
-        .update(&ctx, &rep_id, &promoted, &fenced)
-        .await
-        .unwrap();
+    // Fenced, and no other difference.
+    let updated = update_reads_back(&replicas, &ctx, &rep_id, &promoted, &fenced).await;
     assert_eq!(updated.inputs.get("fenced"), Some(&Value::Bool(true)));
-    let read = replicas
-        .read(&ctx, &rep_id, &fenced)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, fenced, "fenced, and no other difference");
     let read_as_unfenced = replicas
         .read(&ctx, &rep_id, &promoted)
         .await
@@ -253,7 +224,11 @@ async fn replica_promoted_through_update_and_never_back() {
 
     // The old source goes away: the promoted instance still reads and deletes, stopped or not.
     primary
-        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .delete(
+            &ctx_for(&src_decl),
+            str_prop(&src_decl.inputs, "identifier"),
+            &src_decl.inputs,
+        )
         .await
         .unwrap();
     let read = replicas.read(&ctx, &rep_id, &fenced).await.unwrap();
@@ -262,13 +237,7 @@ async fn replica_promoted_through_update_and_never_back() {
         Some(&Value::Bool(true))
     );
     replicas.delete(&ctx, &rep_id, &fenced).await.unwrap();
-    assert!(
-        replicas
-            .read(&ctx, &rep_id, &fenced)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&replicas, &ctx, &rep_id, &fenced).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,7 +251,7 @@ async fn db_instance_fenced_and_unfenced_through_update() {
     let mut fenced = decl.inputs.clone();
     fenced.insert("fenced".into(), Value::Bool(true));
     p.validate(&decl.addr, &fenced).unwrap();
-    let updated = p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
+    let updated = update_reads_back(&p, &ctx, &id, &decl.inputs, &fenced).await;
     assert_eq!(updated.inputs, fenced);
     let rds = clients().rds("us-east-1").await;
     let status = |out: aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
@@ -298,8 +267,6 @@ async fn db_instance_fenced_and_unfenced_through_update() {
         .await
         .unwrap();
     assert_eq!(status(out), "stopped");
-    let read = p.read(&ctx, &id, &fenced).await.unwrap().unwrap();
-    assert_eq!(read.inputs, fenced);
 
     // A fenced instance is not modified: refused before any call.
     let mut bigger = fenced.clone();
@@ -308,13 +275,11 @@ async fn db_instance_fenced_and_unfenced_through_update() {
     assert!(e.message.contains("fenced"), "{e}");
 
     // Unfenced: started again, and it reads back as not fenced.
-    let updated = p.update(&ctx, &id, &fenced, &decl.inputs).await.unwrap();
+    let updated = update_reads_back(&p, &ctx, &id, &fenced, &decl.inputs).await;
     assert_eq!(updated.inputs, decl.inputs);
-    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
 
     // Fenced again, then deleted while stopped.
     p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
     p.delete(&ctx, &id, &fenced).await.unwrap();
-    assert!(p.read(&ctx, &id, &fenced).await.unwrap().is_none());
+    assert_gone(&p, &ctx, &id, &fenced).await;
 }

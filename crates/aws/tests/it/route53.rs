@@ -4,7 +4,10 @@ use tandem_engine::provider::{ErrorClass, Provider};
 use tandem_schema::regions::alb_hosted_zone_id;
 use tandem_schema::route53::{Failover, HealthCheck, HostedZone, Record, RecordSet};
 
-use crate::{clients, ctx_for, str_prop, unique, validate_and_create};
+use crate::{
+    assert_gone, clients, ctx_for, delete_for_good, reads_back, str_prop, unique,
+    update_reads_back, validate_and_create,
+};
 
 fn zone_decl(name: &str, domain: &str) -> ResourceDecl {
     HostedZone::new(&Region::Global, name)
@@ -33,12 +36,7 @@ async fn hosted_zone_lifecycle_and_adoption() {
     let created = validate_and_create(&p, &decl).await.unwrap();
     assert_eq!(str_prop(&created.outputs, "zone_id"), created.id);
     assert!(!created.id.starts_with('/'));
-    let read = p
-        .read(&ctx, &created.id, &decl.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    reads_back(&p, &ctx, &created.id, &decl.inputs).await;
 
     // A second declaration of the same domain adopts the zone instead of making a twin.
     let again = zone_decl("again", &format!("{domain}."));
@@ -51,15 +49,9 @@ async fn hosted_zone_lifecycle_and_adoption() {
 
     let mut new = decl.inputs.clone();
     new.insert("comment".into(), Value::str("changed"));
-    p.update(&ctx, &created.id, &decl.inputs, &new)
-        .await
-        .unwrap();
-    let read = p.read(&ctx, &created.id, &new).await.unwrap().unwrap();
-    assert_eq!(read.inputs.get("comment"), Some(&Value::str("changed")));
+    update_reads_back(&p, &ctx, &created.id, &decl.inputs, &new).await;
 
-    p.delete(&ctx, &created.id, &new).await.unwrap();
-    assert!(p.read(&ctx, &created.id, &new).await.unwrap().is_none());
-    p.delete(&ctx, &created.id, &new).await.unwrap();
+    delete_for_good(&p, &ctx, &created.id, &new).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,8 +63,7 @@ async fn health_check_lifecycle_drift_and_find() {
     let created = validate_and_create(&p, &decl).await.unwrap();
     let id = created.id.clone();
     assert_eq!(str_prop(&created.outputs, "health_check_id"), id);
-    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs);
+    reads_back(&p, &ctx, &id, &decl.inputs).await;
 
     // Adoption after an interrupted create: by token, and by the tandem:addr tag.
     assert_eq!(p.find(&ctx, &decl.inputs).await.unwrap().unwrap().id, id);
@@ -91,10 +82,8 @@ async fn health_check_lifecycle_drift_and_find() {
     let mut new = decl.inputs.clone();
     new.insert("inverted".into(), Value::Bool(true));
     new.insert("failure_threshold".into(), Value::Int(5));
-    let updated = p.update(&ctx, &id, &decl.inputs, &new).await.unwrap();
+    let updated = update_reads_back(&p, &ctx, &id, &decl.inputs, &new).await;
     assert_eq!(updated.id, id);
-    let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
-    assert_eq!(read.inputs, new);
 
     // Drift: disabled behind the tool's back.
     let r53 = clients().route53().await;
@@ -114,9 +103,7 @@ async fn health_check_lifecycle_drift_and_find() {
     let read = p.read(&ctx, &id, &new).await.unwrap().unwrap();
     assert_eq!(read.inputs.get("disabled"), Some(&Value::Bool(true)));
 
-    p.delete(&ctx, &id, &new).await.unwrap();
-    assert!(p.read(&ctx, &id, &new).await.unwrap().is_none());
-    p.delete(&ctx, &id, &new).await.unwrap();
+    delete_for_good(&p, &ctx, &id, &new).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,7 +172,8 @@ async fn failover_alias_pair_in_one_record_set() {
         .into();
     validate_and_create(&records, &other).await.unwrap();
 
-    let pair = |secondary_dns: &str| -> ResourceDecl {
+    // The primary half, health-checked: the record set of `app` with it alone.
+    let primary_only = || {
         RecordSet::new(&Region::Global, "app")
             .unwrap()
             .zone_id(zone.id.as_str())
@@ -200,6 +188,9 @@ async fn failover_alias_pair_in_one_record_set() {
                 )
                 .health_check_id(hc1.id.as_str()),
             )
+    };
+    let pair = |secondary_dns: &str| -> ResourceDecl {
+        primary_only()
             .record(Record::failover_alias(
                 Failover::Secondary,
                 "app-secondary",
@@ -217,55 +208,17 @@ async fn failover_alias_pair_in_one_record_set() {
     );
 
     let new = pair("secondary-alb-2.us-west-2.elb.amazonaws.com");
-    records
-        .update(&ctx, &created.id, &decl.inputs, &new.inputs)
-        .await
-        .unwrap();
-    let read = records
-        .read(&ctx, &created.id, &new.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, new.inputs);
+    update_reads_back(&records, &ctx, &created.id, &decl.inputs, &new.inputs).await;
 
     // Drop the secondary: only that record is deleted.
-    let single: ResourceDecl = RecordSet::new(&Region::Global, "app")
-        .unwrap()
-        .zone_id(zone.id.as_str())
-        .name(app.as_str())
-        .record_type("A")
-        .record(
-            Record::failover_alias(
-                Failover::Primary,
-                "app-primary",
-                alb_hosted_zone_id("us-east-1").unwrap(),
-                "primary-alb-1.us-east-1.elb.amazonaws.com",
-            )
-            .health_check_id(hc1.id.as_str()),
-        )
-        .into();
-    records
-        .update(&ctx, &created.id, &new.inputs, &single.inputs)
-        .await
-        .unwrap();
-    let read = records
-        .read(&ctx, &created.id, &single.inputs)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(read.inputs, single.inputs);
+    let single: ResourceDecl = primary_only().into();
+    update_reads_back(&records, &ctx, &created.id, &new.inputs, &single.inputs).await;
 
     records
         .delete(&ctx, &created.id, &single.inputs)
         .await
         .unwrap();
-    assert!(
-        records
-            .read(&ctx, &created.id, &single.inputs)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&records, &ctx, &created.id, &single.inputs).await;
     let www = records
         .read(&ctx_for(&other), "", &other.inputs)
         .await
@@ -283,13 +236,7 @@ async fn failover_alias_pair_in_one_record_set() {
         .delete(&ctx, &zone.id, &Default::default())
         .await
         .unwrap();
-    assert!(
-        zones
-            .read(&ctx, &zone.id, &Default::default())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&zones, &ctx, &zone.id, &Default::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,11 +260,5 @@ async fn record_set_in_a_missing_zone_is_a_clear_error() {
         "{e}"
     );
     assert!(e.message.contains("ZNOSUCHZONE000"), "{e}");
-    assert!(
-        records
-            .read(&ctx_for(&decl), "", &decl.inputs)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert_gone(&records, &ctx_for(&decl), "", &decl.inputs).await;
 }

@@ -4,7 +4,8 @@ use tandem_engine::provider::Provider;
 use tandem_schema::s3::{Bucket, BucketReplication};
 
 use crate::{
-    clients, ctx_for, local_clients, str_prop, unique, us_east_1, us_west_2, validate_and_create,
+    assert_gone, clients, ctx_for, delete_for_good, local_clients, reads_back, str_prop, unique,
+    update_reads_back, us_east_1, us_west_2, validate_and_create,
 };
 
 const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
@@ -29,15 +30,7 @@ async fn bucket_lifecycle_create_read_update_delete() {
     );
     assert_eq!(str_prop(&created.outputs, "region"), "us-west-2");
 
-    let read = p
-        .read(&ctx, &name, &decl.inputs)
-        .await
-        .unwrap()
-        .expect("exists");
-    assert_eq!(
-        read.inputs, decl.inputs,
-        "read-back equals the declared inputs"
-    );
+    let read = reads_back(&p, &ctx, &name, &decl.inputs).await;
     assert_eq!(read, created, "a create reports what a read then finds");
 
     // Tandem's own tags are on the bucket, not in the user's vocabulary.
@@ -66,23 +59,11 @@ async fn bucket_lifecycle_create_read_update_delete() {
         .block_public_access(false)
         .tag("team", "platform")
         .into();
-    let updated = p
-        .update(&ctx, &name, &decl.inputs, &new.inputs)
-        .await
-        .unwrap();
+    let updated = update_reads_back(&p, &ctx, &name, &decl.inputs, &new.inputs).await;
     assert_eq!(updated.inputs, new.inputs);
-    let read = p.read(&ctx, &name, &new.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs.get("versioning"), Some(&Value::Bool(false)));
-    assert_eq!(
-        read.inputs.get("block_public_access"),
-        Some(&Value::Bool(false))
-    );
-    assert!(!read.inputs.contains_key("kms_key_arn"));
+    assert!(!updated.inputs.contains_key("kms_key_arn"));
 
-    p.delete(&ctx, &name, &new.inputs).await.unwrap();
-    assert!(p.read(&ctx, &name, &new.inputs).await.unwrap().is_none());
-    // Deleting what is gone is done.
-    p.delete(&ctx, &name, &new.inputs).await.unwrap();
+    delete_for_good(&p, &ctx, &name, &new.inputs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +145,7 @@ async fn bucket_force_destroy_empties_versions() {
             .unwrap();
     }
     p.delete(&ctx, &name, &decl.inputs).await.unwrap();
-    assert!(p.read(&ctx, &name, &decl.inputs).await.unwrap().is_none());
+    assert_gone(&p, &ctx, &name, &decl.inputs).await;
 }
 
 async fn versioned_bucket(region: &tandem_core::Region, prefix: &str, versioning: bool) -> String {
@@ -206,13 +187,8 @@ async fn replication_lifecycle_and_aws_side_checks() {
     let nover = decl(&unversioned);
     let e = validate_and_create(&p, &nover).await.unwrap_err();
     assert!(e.contains("versioning"), "{e}");
-    assert!(
-        p.read(&ctx_for(&nover), &src, &nover.inputs)
-            .await
-            .unwrap()
-            .is_none(),
-        "nothing created"
-    );
+    // Nothing created.
+    assert_gone(&p, &ctx_for(&nover), &src, &nover.inputs).await;
 
     let good = decl(&dst);
     let ctx = ctx_for(&good);
@@ -252,9 +228,7 @@ async fn replication_lifecycle_and_aws_side_checks() {
         changed.get("destination_bucket_arn")
     );
 
-    p.delete(&ctx, &src, &changed).await.unwrap();
-    assert!(p.read(&ctx, &src, &changed).await.unwrap().is_none());
-    p.delete(&ctx, &src, &changed).await.unwrap();
+    delete_for_good(&p, &ctx, &src, &changed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,8 +248,8 @@ async fn replication_reads_back_without_false_drift_on_the_local_cloud() {
     let ctx = ctx_for(&decl);
     let created = validate_and_create(&p, &decl).await.unwrap();
     assert_eq!(created.inputs, decl.inputs);
-    let read = p.read(&ctx, &src, &decl.inputs).await.unwrap().unwrap();
-    assert_eq!(read.inputs, decl.inputs, "no difference on the local cloud");
+    // No difference on the local cloud.
+    reads_back(&p, &ctx, &src, &decl.inputs).await;
 
     p.delete(&ctx, &src, &decl.inputs).await.unwrap();
 }
