@@ -131,17 +131,12 @@ impl AlarmProvider {
                 Value::Map(dims),
                 Value::Map(BTreeMap::new()),
             )
-            .defaulted(
-                last,
-                "period",
-                Value::Int(a.period().map(i64::from).unwrap_or(60)),
-                Value::Int(60),
-            )
-            .defaulted(
+            .defaulted_int(last, "period", a.period().map(i64::from), 60)
+            .defaulted_int(
                 last,
                 "evaluation_periods",
-                Value::Int(a.evaluation_periods().map(i64::from).unwrap_or(1)),
-                Value::Int(1),
+                a.evaluation_periods().map(i64::from),
+                1,
             )
             .opt("threshold", threshold)
             .opt(

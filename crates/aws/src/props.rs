@@ -19,6 +19,18 @@ fn not_known(name: &str) -> ProviderError {
     ))
 }
 
+/// Input `name` is `v`, not `expected` (`a string`, `a map of strings`, ...): not known yet when
+/// `v` is an unresolved reference, an input error otherwise.
+fn wrong_type(name: &str, v: &Value, expected: &str) -> ProviderError {
+    if v.is_unknown() {
+        return not_known(name);
+    }
+    ProviderError::invalid(format!(
+        "input `{name}` must be {expected}, not {}",
+        v.render()
+    ))
+}
+
 /// A required string input.
 pub fn req_str(inputs: &Props, name: &str) -> Result<String, ProviderError> {
     opt_str(inputs, name)?
@@ -30,11 +42,7 @@ pub fn opt_str(inputs: &Props, name: &str) -> Result<Option<String>, ProviderErr
     match inputs.get(name).map(plain) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be a string, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "a string")),
     }
 }
 
@@ -42,11 +50,7 @@ pub fn opt_bool(inputs: &Props, name: &str) -> Result<Option<bool>, ProviderErro
     match inputs.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be true or false, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "true or false")),
     }
 }
 
@@ -58,11 +62,7 @@ pub fn opt_int(inputs: &Props, name: &str) -> Result<Option<i64>, ProviderError>
     match inputs.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Int(i)) => Ok(Some(*i)),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be an integer, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "an integer")),
     }
 }
 
@@ -80,11 +80,7 @@ pub fn opt_f64(inputs: &Props, name: &str) -> Result<Option<f64>, ProviderError>
         None | Some(Value::Null) => Ok(None),
         Some(Value::Int(i)) => Ok(Some(*i as f64)),
         Some(Value::Float(f)) => Ok(Some(*f)),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be a number, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "a number")),
     }
 }
 
@@ -92,12 +88,7 @@ pub fn opt_f64(inputs: &Props, name: &str) -> Result<Option<f64>, ProviderError>
 fn string_item(v: &Value, path: impl FnOnce() -> String) -> Result<String, ProviderError> {
     match plain(v) {
         Value::String(s) => Ok(s.clone()),
-        v if v.is_unknown() => Err(not_known(&path())),
-        v => Err(ProviderError::invalid(format!(
-            "input `{}` must be a string, not {}",
-            path(),
-            v.render()
-        ))),
+        v => Err(wrong_type(&path(), v, "a string")),
     }
 }
 
@@ -109,11 +100,7 @@ pub fn str_map(inputs: &Props, name: &str) -> Result<BTreeMap<String, String>, P
             .iter()
             .map(|(k, v)| Ok((k.clone(), string_item(v, || format!("{name}.{k}"))?)))
             .collect(),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be a map of strings, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "a map of strings")),
     }
 }
 
@@ -126,11 +113,7 @@ pub fn str_list(inputs: &Props, name: &str) -> Result<Vec<String>, ProviderError
             .enumerate()
             .map(|(i, v)| string_item(v, || format!("{name}[{i}]")))
             .collect(),
-        Some(v) if v.is_unknown() => Err(not_known(name)),
-        Some(v) => Err(ProviderError::invalid(format!(
-            "input `{name}` must be a list of strings, not {}",
-            v.render()
-        ))),
+        Some(v) => Err(wrong_type(name, v, "a list of strings")),
     }
 }
 
@@ -205,6 +188,31 @@ impl PropsBuilder {
         self
     }
 
+    /// [`defaulted`](Self::defaulted) for a flag the cloud may leave out: absent reads as `default`.
+    pub fn defaulted_bool(
+        self,
+        from: &Props,
+        name: &str,
+        live: Option<bool>,
+        default: bool,
+    ) -> PropsBuilder {
+        let v = Value::Bool(live.unwrap_or(default));
+        self.defaulted(from, name, v, Value::Bool(default))
+    }
+
+    /// [`defaulted`](Self::defaulted) for a number the cloud may leave out: absent reads as
+    /// `default`.
+    pub fn defaulted_int(
+        self,
+        from: &Props,
+        name: &str,
+        live: Option<i64>,
+        default: i64,
+    ) -> PropsBuilder {
+        let v = Value::Int(live.unwrap_or(default));
+        self.defaulted(from, name, v, Value::Int(default))
+    }
+
     /// Sets `tags` to the live user tags (Tandem's own removed, see [`user_tags_value`]) when the
     /// last inputs had `tags` or there are any, so an untagged resource does not read back as
     /// drift.
@@ -247,4 +255,65 @@ pub fn region_of(ctx: &OpContext) -> Result<String, ProviderError> {
 /// Maps a schema validation error to the `validate` result.
 pub fn schema_check(r: Result<(), tandem_schema::PropError>) -> Result<(), String> {
     r.map_err(|e| e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(name: &str, v: Value) -> Props {
+        let mut p = Props::new();
+        p.insert(name.to_string(), v);
+        p
+    }
+
+    #[test]
+    fn wrong_types_are_named_down_to_the_item() {
+        let m = one(
+            "tags",
+            Value::Map(BTreeMap::from([("team".to_string(), Value::Int(1))])),
+        );
+        assert_eq!(
+            str_map(&m, "tags").unwrap_err().message,
+            "input `tags.team` must be a string, not 1"
+        );
+        let l = one("values", Value::List(vec![Value::str("a"), Value::Unknown]));
+        assert_eq!(
+            str_list(&l, "values").unwrap_err().message,
+            "input `values[1]` is not known yet (an unresolved reference)"
+        );
+        let b = one("versioning", Value::str("yes"));
+        assert_eq!(
+            opt_bool(&b, "versioning").unwrap_err().message,
+            "input `versioning` must be true or false, not \"yes\""
+        );
+        assert!(
+            opt_str(&one("x", Value::Unknown), "x")
+                .unwrap_err()
+                .message
+                .contains("not known yet")
+        );
+    }
+
+    #[test]
+    fn defaults_left_out_do_not_read_back() {
+        let last = one("multi_az", Value::Bool(false));
+        let p = PropsBuilder::new()
+            .defaulted_bool(&last, "multi_az", None, false)
+            .defaulted_bool(&last, "inverted", None, false)
+            .defaulted_int(&last, "period", Some(60), 60)
+            .defaulted_int(&last, "port", Some(8080), 443)
+            .user_tags(&last, [("tandem:addr", "a"), ("team", "x")])
+            .build();
+        assert_eq!(p.get("multi_az"), Some(&Value::Bool(false)));
+        assert_eq!(p.get("inverted"), None);
+        assert_eq!(p.get("period"), None);
+        assert_eq!(p.get("port"), Some(&Value::Int(8080)));
+        let tags = p.get("tags").and_then(Value::as_map).unwrap();
+        assert_eq!(tags.keys().collect::<Vec<_>>(), ["team"]);
+        let untagged = PropsBuilder::new()
+            .user_tags(&last, [("tandem:env", "e")])
+            .build();
+        assert_eq!(untagged.get("tags"), None);
+    }
 }

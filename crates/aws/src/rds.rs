@@ -317,24 +317,9 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
     let mut b = PropsBuilder::new()
         .opt("identifier", db.db_instance_identifier())
         .opt("instance_class", db.db_instance_class())
-        .defaulted(
-            last,
-            "publicly_accessible",
-            Value::Bool(db.publicly_accessible().unwrap_or(false)),
-            Value::Bool(false),
-        )
-        .defaulted(
-            last,
-            "multi_az",
-            Value::Bool(db.multi_az().unwrap_or(false)),
-            Value::Bool(false),
-        )
-        .defaulted(
-            last,
-            "deletion_protection",
-            Value::Bool(db.deletion_protection().unwrap_or(false)),
-            Value::Bool(false),
-        )
+        .defaulted_bool(last, "publicly_accessible", db.publicly_accessible(), false)
+        .defaulted_bool(last, "multi_az", db.multi_az(), false)
+        .defaulted_bool(last, "deletion_protection", db.deletion_protection(), false)
         .copy(last, "skip_final_snapshot")
         .user_tags(
             last,

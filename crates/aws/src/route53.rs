@@ -387,43 +387,18 @@ impl HealthCheckProvider {
             .unwrap_or_default();
         let ty = c.r#type().as_str().to_string();
         let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
-        let int = |v: Option<i32>, d: i64| Value::Int(v.map(i64::from).unwrap_or(d));
+        let int = |v: Option<i32>| v.map(i64::from);
         let inputs = PropsBuilder::new()
             .set("type", ty)
             .opt("fqdn", c.fully_qualified_domain_name())
             .opt("ip_address", c.ip_address())
-            .defaulted(
-                last,
-                "port",
-                int(c.port(), default_port),
-                Value::Int(default_port),
-            )
+            .defaulted_int(last, "port", int(c.port()), default_port)
             .opt("resource_path", c.resource_path())
             .opt("search_string", c.search_string())
-            .defaulted(
-                last,
-                "request_interval",
-                int(c.request_interval(), 30),
-                Value::Int(30),
-            )
-            .defaulted(
-                last,
-                "failure_threshold",
-                int(c.failure_threshold(), 3),
-                Value::Int(3),
-            )
-            .defaulted(
-                last,
-                "inverted",
-                Value::Bool(c.inverted().unwrap_or(false)),
-                Value::Bool(false),
-            )
-            .defaulted(
-                last,
-                "disabled",
-                Value::Bool(c.disabled().unwrap_or(false)),
-                Value::Bool(false),
-            )
+            .defaulted_int(last, "request_interval", int(c.request_interval()), 30)
+            .defaulted_int(last, "failure_threshold", int(c.failure_threshold()), 3)
+            .defaulted_bool(last, "inverted", c.inverted(), false)
+            .defaulted_bool(last, "disabled", c.disabled(), false)
             .user_tags(last, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .build();
         Ok(Some(Observed {

@@ -22,13 +22,13 @@ fn db(name: &str, id: &str) -> DbInstance {
         .backup_retention_period(7)
 }
 
-/// A source instance in us-east-1 (with a name of its own from `prefix`): its declaration and ARN.
-async fn source_db(primary: &DbInstanceProvider, prefix: &str) -> (ResourceDecl, String) {
-    let decl: ResourceDecl = db("app-db", &unique(prefix))
-        .skip_final_snapshot(true)
-        .into();
+/// A source instance in us-east-1 (with a name of its own from `prefix`): its identifier,
+/// declaration and ARN.
+async fn source_db(primary: &DbInstanceProvider, prefix: &str) -> (String, ResourceDecl, String) {
+    let id = unique(prefix);
+    let decl: ResourceDecl = db("app-db", &id).skip_final_snapshot(true).into();
     let src = validate_and_create(primary, &decl).await.unwrap();
-    (decl, str_prop(&src.outputs, "arn").to_string())
+    (id, decl, str_prop(&src.outputs, "arn").to_string())
 }
 
 /// A replica in us-west-2 of `source_arn`, with a key of its own region.
@@ -105,7 +105,7 @@ async fn unsafe_db_settings_are_refused() {
 async fn cross_region_replica_promotion_and_lag() {
     let primary = DbInstanceProvider::new(clients());
     let replicas = DbReadReplicaProvider::new(clients());
-    let (src_decl, src_arn) = source_db(&primary, "db-src").await;
+    let (src_id, src_decl, src_arn) = source_db(&primary, "db-src").await;
     assert!(src_arn.starts_with("arn:aws:rds:us-east-1:"), "{src_arn}");
 
     let rep_id = unique("db-rep");
@@ -162,11 +162,7 @@ async fn cross_region_replica_promotion_and_lag() {
     replicas.delete(&ctx, &rep_id, &decl.inputs).await.unwrap();
     assert_gone(&replicas, &ctx, &rep_id, &decl.inputs).await;
     primary
-        .delete(
-            &ctx_for(&src_decl),
-            str_prop(&src_decl.inputs, "identifier"),
-            &src_decl.inputs,
-        )
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
         .await
         .unwrap();
 }
@@ -175,7 +171,7 @@ async fn cross_region_replica_promotion_and_lag() {
 async fn replica_promoted_through_update_and_never_back() {
     let primary = DbInstanceProvider::new(clients());
     let replicas = DbReadReplicaProvider::new(clients());
-    let (src_decl, src_arn) = source_db(&primary, "db-psrc").await;
+    let (src_id, src_decl, src_arn) = source_db(&primary, "db-psrc").await;
 
     let rep_id = unique("db-prep");
     let decl: ResourceDecl = replica(&rep_id, &src_arn).promoted(false).into();
@@ -224,11 +220,7 @@ async fn replica_promoted_through_update_and_never_back() {
 
     // The old source goes away: the promoted instance still reads and deletes, stopped or not.
     primary
-        .delete(
-            &ctx_for(&src_decl),
-            str_prop(&src_decl.inputs, "identifier"),
-            &src_decl.inputs,
-        )
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
         .await
         .unwrap();
     let read = replicas.read(&ctx, &rep_id, &fenced).await.unwrap();
