@@ -316,40 +316,29 @@ mod tests {
 
     #[test]
     fn codes_classify() {
-        assert_eq!(
-            classify_code(Some("Throttling"), Some(400)),
-            ErrorClass::Retryable
-        );
-        assert_eq!(
-            classify_code(Some("OperationInProgressException"), Some(409)),
-            ErrorClass::Retryable
-        );
-        assert_eq!(
-            classify_code(Some("NoSuchBucket"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("DBInstanceNotFound"), Some(404)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("StackSetNotFoundException"), Some(400)),
-            ErrorClass::NotFound
-        );
-        assert_eq!(
-            classify_code(Some("AccessDenied"), Some(403)),
-            ErrorClass::AccessDenied
-        );
-        assert_eq!(classify_code(None, Some(403)), ErrorClass::AccessDenied);
-        assert_eq!(classify_code(None, Some(503)), ErrorClass::Retryable);
-        assert_eq!(
-            classify_code(Some("ValidationError"), Some(400)),
-            ErrorClass::Invalid
-        );
-        assert_eq!(
-            classify_code(Some("Whatever"), Some(409)),
-            ErrorClass::Other
-        );
+        let cases = [
+            (Some("Throttling"), Some(400), ErrorClass::Retryable),
+            (
+                Some("OperationInProgressException"),
+                Some(409),
+                ErrorClass::Retryable,
+            ),
+            (Some("NoSuchBucket"), Some(404), ErrorClass::NotFound),
+            (Some("DBInstanceNotFound"), Some(404), ErrorClass::NotFound),
+            (
+                Some("StackSetNotFoundException"),
+                Some(400),
+                ErrorClass::NotFound,
+            ),
+            (Some("AccessDenied"), Some(403), ErrorClass::AccessDenied),
+            (None, Some(403), ErrorClass::AccessDenied),
+            (None, Some(503), ErrorClass::Retryable),
+            (Some("ValidationError"), Some(400), ErrorClass::Invalid),
+            (Some("Whatever"), Some(409), ErrorClass::Other),
+        ];
+        for (code, status, class) in cases {
+            assert_eq!(classify_code(code, status), class, "{code:?} {status:?}");
+        }
     }
 
     fn coded(code: &str, class: ErrorClass) -> CallError {
