@@ -131,13 +131,8 @@ impl AlarmProvider {
                 Value::Map(dims),
                 Value::Map(BTreeMap::new()),
             )
-            .defaulted_int(last, "period", a.period().map(i64::from), 60)
-            .defaulted_int(
-                last,
-                "evaluation_periods",
-                a.evaluation_periods().map(i64::from),
-                1,
-            )
+            .defaulted_or(last, "period", a.period(), 60)
+            .defaulted_or(last, "evaluation_periods", a.evaluation_periods(), 1)
             .opt("threshold", threshold)
             .opt(
                 "comparison_operator",

@@ -355,21 +355,12 @@ mod tests {
         assert_eq!(deleted(Ok(()), "NotEmpty", "empty it"), Ok(()));
         let gone = coded("NoSuchThing", ErrorClass::NotFound);
         assert_eq!(deleted::<()>(Err(gone), "NotEmpty", "empty it"), Ok(()));
-        let e = deleted::<()>(
-            Err(coded("NotEmpty", ErrorClass::Other)),
-            "NotEmpty",
-            "empty it",
-        )
-        .unwrap_err();
+        let refused =
+            |code| deleted::<()>(Err(coded(code, ErrorClass::Other)), "NotEmpty", "empty it");
+        let e = refused("NotEmpty").unwrap_err();
         assert_eq!(e.class, ErrorClass::Invalid);
         assert!(e.message.ends_with(": empty it"), "{}", e.message);
-        let e = deleted::<()>(
-            Err(coded("Busy", ErrorClass::Other)),
-            "NotEmpty",
-            "empty it",
-        )
-        .unwrap_err();
-        assert_eq!(e.class, ErrorClass::Other);
+        assert_eq!(refused("Busy").unwrap_err().class, ErrorClass::Other);
     }
 
     #[test]

@@ -188,29 +188,17 @@ impl PropsBuilder {
         self
     }
 
-    /// [`defaulted`](Self::defaulted) for a flag the cloud may leave out: absent reads as `default`.
-    pub fn defaulted_bool(
+    /// [`defaulted`](Self::defaulted) for a setting (a flag, a number) the cloud may leave out:
+    /// absent reads as `default`.
+    pub fn defaulted_or<T: Into<Value> + Clone>(
         self,
         from: &Props,
         name: &str,
-        live: Option<bool>,
-        default: bool,
+        live: Option<T>,
+        default: T,
     ) -> PropsBuilder {
-        let v = Value::Bool(live.unwrap_or(default));
-        self.defaulted(from, name, v, Value::Bool(default))
-    }
-
-    /// [`defaulted`](Self::defaulted) for a number the cloud may leave out: absent reads as
-    /// `default`.
-    pub fn defaulted_int(
-        self,
-        from: &Props,
-        name: &str,
-        live: Option<i64>,
-        default: i64,
-    ) -> PropsBuilder {
-        let v = Value::Int(live.unwrap_or(default));
-        self.defaulted(from, name, v, Value::Int(default))
+        let v = live.unwrap_or_else(|| default.clone()).into();
+        self.defaulted(from, name, v, default.into())
     }
 
     /// Sets `tags` to the live user tags (Tandem's own removed, see [`user_tags_value`]) when the
@@ -299,10 +287,10 @@ mod tests {
     fn defaults_left_out_do_not_read_back() {
         let last = one("multi_az", Value::Bool(false));
         let p = PropsBuilder::new()
-            .defaulted_bool(&last, "multi_az", None, false)
-            .defaulted_bool(&last, "inverted", None, false)
-            .defaulted_int(&last, "period", Some(60), 60)
-            .defaulted_int(&last, "port", Some(8080), 443)
+            .defaulted_or(&last, "multi_az", None, false)
+            .defaulted_or(&last, "inverted", None, false)
+            .defaulted_or(&last, "period", Some(60), 60)
+            .defaulted_or(&last, "port", Some(8080), 443)
             .user_tags(&last, [("tandem:addr", "a"), ("team", "x")])
             .build();
         assert_eq!(p.get("multi_az"), Some(&Value::Bool(false)));

@@ -317,9 +317,9 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
     let mut b = PropsBuilder::new()
         .opt("identifier", db.db_instance_identifier())
         .opt("instance_class", db.db_instance_class())
-        .defaulted_bool(last, "publicly_accessible", db.publicly_accessible(), false)
-        .defaulted_bool(last, "multi_az", db.multi_az(), false)
-        .defaulted_bool(last, "deletion_protection", db.deletion_protection(), false)
+        .defaulted_or(last, "publicly_accessible", db.publicly_accessible(), false)
+        .defaulted_or(last, "multi_az", db.multi_az(), false)
+        .defaulted_or(last, "deletion_protection", db.deletion_protection(), false)
         .copy(last, "skip_final_snapshot")
         .user_tags(
             last,

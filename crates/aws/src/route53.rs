@@ -387,18 +387,17 @@ impl HealthCheckProvider {
             .unwrap_or_default();
         let ty = c.r#type().as_str().to_string();
         let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
-        let int = |v: Option<i32>| v.map(i64::from);
         let inputs = PropsBuilder::new()
             .set("type", ty)
             .opt("fqdn", c.fully_qualified_domain_name())
             .opt("ip_address", c.ip_address())
-            .defaulted_int(last, "port", int(c.port()), default_port)
+            .defaulted_or(last, "port", c.port(), default_port)
             .opt("resource_path", c.resource_path())
             .opt("search_string", c.search_string())
-            .defaulted_int(last, "request_interval", int(c.request_interval()), 30)
-            .defaulted_int(last, "failure_threshold", int(c.failure_threshold()), 3)
-            .defaulted_bool(last, "inverted", c.inverted(), false)
-            .defaulted_bool(last, "disabled", c.disabled(), false)
+            .defaulted_or(last, "request_interval", c.request_interval(), 30)
+            .defaulted_or(last, "failure_threshold", c.failure_threshold(), 3)
+            .defaulted_or(last, "inverted", c.inverted(), false)
+            .defaulted_or(last, "disabled", c.disabled(), false)
             .user_tags(last, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .build();
         Ok(Some(Observed {
