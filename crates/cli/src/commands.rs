@@ -79,6 +79,11 @@ impl Workspace {
 }
 
 pub async fn run(cli: Cli) -> Result<u8> {
+    // The gateway process `local up` starts reads everything from its state directory: it needs
+    // no environment file (and runs from wherever `local up` ran).
+    if let Command::Local(crate::LocalCommand::ServeGateway { state_dir }) = &cli.command {
+        return crate::local::serve_gateway(state_dir).await;
+    }
     let ws = Workspace::open(&cli)?;
     match cli.command {
         Command::Plan(args) => plan(&ws, &args).await,

@@ -96,9 +96,13 @@ pub async fn run(ws: &Workspace, cmd: LocalCommand) -> Result<u8> {
                 exit::ERROR
             })
         }
-        LocalCommand::ServeGateway { state_dir } => {
-            tandem_localcloud::serve_gateway_from_state(&state_dir).await?;
-            Ok(exit::OK)
-        }
+        LocalCommand::ServeGateway { state_dir } => serve_gateway(&state_dir).await,
     }
+}
+
+/// `tandem local serve-gateway`: the region gateway process that `local up` starts. It reads its
+/// configuration from the state directory, so it needs no environment file.
+pub async fn serve_gateway(state_dir: &std::path::Path) -> Result<u8> {
+    tandem_localcloud::serve_gateway_from_state(state_dir).await?;
+    Ok(exit::OK)
 }

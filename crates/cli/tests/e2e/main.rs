@@ -3,4 +3,5 @@
 
 mod deploy;
 mod failover;
+mod local;
 mod support;
