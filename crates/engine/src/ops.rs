@@ -1,11 +1,6 @@
 //! Operations: what the commands do, composed from the store, the journal, plan, apply and refresh.
 //! The CLI parses and prints; these functions do the work.
 
-#![expect(
-    clippy::result_large_err,
-    reason = "errors carry the file and the lock holder; they are rare and not on a hot path"
-)]
-
 use std::sync::Arc;
 
 use tandem_core::{DesiredStack, OutputRef, Value};

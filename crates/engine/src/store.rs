@@ -8,11 +8,6 @@
 //! <stack>/<env>.lock         the lock, naming its holder
 //! ```
 
-#![expect(
-    clippy::result_large_err,
-    reason = "errors carry the file and the lock holder; they are rare and not on a hot path"
-)]
-
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -36,7 +31,10 @@ pub enum StoreError {
         source: StateDecodeError,
     },
     #[error("{}", locked_message(.path, .holder))]
-    Locked { path: PathBuf, holder: LockInfo },
+    Locked {
+        path: PathBuf,
+        holder: Box<LockInfo>,
+    },
     #[error("state file {} belongs to stack {found_stack:?} env {found_env:?}, not {stack:?} env {env:?}", path.display())]
     WrongStack {
         path: PathBuf,
@@ -241,7 +239,7 @@ impl LocalStore {
                         Some(holder) => {
                             return Err(StoreError::Locked {
                                 path: paths.lock,
-                                holder,
+                                holder: Box::new(holder),
                             });
                         }
                         None => continue, // released between our two calls

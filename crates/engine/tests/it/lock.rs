@@ -37,7 +37,7 @@ fn a_second_process_is_refused_while_the_first_applies() {
     // The refused attempt left the holder's lock as it was.
     assert_eq!(
         home.store.lock_holder(STACK, ENV).unwrap().as_ref(),
-        Some(holder)
+        Some(&**holder)
     );
 
     std::fs::write(root.join("release"), b"").unwrap();
@@ -96,7 +96,7 @@ fn a_lock_of_a_dead_process_on_this_host_is_broken() {
     };
     std::fs::write(&paths.lock, serde_json::to_vec(&elsewhere).unwrap()).unwrap();
     let err = home.store.lock(STACK, ENV, "apply").unwrap_err();
-    assert!(matches!(&err, StoreError::Locked { holder, .. } if holder == &elsewhere));
+    assert!(matches!(&err, StoreError::Locked { holder, .. } if **holder == elsewhere));
     assert!(paths.lock.exists());
 }
 
