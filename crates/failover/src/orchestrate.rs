@@ -77,6 +77,17 @@ pub fn db_addr(m: &DbMember) -> ResourceAddr {
     .expect("posture names are valid")
 }
 
+/// The addresses of the retired (former) writers in `region`: what a fence phase stops.
+fn retired_in(posture: &Posture, region: &str) -> Vec<ResourceAddr> {
+    posture
+        .db
+        .retired
+        .iter()
+        .filter(|m| m.region == region)
+        .map(db_addr)
+        .collect()
+}
+
 fn posture_of(state: &State, primary: &str, secondary: &str) -> Result<Posture, FailoverError> {
     Posture::of(state, primary, secondary).map_err(FailoverError::State)
 }
@@ -168,13 +179,7 @@ pub async fn failover(
     };
     let transition = target.transition.clone().expect("set above");
     let (from, to) = (transition.from.clone(), transition.to.clone());
-    let old_writers: Vec<ResourceAddr> = target
-        .db
-        .retired
-        .iter()
-        .filter(|m| m.region == from)
-        .map(db_addr)
-        .collect();
+    let old_writers = retired_in(&target, &from);
     let new_writer = db_addr(&target.db.writer);
 
     let mut report = FailoverReport {
@@ -427,13 +432,7 @@ pub async fn failback(
                 .transition
                 .as_ref()
                 .map_or(target.standby_region.clone(), |t| t.from.clone());
-            let old_writers: Vec<ResourceAddr> = target
-                .db
-                .retired
-                .iter()
-                .filter(|m| m.region == from)
-                .map(db_addr)
-                .collect();
+            let old_writers = retired_in(&target, &from);
             for (name, slice) in [
                 (
                     "scale",
