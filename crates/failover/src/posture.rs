@@ -169,13 +169,48 @@ impl Posture {
         }
     }
 
-    /// The posture recorded in `state`, or the initial one.
+    /// The posture recorded in `state`, or the initial one. A recorded posture must be about the
+    /// environment's two regions, and name its databases as resource addresses can.
     pub fn of(state: &State, primary: &str, secondary: &str) -> Result<Posture, String> {
         match state.extensions.get(POSTURE_KEY) {
             None => Ok(Posture::initial(primary, secondary)),
-            Some(j) => serde_json::from_value(j.clone())
-                .map_err(|e| format!("the recorded failover posture is unreadable: {e}")),
+            Some(j) => {
+                let p: Posture = serde_json::from_value(j.clone())
+                    .map_err(|e| format!("the recorded failover posture is unreadable: {e}"))?;
+                p.check(primary, secondary)
+                    .map_err(|e| format!("the recorded failover posture is invalid: {e}"))?;
+                Ok(p)
+            }
         }
+    }
+
+    /// Checks what the program and the orchestrator rely on: the active and standby regions are
+    /// the environment's two, and every database member lives in one of them under a name that a
+    /// resource address accepts.
+    fn check(&self, primary: &str, secondary: &str) -> Result<(), String> {
+        let regions = [primary, secondary];
+        let mut roles = [self.active_region.as_str(), self.standby_region.as_str()];
+        roles.sort_unstable();
+        let mut expected = regions;
+        expected.sort_unstable();
+        if roles != expected {
+            return Err(format!(
+                "active {:?} and standby {:?} are not the environment's regions {primary} and {secondary}",
+                self.active_region, self.standby_region
+            ));
+        }
+        for m in self.db_members() {
+            if !regions.contains(&m.region.as_str()) {
+                return Err(format!(
+                    "database {:?} is in {:?}, not in {primary} or {secondary}",
+                    m.name, m.region
+                ));
+            }
+            let region = tandem_core::Region::parse(&m.region).map_err(|e| e.to_string())?;
+            tandem_core::ResourceAddr::new(&region, "rds:DbInstance", &m.name)
+                .map_err(|e| format!("database {:?}: {e}", m.name))?;
+        }
+        Ok(())
     }
 
     pub fn store(&self, state: &mut State) {
@@ -226,5 +261,50 @@ impl Posture {
         out.extend(self.db.replica.as_ref());
         out.extend(self.db.retired.iter());
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_with(posture: serde_json::Value) -> State {
+        let mut state = State::new("multi-region", "prod", "lineage".to_string());
+        state.extensions.insert(POSTURE_KEY.to_string(), posture);
+        state
+    }
+
+    #[test]
+    fn a_recorded_posture_round_trips() {
+        let mut state = State::new("multi-region", "prod", "lineage".to_string());
+        assert_eq!(
+            Posture::of(&state, "us-east-1", "us-west-2"),
+            Ok(Posture::initial("us-east-1", "us-west-2"))
+        );
+        let mut p = Posture::initial("us-east-1", "us-west-2");
+        p.generation = 3;
+        p.store(&mut state);
+        assert_eq!(Posture::of(&state, "us-east-1", "us-west-2"), Ok(p));
+    }
+
+    #[test]
+    fn a_damaged_posture_is_an_error_naming_what_is_wrong() {
+        let good = serde_json::to_value(Posture::initial("us-east-1", "us-west-2")).unwrap();
+        let unreadable = state_with(serde_json::json!({"active_region": 7}));
+        let e = Posture::of(&unreadable, "us-east-1", "us-west-2").unwrap_err();
+        assert!(e.contains("unreadable"), "{e}");
+
+        let e = Posture::of(&state_with(good.clone()), "us-east-1", "eu-west-1").unwrap_err();
+        assert!(e.contains("not the environment's regions"), "{e}");
+
+        let mut bad_region = good.clone();
+        bad_region["db"]["writer"]["region"] = "Mars 1".into();
+        let e = Posture::of(&state_with(bad_region), "us-east-1", "us-west-2").unwrap_err();
+        assert!(e.contains("\"Mars 1\""), "{e}");
+
+        let mut bad_name = good;
+        bad_name["db"]["replica"]["name"] = "app db/2".into();
+        let e = Posture::of(&state_with(bad_name), "us-east-1", "us-west-2").unwrap_err();
+        assert!(e.contains("invalid") && e.contains("app db/2"), "{e}");
     }
 }
