@@ -79,6 +79,7 @@ pub enum Command {
         /// Show the failover as a plan; change nothing.
         #[arg(long)]
         plan: bool,
+        /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
         /// Complete deferred work whose region answers again.
@@ -88,11 +89,15 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Fail back to the original region: rebuild a replica there, wait until it has caught up,
-    /// switch over as planned, and rebuild the replica in the other region.
+    /// Fail back to the original region, as a planned switchover: rebuild a replica there, wait
+    /// until it has caught up, stop writes (scale the active region's application to zero), wait
+    /// until the replica has drained them, promote it, fence the old writer, swap DNS back, and
+    /// rebuild the replica in the other region.
     Failback {
+        /// Show the three steps (rebuild, stop writes, switch back) as plans; change nothing.
         #[arg(long)]
         plan: bool,
+        /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
     },

@@ -516,17 +516,20 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
     if plan_only {
         let target = tandem_failover::transform::failback_rebuild(&posture)
             .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
-        // Step 2 is planned against today's state, where the new replica does not exist yet: it
-        // shows as created from the current writer (its source after step 1), then promoted.
+        let quiesced = tandem_failover::transform::failback_quiesce(&target)
+            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+        // Steps 2 and 3 are planned against today's state, where the new replica does not exist
+        // yet: it shows as created from the current writer (its source after step 1).
         let writer_arn = state
             .output(&orchestrate::db_addr(&posture.db.writer), "arn")
             .and_then(|v| v.as_str())
             .map(str::to_string);
-        let switched = tandem_failover::transform::failback_switch(&target, writer_arn, "(plan)")
+        let switched = tandem_failover::transform::failback_switch(&quiesced, writer_arn, "(plan)")
             .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
         for (title, p) in [
             ("Step 1: rebuild the replica", &target),
-            ("Step 2: switch back", &switched),
+            ("Step 2: stop writes (quiesce the active region)", &quiesced),
+            ("Step 3: switch back", &switched),
         ] {
             let desired = program_for(ws)(p)?;
             let (plan, _) =
@@ -570,27 +573,20 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
     for p in &phases {
         println!("  {:<16} {}", p.name, p.outcome);
     }
-    // Wait until the new replica has caught up (lag about 0), bounded.
-    let started = Instant::now();
-    loop {
-        match replica_lag(ws, &rebuilt).await {
-            Some(lag) if lag > 1.0 => {
-                if started.elapsed() > Duration::from_secs(3600) {
-                    return Err(Failure::new(exit::ERROR, format!("the new replica still lags {lag:.0} s after an hour; failback stopped before the switch (rerun to continue)")).into());
-                }
-                println!("  waiting for the replica to catch up: lag {lag:.0} s");
-                tokio::time::sleep(Duration::from_secs(10)).await;
-            }
-            Some(lag) => {
-                println!("  replica caught up: lag {lag:.1} s");
-                break;
-            }
-            None => {
-                println!("  replica lag not reported by the cloud; continuing");
-                break;
-            }
-        }
+    // Wait until the new replica has caught up, then stop writes and let it drain the last ones.
+    wait_for_replica(ws, &rebuilt, "catch up", Duration::from_secs(3600)).await?;
+    let (state, phases, quiesced) =
+        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Quiesce)
+            .await
+            .map_err(map_failover_error)?;
+    for p in &phases {
+        println!("  {:<16} {}", p.name, p.outcome);
     }
+    let lag = wait_for_replica(ws, &quiesced, "drain", Duration::from_secs(900)).await?;
+    println!(
+        "  switching with writes stopped; replica lag {}",
+        lag.map_or("not reported".to_string(), |l| format!("{l:.1} s"))
+    );
     let (_, phases, done) =
         orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Switch)
             .await
@@ -608,6 +604,43 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         .bold()
     );
     Ok(exit::OK)
+}
+
+/// Waits until the posture's replica lags less than a second (`what` it is waiting for: `catch up`
+/// or `drain`), at most `limit`. The last lag seen, or `None` when the cloud reports none.
+async fn wait_for_replica(
+    ws: &Workspace,
+    posture: &Posture,
+    what: &str,
+    limit: Duration,
+) -> Result<Option<f64>> {
+    let started = Instant::now();
+    loop {
+        match replica_lag(ws, posture).await {
+            Some(lag) if lag >= 1.0 => {
+                if started.elapsed() > limit {
+                    return Err(Failure::new(
+                        exit::ERROR,
+                        format!(
+                            "the new replica still lags {lag:.0} s after {} min; failback stopped before the switch (rerun to continue)",
+                            limit.as_secs() / 60
+                        ),
+                    )
+                    .into());
+                }
+                println!("  waiting for the replica to {what}: lag {lag:.0} s");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+            Some(lag) => {
+                println!("  replica {what}: done, lag {lag:.1} s");
+                return Ok(Some(lag));
+            }
+            None => {
+                println!("  replica lag not reported by the cloud; continuing");
+                return Ok(None);
+            }
+        }
+    }
 }
 
 /// Whether the Auto Scaling capacity of `region`, read from the cloud through its provider, is the

@@ -2,9 +2,11 @@
 //!
 //! Failover: preflight (replica lag within the RPO, standby healthy) → promote → verify writable
 //! → fence → scale → DNS → replication → converge → done. Failback: rebuild a replica in the
-//! original region → (caller waits until it has caught up) → scale → promote → verify writable →
-//! fence → DNS → replication → converge (a new replica in the region failed back from; the fenced
-//! old writer deleted).
+//! original region → (caller waits until it has caught up) → scale up the original region and
+//! quiesce the active one (its application scaled to zero: writes stop) → (caller waits until the
+//! replica has drained them) → promote → verify writable → fence → DNS → replication → converge
+//! (a new replica in the region failed back from; the fenced old writer deleted; the quiesced
+//! region back to the standby's capacity).
 //!
 //! The old writer is fenced right **after** the promotion, not before: AWS does not stop a DB
 //! instance that still has a read replica, and promoting the replica is what detaches it. The
@@ -371,12 +373,16 @@ pub async fn resume_deferred(
 pub enum FailbackStep {
     /// Build the replica in the original region.
     Rebuild,
+    /// Raise the original region to the primary's capacity and scale the active region's
+    /// application to zero: writes stop, so that the replica can drain the last of them.
+    Quiesce,
     /// Promote it and send traffic back.
     Switch,
 }
 
-/// Runs one half of a failback. The caller waits, between the two, until the new replica has
-/// caught up (replica lag ≈ 0) and writes have stopped.
+/// Runs one step of a failback. The caller waits, after [`FailbackStep::Rebuild`], until the new
+/// replica has caught up (replica lag ≈ 0), and again after [`FailbackStep::Quiesce`], until it
+/// has drained the last writes, before [`FailbackStep::Switch`].
 pub async fn failback(
     runner: &Runner<'_>,
     mut state: State,
@@ -397,6 +403,36 @@ pub async fn failback(
                 runner
                     .phase("rebuild-replica", &mut state, &target, Slice::Rest)
                     .await?,
+            );
+            Ok((state, phases, target))
+        }
+        FailbackStep::Quiesce => {
+            if current.transition.is_some() {
+                // A switch already under way: it has quiesced the region before.
+                return Ok((state, phases, current));
+            }
+            let target = transform::failback_quiesce(&current)?;
+            runner.save_posture(&mut state, &target)?;
+            let capacity = kinds::AUTOSCALING_GROUP_CAPACITY;
+            for (name, region) in [
+                ("scale-up", &target.standby_region),
+                ("quiesce", &target.active_region),
+            ] {
+                phases.push(
+                    runner
+                        .phase(
+                            name,
+                            &mut state,
+                            &target,
+                            Slice::KindIn(capacity, region.clone()),
+                        )
+                        .await?,
+                );
+            }
+            runner.audit.record(
+                "quiesce",
+                "done",
+                &format!("{} writes nothing", target.active_region),
             );
             Ok((state, phases, target))
         }

@@ -123,6 +123,10 @@ pub struct Posture {
     /// The region whose outage is being simulated, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulated_outage: Option<String>,
+    /// The region whose application is scaled to zero so that it writes nothing while a planned
+    /// failback drains its replica and promotes it (see [`crate::transform::failback_quiesce`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiesced: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transition: Option<Transition>,
     #[serde(default)]
@@ -163,6 +167,7 @@ impl Posture {
             },
             deferred: Vec::new(),
             simulated_outage: None,
+            quiesced: None,
             transition: None,
             history: Vec::new(),
             last_drill: None,
@@ -198,6 +203,13 @@ impl Posture {
                 "active {:?} and standby {:?} are not the environment's regions {primary} and {secondary}",
                 self.active_region, self.standby_region
             ));
+        }
+        if let Some(q) = &self.quiesced {
+            if !regions.contains(&q.as_str()) {
+                return Err(format!(
+                    "quiesced region {q:?} is not {primary} or {secondary}"
+                ));
+            }
         }
         for m in self.db_members() {
             if !regions.contains(&m.region.as_str()) {
@@ -245,14 +257,24 @@ impl Posture {
 
     /// The desired capacity of `region` is the primary's when it serves, or still serves: until
     /// the deferred scale-down, or, during a failover or failback, until the records have sent
-    /// traffic away from it (its capacity is lowered after the DNS phase, never before).
+    /// traffic away from it (its capacity is lowered after the DNS phase, never before). While one
+    /// region is quiesced for a failback, the other serves.
     pub fn serves(&self, region: &str) -> bool {
+        if self.is_quiesced(region) {
+            return false;
+        }
         region == self.active_region
             || (self.is_deferred(Aspect::ScaleDown) && region == self.standby_region)
+            || self.quiesced.is_some()
             || self
                 .transition
                 .as_ref()
                 .is_some_and(|t| t.from == region && !t.done.iter().any(|d| d == "dns"))
+    }
+
+    /// Whether `region`'s application is scaled to zero for a planned failback.
+    pub fn is_quiesced(&self, region: &str) -> bool {
+        self.quiesced.as_deref() == Some(region)
     }
 
     /// Every database member to declare.

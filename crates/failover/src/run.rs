@@ -72,6 +72,8 @@ pub enum Slice {
     Addresses(Vec<ResourceAddr>),
     /// Changes to resources of these kinds.
     Kinds(Vec<&'static str>),
+    /// Changes to resources of this kind in this region.
+    KindIn(&'static str, String),
     /// Everything still to do.
     Rest,
 }
@@ -81,6 +83,7 @@ impl Slice {
         match self {
             Slice::Addresses(a) => a.contains(&c.addr),
             Slice::Kinds(k) => k.contains(&c.addr.kind()),
+            Slice::KindIn(k, region) => c.addr.kind() == *k && c.addr.region_str() == region,
             Slice::Rest => true,
         }
     }

@@ -78,6 +78,8 @@ pub fn fail_over(
     };
     next.db.replica = None;
     next.db.retired.push(old_writer);
+    // An unplanned failover ends a failback that was draining the old region.
+    next.quiesced = None;
     next.deferred
         .retain(|d| d.waits_for != from && d.waits_for != "global");
     if unreachable.old_region {
@@ -143,6 +145,22 @@ pub fn failback_rebuild(p: &Posture) -> Result<Posture, TransformError> {
     Ok(next)
 }
 
+/// Between the two halves of a failback, once the new replica has caught up: the region failed
+/// back to is raised to the primary's capacity and the active region's application is scaled to
+/// zero, so that nothing writes to the database any more while its replica drains the last
+/// changes (the planned switchover's RPO is then zero). Traffic reaches the region failed back to
+/// through the failover records as soon as the quiesced region fails its health check.
+pub fn failback_quiesce(p: &Posture) -> Result<Posture, TransformError> {
+    let back_to = p.standby_region.clone();
+    match &p.db.replica {
+        Some(r) if r.region == back_to && !r.promoted => {}
+        _ => return Err(TransformError::ReplicaNotReady(back_to)),
+    }
+    let mut next = p.clone();
+    next.quiesced = Some(p.active_region.clone());
+    Ok(next)
+}
+
 /// The second half of a failback, once the new replica has caught up: promote it, fence the
 /// writer failed back from (kept, stopped, until [`failback_retire`]), send traffic back, and
 /// rebuild a replica in the region failed back from. Planned, so nothing is deferred.
@@ -197,6 +215,8 @@ pub fn failback_switch(
 pub fn failback_retire(p: &Posture) -> Posture {
     let mut next = p.clone();
     next.db.retired.retain(|r| r.region != p.standby_region);
+    // The region failed back from serves as the standby again.
+    next.quiesced = None;
     next
 }
 
@@ -255,7 +275,21 @@ mod tests {
             r,
             "rebuilding twice changes nothing"
         );
-        let s = failback_switch(&r, Some("arn:w".into()), "T2").unwrap();
+        assert!(r.serves("us-west-2") && !r.serves("us-east-1"));
+        let q = failback_quiesce(&r).unwrap();
+        assert!(
+            q.is_quiesced("us-west-2") && !q.serves("us-west-2") && q.serves("us-east-1"),
+            "the active region stops writing; the region failed back to takes the traffic"
+        );
+        assert_eq!(
+            failback_quiesce(&f),
+            Err(TransformError::ReplicaNotReady("us-east-1".into()))
+        );
+        let s = failback_switch(&q, Some("arn:w".into()), "T2").unwrap();
+        assert!(
+            s.is_quiesced("us-west-2"),
+            "until the old writer is retired"
+        );
         assert_eq!(s.active_region, "us-east-1");
         assert_eq!(s.db.writer.name, "app-db-g2");
         assert!(s.db.writer.promoted);
@@ -271,7 +305,9 @@ mod tests {
             ("app-db-replica", "us-west-2", true),
             "the writer failed back from is fenced, not yet deleted"
         );
-        assert!(failback_retire(&s).db.retired.is_empty());
+        let done = failback_retire(&s);
+        assert!(done.db.retired.is_empty());
+        assert!(done.quiesced.is_none() && !done.serves("us-west-2"));
     }
 
     #[test]

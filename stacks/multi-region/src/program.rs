@@ -309,11 +309,13 @@ impl Program for MultiRegion {
         let inst = |r: &str| &instances[r];
 
         // Capacity follows the posture: the primary's size where the application serves, the
-        // standby's elsewhere. Owned by this resource, not by the stack set's template, so that a
-        // failover scales the standby through its own region's API (the stack set's
-        // administration region may be the one that is down).
+        // standby's elsewhere, none where a failback has quiesced it. Owned by this resource, not
+        // by the stack set's template, so that a failover scales the standby through its own
+        // region's API (the stack set's administration region may be the one that is down).
         for name in [first, second] {
-            let desired = if posture.serves(name) {
+            let desired = if posture.is_quiesced(name) {
+                0
+            } else if posture.serves(name) {
                 sizes.primary_desired_capacity
             } else {
                 sizes.standby_desired_capacity

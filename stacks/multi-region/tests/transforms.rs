@@ -344,6 +344,10 @@ fn rebuilt(resumed: &Step) -> Step {
 }
 
 /// The switch, given the ARN of the writer being failed back from.
+fn quiesced(rebuilt: &Step) -> Step {
+    Step::of(transform::failback_quiesce(&rebuilt.posture).expect("failback quiesce"))
+}
+
 fn switched(rebuilt: &Step, writer_arn: String) -> Step {
     Step::of(
         transform::failback_switch(&rebuilt.posture, Some(writer_arn), FAILBACK_AT)
@@ -453,11 +457,34 @@ fn failback_rebuild() {
 }
 
 #[test]
-fn failback_switch() {
+fn failback_quiesce() {
     let before = before();
     let after = failed_over(&before);
     let resumed = resumed(&after);
     let rebuilt = rebuilt(&resumed);
+    let quiesced = quiesced(&rebuilt);
+    let plan = make_plan(&quiesced.desired, &rebuilt.state);
+    insta::assert_snapshot!(render_plan(&plan));
+
+    assert_eq!(
+        property_change(&plan, CAPACITY_EAST, "desired_capacity"),
+        Some((Value::Int(1), Value::Int(2))),
+        "the region failed back to takes the primary's capacity"
+    );
+    assert_eq!(
+        property_change(&plan, CAPACITY_WEST, "desired_capacity"),
+        Some((Value::Int(2), Value::Int(0))),
+        "the active region's application stops: nothing writes to its database"
+    );
+    assert_eq!(plan.changes().count(), 2, "capacity only");
+}
+
+#[test]
+fn failback_switch() {
+    let before = before();
+    let after = failed_over(&before);
+    let resumed = resumed(&after);
+    let rebuilt = quiesced(&rebuilt(&resumed));
     let after_switch = switched(&rebuilt, arn_in(&rebuilt.state, REPLICA_DB));
     let plan = make_plan(&after_switch.desired, &rebuilt.state);
     insta::assert_snapshot!(format!(
@@ -481,15 +508,20 @@ fn failback_switch() {
         "the writer failed back from is fenced, not deleted, during the switch"
     );
     assert_eq!(
-        action(&plan, CAPACITY_EAST),
-        Some(Action::Update),
-        "the region failed back to is scaled up"
+        (action(&plan, CAPACITY_EAST), action(&plan, CAPACITY_WEST)),
+        (None, None),
+        "scaled when quiesced; the region failed back from stays at zero until the end"
     );
-    // Once the switch is done, the fenced writer is replaced by the new replica.
+    // Once the switch is done, the fenced writer is replaced by the new replica, and the region
+    // failed back from is the standby again.
     let retired = Step::of(transform::failback_retire(&after_switch.posture));
     let retire_plan = make_plan(&retired.desired, &after_switch.state);
     assert_eq!(action(&retire_plan, REPLICA_DB), Some(Action::Delete));
-    assert_eq!(retire_plan.changes().count(), 1, "only the old writer goes");
+    assert_eq!(
+        property_change(&retire_plan, CAPACITY_WEST, "desired_capacity"),
+        Some((Value::Int(0), Value::Int(1)))
+    );
+    assert_eq!(retire_plan.changes().count(), 2);
     assert_eq!(action(&plan, RECORDS), Some(Action::Update));
     assert_eq!(action(&plan, REPLICATION_WEST), Some(Action::Delete));
     assert_eq!(action(&plan, REPLICATION_EAST), Some(Action::Create));
@@ -509,13 +541,15 @@ fn renderings_are_deterministic() {
         let after = failed_over(&before);
         let resumed = resumed(&after);
         let rebuilt = rebuilt(&resumed);
-        let switched = switched(&rebuilt, arn_in(&rebuilt.state, REPLICA_DB));
+        let quiesced = quiesced(&rebuilt);
+        let switched = switched(&quiesced, arn_in(&quiesced.state, REPLICA_DB));
         let mut s = String::new();
         for (prev, next) in [
             (&before, &after),
             (&after, &resumed),
             (&resumed, &rebuilt),
-            (&rebuilt, &switched),
+            (&rebuilt, &quiesced),
+            (&quiesced, &switched),
         ] {
             s.push_str(&render_graph(&next.desired));
             s.push_str(&render_plan(&make_plan(&next.desired, &prev.state)));

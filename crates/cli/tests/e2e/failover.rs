@@ -277,7 +277,8 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     // plans both steps and changes nothing.
     let preview = c.ok(&["failback", "--plan"]);
     assert!(
-        preview.stdout.contains("Step 2: switch back")
+        preview.stdout.contains("Step 2: stop writes")
+            && preview.stdout.contains("Step 3: switch back")
             && preview
                 .stdout
                 .contains("+ us-east-1/rds:DbReadReplica/app-db-g2")
@@ -288,7 +289,18 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         preview.text()
     );
     c.no_changes();
-    c.ok(&["failback", "--yes"]);
+    let failback = c.ok(&["failback", "--yes"]);
+    assert!(
+        failback.stdout.contains("quiesce")
+            && failback.stdout.contains("switching with writes stopped"),
+        "{}",
+        failback.text()
+    );
+    assert!(
+        c.audit().contains(r#""phase":"quiesce","event":"done""#),
+        "{}",
+        c.audit()
+    );
     c.no_changes();
     let back = c.facts();
     assert!(primary_target(&back).contains("us-east-1"), "{back:#}");
