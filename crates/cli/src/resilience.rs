@@ -870,6 +870,7 @@ pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
         "replication": replication,
         "deferred": posture.deferred.iter().map(|d| json!({"aspect": d.aspect, "waits_for": d.waits_for, "why": d.why})).collect::<Vec<_>>(),
         "simulated_outage": posture.simulated_outage,
+        "quiesced": posture.quiesced,
         "transition": posture.transition.as_ref().map(|t| json!({"kind": t.kind, "from": t.from, "to": t.to, "done": t.done})),
         "failovers": posture.history.len(),
         "last_drill": posture.last_drill,
@@ -924,6 +925,12 @@ pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
     if let Some(r) = &posture.simulated_outage {
         println!(
             "  {} simulated outage of {r} in effect (`tandem simulate-outage --restore`)",
+            style("!").yellow()
+        );
+    }
+    if let Some(r) = &posture.quiesced {
+        println!(
+            "  {} {r} is quiesced for a failback: its application is scaled to zero (`tandem failback` finishes the switch)",
             style("!").yellow()
         );
     }
