@@ -559,41 +559,25 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         unreachable: unreachable(ws).await,
     };
     let (primary, secondary) = (&ws.env.primary_region, &ws.env.secondary_region);
-    let (state, phases, rebuilt) = if posture
+    let (state, rebuilt) = if posture
         .transition
         .as_ref()
         .is_some_and(|t| t.kind == "failback")
     {
-        (state, Vec::new(), posture.clone())
+        (state, posture.clone())
     } else {
-        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Rebuild)
-            .await
-            .map_err(map_failover_error)?
+        failback_step(&runner, state, primary, secondary, FailbackStep::Rebuild).await?
     };
-    for p in &phases {
-        println!("  {:<16} {}", p.name, p.outcome);
-    }
     // Wait until the new replica has caught up, then stop writes and let it drain the last ones.
     wait_for_replica(ws, &rebuilt, "catch up", Duration::from_secs(3600)).await?;
-    let (state, phases, quiesced) =
-        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Quiesce)
-            .await
-            .map_err(map_failover_error)?;
-    for p in &phases {
-        println!("  {:<16} {}", p.name, p.outcome);
-    }
+    let (state, quiesced) =
+        failback_step(&runner, state, primary, secondary, FailbackStep::Quiesce).await?;
     let lag = wait_for_replica(ws, &quiesced, "drain", Duration::from_secs(900)).await?;
     println!(
         "  switching with writes stopped; replica lag {}",
         lag.map_or("not reported".to_string(), |l| format!("{l:.1} s"))
     );
-    let (_, phases, done) =
-        orchestrate::failback(&runner, state, primary, secondary, FailbackStep::Switch)
-            .await
-            .map_err(map_failover_error)?;
-    for p in &phases {
-        println!("  {:<16} {}", p.name, p.outcome);
-    }
+    let (_, done) = failback_step(&runner, state, primary, secondary, FailbackStep::Switch).await?;
     println!(
         "{}",
         style(format!(
@@ -604,6 +588,23 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         .bold()
     );
     Ok(exit::OK)
+}
+
+/// Runs one step of a failback and prints its phases.
+async fn failback_step(
+    runner: &Runner<'_>,
+    state: State,
+    primary: &str,
+    secondary: &str,
+    step: FailbackStep,
+) -> Result<(State, Posture)> {
+    let (state, phases, posture) = orchestrate::failback(runner, state, primary, secondary, step)
+        .await
+        .map_err(map_failover_error)?;
+    for p in &phases {
+        println!("  {:<16} {}", p.name, p.outcome);
+    }
+    Ok((state, posture))
 }
 
 /// Waits until the posture's replica lags less than a second (`what` it is waiting for: `catch up`
