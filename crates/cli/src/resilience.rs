@@ -1008,7 +1008,9 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     // 1. Outage.
     let outage_at = epoch_now();
     clock.time(simulate_outage(ws, Some(&from), false)).await?;
-    // 2. Detection, as Route 53 would: consecutive failed probes at the interval.
+    // 2. Detection: Route 53's own verdict where the cloud gives it (on AWS the outage is an
+    // inverted health check, and the application itself still answers); otherwise consecutive
+    // failed probes at the interval, as Route 53's checkers would.
     let cfg = ProbeConfig {
         interval,
         failure_threshold: threshold,
@@ -1017,8 +1019,14 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let mut verdict = Verdict::new(threshold);
     let detection = Instant::now();
     let detected_at = loop {
-        let p = health::probe(&health_url, &cfg).await;
-        if verdict.record(p.healthy) && !verdict.healthy {
+        let down = match route53_view(ws, &state, &from).await.healthy() {
+            Some(healthy) => !healthy,
+            None => {
+                let p = health::probe(&health_url, &cfg).await;
+                verdict.record(p.healthy) && !verdict.healthy
+            }
+        };
+        if down {
             break epoch_now();
         }
         if epoch_now() - outage_at > 600.0 {
@@ -1052,7 +1060,22 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let now_posture = ws.posture(&state)?;
     let health = clock.time(region_health(ws, &state, &now_posture, 1)).await;
-    let healthy = |r: &str| health.iter().any(|h| h.region == r && h.healthy);
+    let r53 = clock
+        .time(async {
+            [
+                (
+                    from.clone(),
+                    route53_view(ws, &state, &from).await.healthy(),
+                ),
+                (to.clone(), route53_view(ws, &state, &to).await.healthy()),
+            ]
+        })
+        .await;
+    // Route 53's verdict where it gives one (it is what resolves the records), else the probes.
+    let healthy = |r: &str| match r53.iter().find(|(region, _)| region == r) {
+        Some((_, Some(verdict))) => *verdict,
+        _ => health.iter().any(|h| h.region == r && h.healthy),
+    };
     let dns_answer = resolve_failover(&state, &healthy);
     let dns_ok = dns_answer.as_deref() == Some(to.as_str());
     let capacity_ok = clock.time(capacity_is_primary(ws, &state, &to)).await?;
