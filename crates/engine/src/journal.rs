@@ -198,22 +198,39 @@ impl Journal {
 
     /// Appends one record and returns once it is on disk.
     pub async fn append(&self, record: &JournalRecord) -> Result<(), JournalError> {
+        let written = self.submit(record)?;
+        self.on_disk(written.await)
+    }
+
+    /// Appends from synchronous code (tests, benchmarks, recovery).
+    pub fn append_blocking(&self, record: &JournalRecord) -> Result<(), JournalError> {
+        let written = self.submit(record)?;
+        self.on_disk(written.blocking_recv())
+    }
+
+    /// Hands one record to the writer thread; the receiver answers once it is written and fsynced.
+    fn submit(
+        &self,
+        record: &JournalRecord,
+    ) -> Result<tokio::sync::oneshot::Receiver<io::Result<()>>, JournalError> {
         let mut line = serde_json::to_vec(record).expect("records serialize");
         line.push(b'\n');
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let gone = || JournalError::Io {
-            action: "append to",
-            path: self.path.clone(),
-            source: io::Error::other("journal writer stopped"),
-        };
         self.tx
             .as_ref()
-            .ok_or_else(gone)?
+            .ok_or_else(|| self.writer_stopped())?
             .send((line, done_tx))
-            .map_err(|_| gone())?;
-        done_rx
-            .await
-            .map_err(|_| gone())?
+            .map_err(|_| self.writer_stopped())?;
+        Ok(done_rx)
+    }
+
+    /// The writer thread's answer to [`Journal::submit`], as the result of an append.
+    fn on_disk(
+        &self,
+        answer: Result<io::Result<()>, tokio::sync::oneshot::error::RecvError>,
+    ) -> Result<(), JournalError> {
+        answer
+            .map_err(|_| self.writer_stopped())?
             .map_err(|source| JournalError::Io {
                 action: "append to",
                 path: self.path.clone(),
@@ -221,29 +238,12 @@ impl Journal {
             })
     }
 
-    /// Appends from synchronous code (tests, benchmarks, recovery).
-    pub fn append_blocking(&self, record: &JournalRecord) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(record).expect("records serialize");
-        line.push(b'\n');
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let gone = || JournalError::Io {
+    fn writer_stopped(&self) -> JournalError {
+        JournalError::Io {
             action: "append to",
             path: self.path.clone(),
             source: io::Error::other("journal writer stopped"),
-        };
-        self.tx
-            .as_ref()
-            .ok_or_else(gone)?
-            .send((line, done_tx))
-            .map_err(|_| gone())?;
-        done_rx
-            .blocking_recv()
-            .map_err(|_| gone())?
-            .map_err(|source| JournalError::Io {
-                action: "append to",
-                path: self.path.clone(),
-                source,
-            })
+        }
     }
 }
 
