@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::diff::{Action, ResourceChange};
 use crate::journal::{Journal, JournalRecord, OpKind};
 use crate::plan::Plan;
-use crate::provider::{OpContext, Providers};
+use crate::provider::{Observed, OpContext, ProviderError, Providers};
 use crate::state::{ResourceRecord, ResourceState, State};
 
 /// How to apply.
@@ -486,38 +486,9 @@ async fn create(change: &ResourceChange, run: &Run) -> Result<(), String> {
     let provider = provider_of(run, change)?;
     let inputs = resolve_inputs(change, run)?;
     provider.validate(&change.addr, &inputs)?;
-    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
-    let token = token(&run.token_base, &change.addr, OpKind::Create);
-    journal(
-        run,
-        &JournalRecord::Intent {
-            seq,
-            addr: change.addr.clone(),
-            op: OpKind::Create,
-            token: token.clone(),
-            id: None,
-            inputs: Some(props_to_json(&inputs)),
-            dependencies: change.dependencies.clone(),
-            protect: change.protect,
-            retain_on_delete: change.retain_on_delete,
-        },
-    )
-    .await?;
-    let ctx = ctx(change, run, token);
-    match provider.create(&ctx, &inputs).await {
-        Ok(obs) => {
-            let rs = ResourceState {
-                id: obs.id,
-                inputs,
-                outputs: obs.outputs,
-                dependencies: change.dependencies.clone(),
-                protect: change.protect,
-                retain_on_delete: change.retain_on_delete,
-            };
-            record_done(run, seq, &change.addr, Some(rs)).await
-        }
-        Err(e) => record_failed(run, seq, &change.addr, "create", e.to_string()).await,
-    }
+    let (seq, ctx) = journal_write_intent(change, run, OpKind::Create, None, &inputs).await?;
+    let observed = provider.create(&ctx, &inputs).await;
+    record_written(change, run, seq, "create", inputs, observed).await
 }
 
 async fn update(change: &ResourceChange, run: &Run) -> Result<(), String> {
@@ -525,28 +496,54 @@ async fn update(change: &ResourceChange, run: &Run) -> Result<(), String> {
     let prior = change.prior.as_ref().ok_or("update without prior state")?;
     let inputs = resolve_inputs(change, run)?;
     provider.validate(&change.addr, &inputs)?;
+    let (seq, ctx) =
+        journal_write_intent(change, run, OpKind::Update, Some(prior.id.clone()), &inputs).await?;
+    let observed = provider
+        .update(&ctx, &prior.id, &prior.inputs, &inputs)
+        .await;
+    record_written(change, run, seq, "update", inputs, observed).await
+}
+
+/// Journals the intent to create or update `change` with `inputs` (`id`: the prior resource's, for
+/// an update). Returns the intent's sequence number and the context of the provider call.
+async fn journal_write_intent(
+    change: &ResourceChange,
+    run: &Run,
+    op: OpKind,
+    id: Option<String>,
+    inputs: &Props,
+) -> Result<(u64, OpContext), String> {
     let seq = run.seq.fetch_add(1, Ordering::Relaxed);
-    let token = token(&run.token_base, &change.addr, OpKind::Update);
+    let token = token(&run.token_base, &change.addr, op);
     journal(
         run,
         &JournalRecord::Intent {
             seq,
             addr: change.addr.clone(),
-            op: OpKind::Update,
+            op,
             token: token.clone(),
-            id: Some(prior.id.clone()),
-            inputs: Some(props_to_json(&inputs)),
+            id,
+            inputs: Some(props_to_json(inputs)),
             dependencies: change.dependencies.clone(),
             protect: change.protect,
             retain_on_delete: change.retain_on_delete,
         },
     )
     .await?;
-    let ctx = ctx(change, run, token);
-    match provider
-        .update(&ctx, &prior.id, &prior.inputs, &inputs)
-        .await
-    {
+    Ok((seq, ctx(change, run, token)))
+}
+
+/// Records the outcome of a create or update (`op`): the resource the provider observed, with
+/// `inputs` and the change's dependencies and options, or the failure.
+async fn record_written(
+    change: &ResourceChange,
+    run: &Run,
+    seq: u64,
+    op: &str,
+    inputs: Props,
+    observed: Result<Observed, ProviderError>,
+) -> Result<(), String> {
+    match observed {
         Ok(obs) => {
             let rs = ResourceState {
                 id: obs.id,
@@ -558,7 +555,7 @@ async fn update(change: &ResourceChange, run: &Run) -> Result<(), String> {
             };
             record_done(run, seq, &change.addr, Some(rs)).await
         }
-        Err(e) => record_failed(run, seq, &change.addr, "update", e.to_string()).await,
+        Err(e) => record_failed(run, seq, &change.addr, op, e.to_string()).await,
     }
 }
 
