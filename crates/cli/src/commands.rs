@@ -7,7 +7,10 @@ use anyhow::{Context, Result};
 use console::style;
 use tandem_core::{DesiredStack, Program, ResourceAddr, StackBuilder, evaluate};
 use tandem_engine::ops::{self, make_plan};
-use tandem_engine::{ApplyOptions, LocalStore, Outcome, Plan, PlanConfig, Providers, State};
+use tandem_engine::recovery::Reconciled;
+use tandem_engine::{
+    ApplyOptions, LocalStore, Outcome, Plan, PlanConfig, Providers, State, StateLock,
+};
 use tandem_failover::Posture;
 use tandem_stack_multi_region::{Environment, MultiRegion, process_vars};
 
@@ -292,29 +295,8 @@ async fn apply(
     destroy: bool,
 ) -> Result<u8> {
     let operation = if destroy { "destroy" } else { "apply" };
-    let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
-    if let Some(stale) = &lock.broke_stale {
-        eprintln!(
-            "{} broke a stale lock of pid {} ({} since {}), which no longer runs",
-            style("note:").yellow(),
-            stale.pid,
-            stale.operation,
-            stale.time
-        );
-    }
     let providers = ws.providers();
-    crate::cloud::preflight(&ws.clients, &ws.env).await?;
-    let (state, reconciled) =
-        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &providers).await?;
-    for r in &reconciled {
-        eprintln!(
-            "{} recovered {:?} of {}: {}",
-            style("note:").yellow(),
-            r.op,
-            r.addr,
-            r.finding
-        );
-    }
+    let (lock, state) = lock_and_recover(ws, operation, &providers).await?;
     let desired = if destroy {
         StackBuilder::new()
             .finish()
@@ -366,6 +348,43 @@ async fn apply(
     .await?;
     println!();
     finish_apply(&report, operation, destroy)
+}
+
+/// Takes the lock for `operation` (noting a stale lock it broke), checks the credentials, then
+/// reconciles what an interrupted run left pending by reading the cloud through `providers`.
+pub(crate) async fn lock_and_recover(
+    ws: &Workspace,
+    operation: &str,
+    providers: &Providers,
+) -> Result<(StateLock, State)> {
+    let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
+    if let Some(stale) = &lock.broke_stale {
+        eprintln!(
+            "{} broke a stale lock of pid {} ({} since {}), which no longer runs",
+            style("note:").yellow(),
+            stale.pid,
+            stale.operation,
+            stale.time
+        );
+    }
+    crate::cloud::preflight(&ws.clients, &ws.env).await?;
+    let (state, reconciled) =
+        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, providers).await?;
+    note_recovered(&reconciled);
+    Ok((lock, state))
+}
+
+/// Notes on stderr what recovery found of each operation an interrupted run left pending.
+pub(crate) fn note_recovered(reconciled: &[Reconciled]) {
+    for r in reconciled {
+        eprintln!(
+            "{} recovered {:?} of {}: {}",
+            style("note:").yellow(),
+            r.op,
+            r.addr,
+            r.finding
+        );
+    }
 }
 
 /// Prints how an apply ended and returns its exit code.

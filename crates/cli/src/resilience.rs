@@ -299,15 +299,7 @@ async fn lock_and_state(
     let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
     let (state, reconciled) =
         ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &ws.providers()).await?;
-    for r in &reconciled {
-        eprintln!(
-            "{} recovered {:?} of {}: {}",
-            style("note:").yellow(),
-            r.op,
-            r.addr,
-            r.finding
-        );
-    }
+    crate::commands::note_recovered(&reconciled);
     Ok((lock, state))
 }
 

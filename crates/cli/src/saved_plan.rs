@@ -10,7 +10,7 @@ use console::style;
 use tandem_engine::planfile::PlanFileError;
 use tandem_engine::{ApplyOptions, Plan, State, check_fresh, load_plan, ops, save_plan};
 
-use crate::commands::{Workspace, confirm, finish_apply};
+use crate::commands::{Workspace, confirm, finish_apply, lock_and_recover};
 use crate::exit::{self, Failure};
 use crate::progress::Progress;
 use crate::{ApplyArgs, PreviewArgs, PreviewFormat, preview, render};
@@ -60,29 +60,8 @@ pub async fn apply(ws: &Workspace, path: &Path, args: &ApplyArgs) -> Result<u8> 
     // Fail fast, before the lock and the cloud; checked again under the lock below.
     let (current, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     check_fresh(&saved, &current, &ws.program(&current)?.fingerprint()).map_err(stale)?;
-    let lock = ws.store.lock(&ws.stack, &ws.env.name, "apply")?;
-    if let Some(stale) = &lock.broke_stale {
-        eprintln!(
-            "{} broke a stale lock of pid {} ({} since {}), which no longer runs",
-            style("note:").yellow(),
-            stale.pid,
-            stale.operation,
-            stale.time
-        );
-    }
     let providers = ws.providers();
-    crate::cloud::preflight(&ws.clients, &ws.env).await?;
-    let (state, reconciled) =
-        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &providers).await?;
-    for r in &reconciled {
-        eprintln!(
-            "{} recovered {:?} of {}: {}",
-            style("note:").yellow(),
-            r.op,
-            r.addr,
-            r.finding
-        );
-    }
+    let (lock, state) = lock_and_recover(ws, "apply", &providers).await?;
     let fingerprint = ws.program(&state)?.fingerprint();
     check_fresh(&saved, &state, &fingerprint).map_err(stale)?;
     let plan = &saved.plan;
