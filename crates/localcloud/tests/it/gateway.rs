@@ -19,6 +19,25 @@ async fn health(
     send(&base, "GET", HEALTH_PATH, &[], b"", within).await
 }
 
+/// The status of the region's health endpoint, which must answer within 5 s.
+async fn health_status(gw: &tandem_localcloud::RunningGateway, region: &str) -> u16 {
+    health(gw, region, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .status
+}
+
+fn assert_body_has(reply: &support::Reply, text: &str) {
+    assert!(reply.body.contains(text), "{}", reply.body);
+}
+
+/// What `work` gives, and how long it took.
+async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let out = work.await;
+    (out, started.elapsed())
+}
+
 #[tokio::test]
 async fn requests_reach_moto_through_every_port() {
     let gw = gateway(&[EAST, WEST]).await;
@@ -107,13 +126,9 @@ async fn refuse_fails_fast_and_takes_health_down_until_restored() {
         .await
         .unwrap();
 
-    let started = Instant::now();
-    let refused = s3(&east, EAST, "GET", "/", b"").await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
+    let (refused, took) = timed(s3(&east, EAST, "GET", "/", b"")).await;
+    let refused = refused.unwrap_err();
+    assert!(took < Duration::from_millis(900), "{took:?}");
     assert!(
         matches!(
             refused.kind(),
@@ -127,13 +142,7 @@ async fn refuse_fails_fast_and_takes_health_down_until_restored() {
     );
     assert!(health(&gw, EAST, Duration::from_secs(1)).await.is_err());
     // The other region is untouched.
-    assert_eq!(
-        health(&gw, WEST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(health_status(&gw, WEST).await, 200);
     assert_eq!(
         s3(&gw.region_endpoint(WEST).unwrap(), WEST, "GET", "/", b"")
             .await
@@ -143,13 +152,7 @@ async fn refuse_fails_fast_and_takes_health_down_until_restored() {
     );
 
     control.restore(EAST).await.unwrap();
-    assert_eq!(
-        health(&gw, EAST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(health_status(&gw, EAST).await, 200);
     assert_eq!(s3(&east, EAST, "GET", "/", b"").await.unwrap().status, 200);
 }
 
@@ -177,13 +180,7 @@ async fn hang_makes_clients_time_out_until_restored() {
     assert_eq!(health_hung.kind(), ErrorKind::TimedOut);
 
     control.restore_all().await.unwrap();
-    assert_eq!(
-        health(&gw, EAST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(health_status(&gw, EAST).await, 200);
     assert_eq!(s3(&east, EAST, "GET", "/", b"").await.unwrap().status, 200);
 }
 
@@ -204,11 +201,7 @@ async fn throttling_speaks_each_protocol() {
 
     let slow_down = s3(&east, EAST, "GET", "/", b"").await.unwrap();
     assert_eq!(slow_down.status, 503);
-    assert!(
-        slow_down.body.contains("<Error><Code>SlowDown</Code>"),
-        "{}",
-        slow_down.body
-    );
+    assert_body_has(&slow_down, "<Error><Code>SlowDown</Code>");
 
     let query = rds(&east, EAST).await.unwrap();
     assert_eq!(query.status, 400);
@@ -257,11 +250,7 @@ async fn error_rate_one_answers_500() {
         .unwrap();
     let failed = s3(&east, EAST, "GET", "/", b"").await.unwrap();
     assert_eq!(failed.status, 500);
-    assert!(
-        failed.body.contains("<Code>InternalError</Code>"),
-        "{}",
-        failed.body
-    );
+    assert_body_has(&failed, "<Code>InternalError</Code>");
     let query = rds(&east, EAST).await.unwrap();
     assert_eq!(query.status, 200, "only s3 fails: {query:?}");
 }
@@ -279,42 +268,17 @@ async fn latency_delays_by_at_least_the_latency() {
         )
         .await
         .unwrap();
-    let started = Instant::now();
-    assert_eq!(
-        health(&gw, EAST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
-    );
-    let started = Instant::now();
-    let listed = s3(&gw.region_endpoint(EAST).unwrap(), EAST, "GET", "/", b"")
-        .await
-        .unwrap();
-    assert_eq!(listed.status, 200);
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
-    );
-    let started = Instant::now();
-    assert_eq!(
-        health(&gw, WEST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(400),
-        "{:?}",
-        started.elapsed()
-    );
+    let latency = Duration::from_millis(400);
+    let (status, took) = timed(health_status(&gw, EAST)).await;
+    assert_eq!(status, 200);
+    assert!(took >= latency, "{took:?}");
+    let east = gw.region_endpoint(EAST).unwrap();
+    let (listed, took) = timed(s3(&east, EAST, "GET", "/", b"")).await;
+    assert_eq!(listed.unwrap().status, 200);
+    assert!(took >= latency, "{took:?}");
+    let (status, took) = timed(health_status(&gw, WEST)).await;
+    assert_eq!(status, 200);
+    assert!(took < latency, "{took:?}");
 }
 
 #[tokio::test]
@@ -334,13 +298,7 @@ async fn per_service_faults_leave_other_services_alone() {
         .unwrap();
     assert!(rds(&east, EAST).await.is_err(), "rds is blackholed");
     assert_eq!(s3(&east, EAST, "GET", "/", b"").await.unwrap().status, 200);
-    assert_eq!(
-        health(&gw, EAST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(health_status(&gw, EAST).await, 200);
 
     // The application alone can fail while the region's APIs answer.
     control.restore(EAST).await.unwrap();
@@ -354,13 +312,7 @@ async fn per_service_faults_leave_other_services_alone() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        health(&gw, EAST, Duration::from_secs(5))
-            .await
-            .unwrap()
-            .status,
-        500
-    );
+    assert_eq!(health_status(&gw, EAST).await, 500);
     assert_eq!(rds(&east, EAST).await.unwrap().status, 200);
 }
 
@@ -411,11 +363,7 @@ async fn global_services_go_down_with_us_east_1_or_global() {
         .unwrap();
     let throttled = list_zones().await.unwrap();
     assert_eq!(throttled.status, 400);
-    assert!(
-        throttled.body.contains("<Code>Throttling</Code>"),
-        "{}",
-        throttled.body
-    );
+    assert_body_has(&throttled, "<Code>Throttling</Code>");
 }
 
 #[tokio::test]
@@ -440,12 +388,7 @@ async fn same_seed_same_faults() {
             .unwrap();
         let mut statuses = Vec::new();
         for _ in 0..24 {
-            statuses.push(
-                health(&gw, EAST, Duration::from_secs(5))
-                    .await
-                    .unwrap()
-                    .status,
-            );
+            statuses.push(health_status(&gw, EAST).await);
         }
         runs.push(statuses);
         gw.shutdown().await;
