@@ -21,15 +21,42 @@ fn app_v1() -> Vec<ResourceDecl> {
             .input("bucket", "assets-use1")
             .input("versioning", true)
             .input("role", out("global/iam:Role/app", "arn")),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "postgres")
-            .input("size", 2)
-            .input("password", Value::secret(Value::str("hunter2"))),
-        decl("us-west-2/rds:DbInstance/db-replica")
-            .input("engine", "postgres")
-            .input("size", 2)
-            .input("source", out("us-east-1/rds:DbInstance/db", "arn")),
+        db("postgres", 2, "hunter2"),
+        db_replica(2),
     ]
+}
+
+/// The primary database of [`app_v1`], with these values.
+fn db(engine: &str, size: i64, password: &str) -> ResourceDecl {
+    decl("us-east-1/rds:DbInstance/db")
+        .input("engine", engine)
+        .input("size", size)
+        .input("password", Value::secret(Value::str(password)))
+}
+
+/// The read replica of [`app_v1`], of this size.
+fn db_replica(size: i64) -> ResourceDecl {
+    decl("us-west-2/rds:DbInstance/db-replica")
+        .input("engine", "postgres")
+        .input("size", size)
+        .input("source", out("us-east-1/rds:DbInstance/db", "arn"))
+}
+
+/// The stack of [`app_v1`], exporting the replica's ARN.
+fn app_v1_stack() -> tandem_core::DesiredStack {
+    stack_with_outputs(
+        app_v1(),
+        [(
+            "replica_arn",
+            out("us-west-2/rds:DbInstance/db-replica", "arn"),
+        )],
+    )
+}
+
+/// A change to [`app_v1`]: `app_v1` with `changed` in place of the declaration of its address, and
+/// the state an apply of `app_v1` left.
+fn v1_changed_to(changed: ResourceDecl) -> (tandem_core::DesiredStack, tandem_engine::State) {
+    (stack(with(app_v1(), changed)), recorded(&stack(app_v1())))
 }
 
 /// Replaces the declaration of the same address in `decls`.
@@ -44,26 +71,14 @@ fn with(mut decls: Vec<ResourceDecl>, changed: ResourceDecl) -> Vec<ResourceDecl
 
 #[test]
 fn create_from_empty_state() {
-    let desired = stack_with_outputs(
-        app_v1(),
-        [(
-            "replica_arn",
-            out("us-west-2/rds:DbInstance/db-replica", "arn"),
-        )],
-    );
-    let empty = tandem_engine::State::new(STACK, ENV, "lineage-0000".into());
+    let desired = app_v1_stack();
+    let empty = empty_state();
     assert_snapshot!(render_case(&desired, &empty));
 }
 
 #[test]
 fn unchanged_stack_is_a_no_op() {
-    let desired = stack_with_outputs(
-        app_v1(),
-        [(
-            "replica_arn",
-            out("us-west-2/rds:DbInstance/db-replica", "arn"),
-        )],
-    );
+    let desired = app_v1_stack();
     let prior = recorded(&desired);
     assert_snapshot!(render_case(&desired, &prior));
 }
@@ -72,13 +87,7 @@ fn unchanged_stack_is_a_no_op() {
 fn update_in_place() {
     let prior = recorded(&stack(app_v1()));
     let desired = stack(with(
-        with(
-            app_v1(),
-            decl("us-east-1/rds:DbInstance/db")
-                .input("engine", "postgres")
-                .input("size", 4)
-                .input("password", Value::secret(Value::str("hunter3"))),
-        ),
+        with(app_v1(), db("postgres", 4, "hunter3")),
         decl("us-east-1/s3:Bucket/assets")
             .input("bucket", "assets-use1")
             .input("role", out("global/iam:Role/app", "arn"))
@@ -89,41 +98,25 @@ fn update_in_place() {
 
 #[test]
 fn replace_create_before_delete_for_a_provider_property() {
-    let prior = recorded(&stack(app_v1()));
-    let desired = stack(with(
-        app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "mysql")
-            .input("size", 2)
-            .input("password", Value::secret(Value::str("hunter2"))),
-    ));
+    let (desired, prior) = v1_changed_to(db("mysql", 2, "hunter2"));
     assert_snapshot!(render_case(&desired, &prior));
 }
 
 #[test]
 fn replace_delete_before_create() {
-    let prior = recorded(&stack(app_v1()));
-    let desired = stack(with(
-        app_v1(),
+    let (desired, prior) = v1_changed_to(
         decl("global/iam:Role/app")
             .input("name", "app-role-v2")
             .options(opts(|o| o.delete_before_replace = true)),
-    ));
+    );
     assert_snapshot!(render_case(&desired, &prior));
 }
 
 #[test]
 fn replace_on_changes_option() {
-    let prior = recorded(&stack(app_v1()));
     // `size` changes in place for the provider; the option makes it a replacement.
-    let desired = stack(with(
-        app_v1(),
-        decl("us-west-2/rds:DbInstance/db-replica")
-            .input("engine", "postgres")
-            .input("size", 8)
-            .input("source", out("us-east-1/rds:DbInstance/db", "arn"))
-            .options(opts(|o| o.replace_on_changes = vec!["size".into()])),
-    ));
+    let (desired, prior) =
+        v1_changed_to(db_replica(8).options(opts(|o| o.replace_on_changes = vec!["size".into()])));
     assert_snapshot!(render_case(&desired, &prior));
 }
 
@@ -132,23 +125,9 @@ fn ignore_changes_option() {
     let prior = recorded(&stack(app_v1()));
     let ignore = || opts(|o| o.ignore_changes = vec!["size".into(), "engine".into()]);
     // Only ignored properties changed (one of them would force a replacement): nothing to do.
-    let only_ignored = stack(with(
-        app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "mysql")
-            .input("size", 16)
-            .input("password", Value::secret(Value::str("hunter2")))
-            .options(ignore()),
-    ));
+    let only_ignored = stack(with(app_v1(), db("mysql", 16, "hunter2").options(ignore())));
     // An ignored and a watched property changed: an update of the watched one only.
-    let one_watched = stack(with(
-        app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "mysql")
-            .input("size", 16)
-            .input("password", Value::secret(Value::str("changed")))
-            .options(ignore()),
-    ));
+    let one_watched = stack(with(app_v1(), db("mysql", 16, "changed").options(ignore())));
     assert_snapshot!(format!(
         "== only ignored properties changed\n{}== an ignored and a watched property changed\n{}",
         render_case(&only_ignored, &prior),
@@ -179,23 +158,12 @@ fn protect_refuses_a_replace_and_a_delete() {
     let cloud = FakeCloud::in_memory();
     let providers = providers(&cloud);
     let protected = || opts(|o| o.protect = true);
-    let v1 = with(
-        app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "postgres")
-            .input("size", 2)
-            .input("password", Value::secret(Value::str("hunter2")))
-            .options(protected()),
-    );
+    let v1 = with(app_v1(), db("postgres", 2, "hunter2").options(protected()));
     let prior = recorded(&stack(v1));
 
     let replace = stack(with(
         app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "mysql")
-            .input("size", 2)
-            .input("password", Value::secret(Value::str("hunter2")))
-            .options(protected()),
+        db("mysql", 2, "hunter2").options(protected()),
     ));
     let replace_err = plan(&replace, &prior, &providers, &config()).unwrap_err();
     assert!(matches!(replace_err, PlanError::Protected { .. }));
@@ -211,11 +179,7 @@ fn protect_refuses_a_replace_and_a_delete() {
     // An in-place update of a protected resource is allowed.
     let update = stack(with(
         app_v1(),
-        decl("us-east-1/rds:DbInstance/db")
-            .input("engine", "postgres")
-            .input("size", 3)
-            .input("password", Value::secret(Value::str("hunter2")))
-            .options(protected()),
+        db("postgres", 3, "hunter2").options(protected()),
     ));
     let update_plan = plan(&update, &prior, &providers, &config()).expect("an update is allowed");
 
@@ -278,21 +242,21 @@ fn three_waves() -> Vec<ResourceDecl> {
 
 #[test]
 fn waves_run_global_then_primary_then_secondary() {
-    let empty = tandem_engine::State::new(STACK, ENV, "lineage-0000".into());
+    let empty = empty_state();
     // Regions not in the configured order run after it, sorted.
     assert_snapshot!(render_case(&stack(three_waves()), &empty));
 }
 
 #[test]
 fn wave_order_is_configurable() {
-    let empty = tandem_engine::State::new(STACK, ENV, "lineage-0000".into());
+    let empty = empty_state();
     let west_first = wave_order(&["global", "us-west-2", "us-east-1"]);
     assert_snapshot!(render_case_with(&stack(three_waves()), &empty, &west_first));
 }
 
 #[test]
 fn global_resource_on_a_regional_one_moves_to_the_later_wave() {
-    let empty = tandem_engine::State::new(STACK, ENV, "lineage-0000".into());
+    let empty = empty_state();
     let desired = stack(vec![
         decl("global/route53:Zone/main").input("domain", "example.com"),
         decl("us-east-1/elb:LoadBalancer/web").input("subnets", Value::from(vec!["a", "b"])),
@@ -307,7 +271,7 @@ fn global_resource_on_a_regional_one_moves_to_the_later_wave() {
 
 #[test]
 fn primary_resource_on_a_secondary_one_moves_to_the_secondary_wave() {
-    let empty = tandem_engine::State::new(STACK, ENV, "lineage-0000".into());
+    let empty = empty_state();
     let desired = stack(vec![
         decl("us-west-2/s3:Bucket/replica").input("bucket", "replica-usw2"),
         decl("us-east-1/s3:Bucket/source")
@@ -380,10 +344,7 @@ fn plans_are_deterministic() {
                 mixed_decls(),
                 decl("us-east-1/x:Thing/east").input("size", 2),
             ),
-            decl("us-east-1/rds:DbInstance/db")
-                .input("engine", "mysql")
-                .input("size", 2)
-                .input("password", Value::secret(Value::str("hunter2"))),
+            db("mysql", 2, "hunter2"),
         )
     };
 

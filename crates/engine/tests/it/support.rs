@@ -72,10 +72,15 @@ pub fn stack_with_outputs(
     b.finish().expect("test stacks are valid graphs")
 }
 
+/// The state before the first apply.
+pub fn empty_state() -> State {
+    State::new(STACK, ENV, "lineage-0000".into())
+}
+
 /// The state an apply of `desired` would have left, with deterministic ids and outputs
 /// (`id-NAME`, `arn:fake:KIND:id-NAME`), serial 1.
 pub fn recorded(desired: &DesiredStack) -> State {
-    let mut state = State::new(STACK, ENV, "lineage-0000".into());
+    let mut state = empty_state();
     state.serial = 1;
     for d in desired.graph.in_order() {
         let inputs: Props = {
