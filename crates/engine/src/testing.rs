@@ -1,6 +1,7 @@
-//! `FakeCloud`: a provider test double for the engine's own tests and benchmarks.
+//! `FakeCloud`: a provider test double for the engine's own tests and benchmarks; and
+//! [`applied_state`], the state an apply would leave, for tests of plans that need no cloud.
 //!
-//! It is not a model of AWS. It keeps resources in memory, or in a directory (one file per resource)
+//! `FakeCloud` is not a model of AWS. It keeps resources in memory, or in a directory (one file per resource)
 //! so that a test can kill a process mid-apply and look at what the "cloud" holds afterwards. It can
 //! delay operations, fail chosen resources, and it counts calls and the peak number in flight.
 
@@ -12,9 +13,44 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tandem_core::{Props, ResourceAddr, Value, props_from_json, props_to_json};
+use tandem_core::{
+    DesiredStack, OutputRef, Props, ResourceAddr, Value, props_from_json, props_to_json,
+};
 
 use crate::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use crate::state::{ResourceState, State};
+
+/// The state an apply of `desired` would leave on top of `state`, without any cloud: in dependency
+/// order, each resource's inputs resolved against the outputs recorded before it, and its id and
+/// outputs those `observe` gives for its address and resolved inputs.
+pub fn applied_state(
+    desired: &DesiredStack,
+    mut state: State,
+    mut observe: impl FnMut(&ResourceAddr, &Props) -> (String, Props),
+) -> State {
+    for d in desired.graph.in_order() {
+        let inputs: Props = {
+            let lookup = |r: &OutputRef| state.output(&r.addr, &r.output).cloned();
+            d.inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
+                .collect()
+        };
+        let (id, outputs) = observe(&d.addr, &inputs);
+        state.resources.insert(
+            d.addr.clone(),
+            ResourceState {
+                id,
+                inputs,
+                outputs,
+                dependencies: d.dependencies(),
+                protect: d.options.protect,
+                retain_on_delete: d.options.retain_on_delete,
+            },
+        );
+    }
+    state
+}
 
 /// The shared fake cloud behind one or more [`FakeProvider`]s.
 pub struct FakeCloud {

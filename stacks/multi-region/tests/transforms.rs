@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, Value, evaluate};
-use tandem_engine::{Action, Plan, PlanConfig, Providers, ResourceState, State};
+use tandem_core::{DesiredStack, Props, ResourceAddr, Value, evaluate};
+use tandem_engine::testing::applied_state;
+use tandem_engine::{Action, Plan, PlanConfig, Providers, State};
 use tandem_failover::Posture;
 use tandem_failover::posture::Aspect;
 use tandem_failover::transform::{self, Unreachable};
@@ -84,37 +85,13 @@ fn applied(desired: &DesiredStack) -> State {
 
     let mut state = State::new(STACK_NAME, "local", "lineage-x".to_string());
     state.serial = 1;
-    for d in desired.graph.in_order() {
-        let inputs: Props = {
-            let lookup = |r: &OutputRef| state.output(&r.addr, &r.output).cloned();
-            d.inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
-                .collect()
-        };
-        let text = d.addr.to_string();
-        let outputs: Props = names
+    applied_state(desired, state, |addr, inputs| {
+        let outputs = names
             .iter()
-            .map(|name| {
-                (
-                    name.clone(),
-                    Value::str(fake_output(&d.addr, name, &inputs)),
-                )
-            })
+            .map(|name| (name.clone(), Value::str(fake_output(addr, name, inputs))))
             .collect();
-        state.resources.insert(
-            d.addr.clone(),
-            ResourceState {
-                id: text,
-                inputs,
-                outputs,
-                dependencies: d.dependencies(),
-                protect: d.options.protect,
-                retain_on_delete: d.options.retain_on_delete,
-            },
-        );
-    }
-    state
+        (addr.to_string(), outputs)
+    })
 }
 
 /// The deterministic fake value of output `name` of the resource at `addr`: `<addr>#<name>`, except

@@ -6,13 +6,11 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use tandem_core::{
-    DesiredStack, OutputRef, Props, ResourceAddr, ResourceDecl, StackBuilder, Value,
-};
-use tandem_engine::testing::FakeCloud;
+use tandem_core::{DesiredStack, Props, ResourceAddr, ResourceDecl, StackBuilder, Value};
+use tandem_engine::testing::{FakeCloud, applied_state};
 use tandem_engine::{
-    ApplyOptions, ApplyReport, LocalStore, Plan, PlanConfig, Providers, ResourceChange,
-    ResourceState, Silent, State, ops, plan,
+    ApplyOptions, ApplyReport, LocalStore, Plan, PlanConfig, Providers, ResourceChange, Silent,
+    State, ops, plan,
 };
 
 pub const STACK: &str = "demo";
@@ -82,34 +80,16 @@ pub fn empty_state() -> State {
 pub fn recorded(desired: &DesiredStack) -> State {
     let mut state = empty_state();
     state.serial = 1;
-    for d in desired.graph.in_order() {
-        let inputs: Props = {
-            let lookup = |r: &OutputRef| state.output(&r.addr, &r.output).cloned();
-            d.inputs
-                .iter()
-                .map(|(k, v)| (k.clone(), v.resolve(&lookup)))
-                .collect()
-        };
-        let id = format!("id-{}", d.addr.name());
+    applied_state(desired, state, |addr, _| {
+        let id = format!("id-{}", addr.name());
         let mut outputs = Props::new();
         outputs.insert("id".into(), Value::str(&id));
         outputs.insert(
             "arn".into(),
-            Value::str(format!("arn:fake:{}:{id}", d.addr.kind())),
+            Value::str(format!("arn:fake:{}:{id}", addr.kind())),
         );
-        state.resources.insert(
-            d.addr.clone(),
-            ResourceState {
-                id,
-                inputs,
-                outputs,
-                dependencies: d.dependencies(),
-                protect: d.options.protect,
-                retain_on_delete: d.options.retain_on_delete,
-            },
-        );
-    }
-    state
+        (id, outputs)
+    })
 }
 
 /// Renders a value; anything only apply can know is marked so.
