@@ -433,17 +433,28 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
         print!("{}", render::plan_text(&plan));
         return Ok((exit::OK, None));
     }
-    let pre = Preflight {
-        replica_lag_seconds: args.clock.time(replica_lag(ws, &posture)).await,
-        standby_healthy: {
-            let url = app_health_url(ws, &state, &to);
+    // The standby's health: Route 53's verdict where the cloud gives one (it decides where the
+    // failover records send traffic), else one probe as its checkers do.
+    let url = app_health_url(ws, &state, &to);
+    let (standby_healthy, standby_health) = match args
+        .clock
+        .time(route53_view(ws, &state, &to))
+        .await
+        .healthy()
+    {
+        Some(healthy) => (healthy, format!("Route 53's health check of {to}")),
+        None => (
             args.clock
                 .time(probe_region(url.as_deref(), 1, Duration::ZERO, 1))
                 .await
-                .0
-        },
-        standby_health: app_health_url(ws, &state, &to)
-            .unwrap_or_else(|| "no health endpoint".into()),
+                .0,
+            url.unwrap_or_else(|| "no health endpoint".into()),
+        ),
+    };
+    let pre = Preflight {
+        replica_lag_seconds: args.clock.time(replica_lag(ws, &posture)).await,
+        standby_healthy,
+        standby_health,
         unreachable: unreachable.clone(),
     };
     if !args.yes && posture.transition.is_none() {
@@ -1010,16 +1021,19 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     };
     let mut verdict = Verdict::new(threshold);
     let detection = Instant::now();
-    let detected_at = loop {
-        let down = match route53_view(ws, &state, &from).await.healthy() {
-            Some(healthy) => !healthy,
+    let (detected_at, detected_by) = loop {
+        let (down, by) = match route53_view(ws, &state, &from).await.healthy() {
+            Some(healthy) => (!healthy, "Route 53's health check"),
             None => {
                 let p = health::probe(&health_url, &cfg).await;
-                verdict.record(p.healthy) && !verdict.healthy
+                (
+                    verdict.record(p.healthy) && !verdict.healthy,
+                    "probes as Route 53's checkers",
+                )
             }
         };
         if down {
-            break epoch_now();
+            break (epoch_now(), by);
         }
         if epoch_now() - outage_at > 600.0 {
             return Err(
@@ -1030,7 +1044,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     };
     waited += detection.elapsed();
     println!(
-        "Detected the outage of {from} after {:.1} s",
+        "Detected the outage of {from} after {:.1} s (by {detected_by})",
         detected_at - outage_at
     );
     // 3. Failover.
@@ -1106,6 +1120,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         "dns_changed_at": report.dns_at, "recovered_at": recovered_at, "restored_at": restored_at,
         "finished_at": tandem_engine::store::utc_now_text(),
         "detection_seconds": detected_at - outage_at,
+        "detected_by": detected_by,
         "rto_seconds": rto, "rto_objective_seconds": ws.env.rto_minutes * 60,
         "rpo_seconds": rpo, "rpo_objective_seconds": ws.env.rpo_minutes * 60,
         "rpo_note": if rpo.is_none() { "replica lag not reported by the cloud (no ReplicaLag datapoints)" } else { "replica lag at promotion" },
@@ -1208,8 +1223,9 @@ fn drill_markdown(s: &serde_json::Value, r: &FailoverReport) -> String {
         md.push_str(&format!("| {label} | {} |\n", at(key)));
     }
     md.push_str(&format!(
-        "\nDetection took {}.\n\n",
-        secs("detection_seconds")
+        "\nDetection took {} (by {}).\n\n",
+        secs("detection_seconds"),
+        s["detected_by"].as_str().unwrap_or("probes")
     ));
     md.push_str("| phase | seconds | outcome |\n|---|---|---|\n");
     for p in &r.phases {

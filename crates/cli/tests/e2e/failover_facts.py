@@ -62,6 +62,14 @@ for inst in instances:
                 )["AutoScalingGroups"]
                 for g in groups:
                     out["capacity"][region] = g["DesiredCapacity"]
+# Health checks of this environment (on its load balancers) that are inverted: a simulated outage
+# on AWS.
+out["inverted_checks"] = sum(
+    1
+    for c in r53.list_health_checks()["HealthChecks"]
+    if f"-{ENV}-" in c["HealthCheckConfig"].get("FullyQualifiedDomainName", "")
+    and c["HealthCheckConfig"].get("Inverted")
+)
 s3 = client("s3")
 for b in s3.list_buckets()["Buckets"]:
     name = b["Name"]

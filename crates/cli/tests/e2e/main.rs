@@ -1,6 +1,7 @@
 //! End-to-end tests: the `tandem` binary against the local cloud (one moto per test binary, on a
 //! free loopback port), verified independently with boto3 — never through Tandem's own read code.
 
+mod aws_path;
 mod deploy;
 mod failover;
 mod local;
