@@ -441,7 +441,11 @@ fn failback_quiesce() {
     let rebuilt = rebuilt(&resumed);
     let quiesced = quiesced(&rebuilt);
     let plan = make_plan(&quiesced.desired, &rebuilt.state);
-    insta::assert_snapshot!(render_plan(&plan));
+    insta::assert_snapshot!(format!(
+        "--- graph after\n{}--- plan\n{}",
+        render_graph(&quiesced.desired),
+        render_plan(&plan)
+    ));
 
     assert_eq!(
         property_change(&plan, CAPACITY_EAST, "desired_capacity"),
