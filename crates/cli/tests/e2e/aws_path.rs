@@ -46,20 +46,15 @@ struct AwsLike {
 
 impl AwsLike {
     fn tandem(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .args(["--env", ENV, "--environments"])
-            .arg(self.envs.path())
-            .env("AWS_ENDPOINT_URL", &self.moto)
-            .envs(tandem_testkit::test_credentials_env())
-            .output()
-            .expect("run tandem");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(
+            Command::new(env!("CARGO_BIN_EXE_tandem"))
+                .current_dir(self.dir.path())
+                .args(args)
+                .args(["--env", ENV, "--environments"])
+                .arg(self.envs.path())
+                .env("AWS_ENDPOINT_URL", &self.moto)
+                .envs(tandem_testkit::test_credentials_env()),
+        )
     }
 
     fn ok(&self, args: &[&str]) -> Run {
@@ -69,20 +64,7 @@ impl AwsLike {
     }
 
     fn facts(&self) -> Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/failover_facts.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(ENV)
-            .env("MOTO_ENDPOINT", &self.moto)
-            .envs(tandem_testkit::test_credentials_env())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        crate::support::failover_facts(ENV, &self.moto)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Issue 5: failover while the primary region is cut off, deferred work, failback, and a failover
 //! killed mid-way — on the local cloud with the region gateway in front of moto.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -96,12 +95,7 @@ region_ports = [{east}, {west}]
     }
 
     fn tandem(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().expect("run tandem");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&mut self.command(args))
     }
 
     fn ok(&self, args: &[&str]) -> Run {
@@ -117,20 +111,7 @@ region_ports = [{east}, {west}]
 
     /// Reads moto directly (not through the gateway, not through Tandem) with boto3.
     fn facts(&self) -> Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/failover_facts.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(&self.env)
-            .env("MOTO_ENDPOINT", &self.moto)
-            .envs(tandem_testkit::test_credentials_env())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        crate::support::failover_facts(&self.env, &self.moto)
     }
 
     fn audit(&self) -> String {

@@ -44,18 +44,13 @@ region_ports = [{}, {}]
     .unwrap();
     let envs_dir = envs.path().to_str().unwrap();
     let tandem = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
-            .current_dir(s.dir.path())
-            .args(args)
-            .args(["--env", "elsewhere", "--environments", envs_dir])
-            .env_remove("AWS_ENDPOINT_URL")
-            .output()
-            .expect("run tandem");
-        crate::support::Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        crate::support::Run::of(
+            std::process::Command::new(env!("CARGO_BIN_EXE_tandem"))
+                .current_dir(s.dir.path())
+                .args(args)
+                .args(["--env", "elsewhere", "--environments", envs_dir])
+                .env_remove("AWS_ENDPOINT_URL"),
+        )
     };
     let up = tandem(&["local", "up"]);
     assert_eq!(up.code, 0, "{}", up.text());

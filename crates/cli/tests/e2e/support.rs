@@ -10,6 +10,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `cmd` to the end and keeps what it said.
+    pub fn of(cmd: &mut Command) -> Run {
+        let out: Output = cmd.output().expect("run tandem");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     pub fn text(&self) -> String {
         format!(
             "exit {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -64,29 +74,37 @@ impl Scratch {
         for (k, v) in vars {
             cmd.env(k, v);
         }
-        let out: Output = cmd.output().expect("run tandem");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&mut cmd)
     }
 
     /// Runs the independent boto3 check `verify.py COMMAND` and parses its JSON answer.
     pub fn verify(&self, command: &str) -> serde_json::Value {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/verify.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .arg(command)
-            .env("MOTO_ENDPOINT", &self.endpoint)
-            .envs(tandem_testkit::test_credentials_env())
-            .output()
-            .expect("run python3");
-        assert!(
-            out.status.success(),
-            "verify.py {command} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("verify.py prints JSON")
+        boto3_json("verify.py", command, &self.endpoint)
     }
+}
+
+/// The failover facts of environment `env`, read from moto with boto3 by `failover_facts.py`
+/// (independently of Tandem's own read code).
+pub fn failover_facts(env: &str, moto: &str) -> serde_json::Value {
+    boto3_json("failover_facts.py", env, moto)
+}
+
+/// Runs the boto3 script `tests/e2e/SCRIPT ARG` against moto and parses the JSON it prints.
+fn boto3_json(script: &str, arg: &str, moto: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .arg(arg)
+        .env("MOTO_ENDPOINT", moto)
+        .envs(tandem_testkit::test_credentials_env())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{script} {arg} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} prints JSON: {e}"))
 }
