@@ -1,11 +1,10 @@
 //! The audit log: one JSON line per failover event, appended beside the state.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 pub struct AuditLog {
-    path: PathBuf,
     operation: String,
     file: Mutex<Option<std::fs::File>>,
 }
@@ -22,14 +21,9 @@ impl AuditLog {
             .open(path)
             .ok();
         AuditLog {
-            path: path.to_path_buf(),
             operation: operation.to_string(),
             file: Mutex::new(file),
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Records one event; an audit log that cannot be written is not a reason to stop a failover.

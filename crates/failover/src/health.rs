@@ -189,27 +189,6 @@ impl Verdict {
     }
 }
 
-/// Probes `url` every `interval` until the verdict turns unhealthy or `max_wait` passes.
-/// Returns when it turned, or `None`.
-pub async fn wait_until_unhealthy(
-    url: &str,
-    config: &ProbeConfig,
-    max_wait: Duration,
-) -> Option<Instant> {
-    let start = Instant::now();
-    let mut verdict = Verdict::new(config.failure_threshold);
-    loop {
-        let p = probe(url, config).await;
-        if verdict.record(p.healthy) && !verdict.healthy {
-            return Some(Instant::now());
-        }
-        if start.elapsed() >= max_wait {
-            return None;
-        }
-        tokio::time::sleep(config.interval).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tandem_core::{DesiredStack, ResourceAddr};
 use tandem_engine::ops::{apply_plan, save_state};
@@ -262,18 +261,10 @@ impl Runner<'_> {
 /// Kind names used here; the failover crate does not depend on the schema crate.
 pub mod tandem_schema_kinds {
     pub const ROUTE53_RECORD_SET: &str = "route53:RecordSet";
-    pub const ROUTE53_HEALTH_CHECK: &str = "route53:HealthCheck";
     pub const S3_BUCKET_REPLICATION: &str = "s3:BucketReplication";
     pub const AUTOSCALING_GROUP_CAPACITY: &str = "autoscaling:GroupCapacity";
     pub const RDS_DB_INSTANCE: &str = "rds:DbInstance";
     pub const RDS_DB_READ_REPLICA: &str = "rds:DbReadReplica";
-}
-
-/// Waits `d`, reporting the wait as time spent outside Tandem.
-pub async fn wait(d: Duration, waited: &mut Duration) {
-    let t = Instant::now();
-    tokio::time::sleep(d).await;
-    *waited += t.elapsed();
 }
 
 /// Now, as recorded in postures and reports.
