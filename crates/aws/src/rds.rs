@@ -185,10 +185,12 @@ async fn start_instance(
 }
 
 /// An in-place update's fencing: whether the instance is fenced now (read from its status,
-/// whatever the last inputs said) and whether it is to be.
+/// whatever the last inputs said) and whether it is to be; and the instance's ARN from that same
+/// read, so that the update does not describe the instance again to tag it.
 struct FenceChange {
     was_fenced: bool,
     fence: bool,
+    arn: Option<String>,
 }
 
 impl FenceChange {
@@ -212,6 +214,7 @@ impl FenceChange {
         let change = FenceChange {
             was_fenced: is_fenced(&live),
             fence: bool_or(new, "fenced", false)?,
+            arn: live.db_instance_arn().map(str::to_string),
         };
         if change.was_fenced && change.fence && !changing.is_empty() {
             return Err(ProviderError::invalid(format!(
@@ -636,13 +639,10 @@ impl Provider for DbInstanceProvider {
             self.modify(&rds, id, old, new).await?;
         }
         let wanted = all_tags(ctx, new)?;
-        let arn = describe(&self.clients, &rds, id)
-            .await?
-            .and_then(|d| d.db_instance_arn().map(str::to_string));
-        if let Some(arn) = arn {
+        if let Some(arn) = &fencing.arn {
             call(self.clients.retry(), "rds:AddTagsToResource", || {
                 rds.add_tags_to_resource()
-                    .resource_name(&arn)
+                    .resource_name(arn)
                     .set_tags(Some(rds_tags(&wanted)))
                     .send()
             })
@@ -651,7 +651,7 @@ impl Provider for DbInstanceProvider {
             if !removed.is_empty() {
                 call(self.clients.retry(), "rds:RemoveTagsFromResource", || {
                     rds.remove_tags_from_resource()
-                        .resource_name(&arn)
+                        .resource_name(arn)
                         .set_tag_keys(Some(removed.clone()))
                         .send()
                 })

@@ -1,7 +1,7 @@
 use tandem_aws::rds::{
     DbInstanceProvider, DbReadReplicaProvider, promote_read_replica, replica_lag_seconds,
 };
-use tandem_core::{ResourceDecl, Value};
+use tandem_core::{ResourceDecl, Value, map};
 use tandem_engine::provider::Provider;
 use tandem_schema::rds::{DbInstance, DbReadReplica};
 
@@ -56,6 +56,8 @@ async fn db_instance_lifecycle_with_drift() {
     let mut new = decl.inputs.clone();
     new.insert("instance_class".into(), Value::str("db.t3.small"));
     new.insert("backup_retention_period".into(), Value::Int(14));
+    // Tagged in the same update, by the ARN the update's one describe found.
+    new.insert("tags".into(), map([("team", "data")]));
     update_reads_back(&p, &ctx, &id, &decl.inputs, &new).await;
 
     // Drift: backups shortened behind the tool's back.
