@@ -90,18 +90,24 @@ pub async fn run(cli: Cli) -> Result<u8> {
     let ws = Workspace::open(&cli)?;
     match cli.command {
         Command::Plan(args) => plan(&ws, &args).await,
-        Command::Apply(cmd) => match &cmd.plan_file {
-            Some(file) => crate::saved_plan::apply(&ws, file, &cmd.apply).await,
-            None => {
-                let args = &cmd.apply;
-                apply(&ws, args, &waves_of(&ws, args.region.as_deref())?, false).await
+        Command::Apply(cmd) => match (&cmd.plan_file, &cmd.region) {
+            (Some(_), Some(r)) => Err(Failure::new(
+                exit::USAGE,
+                format!(
+                    "--region {r} cannot limit a saved plan: make it with `tandem plan --region {r} --out FILE`"
+                ),
+            )
+            .into()),
+            (Some(file), None) => crate::saved_plan::apply(&ws, file, &cmd.apply).await,
+            (None, region) => {
+                apply(&ws, &cmd.apply, &waves_of(&ws, region.as_deref())?, false).await
             }
         },
         Command::Preview(args) => {
             crate::saved_plan::preview(&ws, &cli.environments, &cli.stack, &args).await
         }
         Command::Destroy(args) => {
-            apply(&ws, &args, &waves_of(&ws, args.region.as_deref())?, true).await
+            apply(&ws, &args.apply, &waves_of(&ws, args.region.as_deref())?, true).await
         }
         Command::Deploy(args) => deploy(&ws, &args).await,
         Command::Template => {
@@ -243,21 +249,27 @@ pub fn confirm(question: &str) -> Result<()> {
     }
 }
 
+/// Refuses a `--region` that is not one of the environment's waves.
+fn check_wave(ws: &Workspace, region: &str) -> Result<()> {
+    let waves = ws.env.wave_order();
+    if waves.iter().any(|w| w == region) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::CONFIG,
+        format!(
+            "--region {region}: not a wave of environment {} (waves: {})",
+            ws.env.name,
+            waves.join(", ")
+        ),
+    )
+    .into())
+}
+
 /// The waves a run may touch: all of them, or the one `--region` names.
 fn waves_of(ws: &Workspace, region: Option<&str>) -> Result<Option<Vec<String>>> {
     let Some(r) = region else { return Ok(None) };
-    let waves = ws.env.wave_order();
-    if !waves.iter().any(|w| w == r) {
-        return Err(Failure::new(
-            exit::CONFIG,
-            format!(
-                "--region {r}: not a wave of environment {} (waves: {})",
-                ws.env.name,
-                waves.join(", ")
-            ),
-        )
-        .into());
-    }
+    check_wave(ws, r)?;
     Ok(Some(vec![r.to_string()]))
 }
 
@@ -446,18 +458,7 @@ pub(crate) fn finish_apply(
 
 /// `--region`: keeps one wave; a known wave with nothing to do gives an empty plan.
 fn limit_to_wave(ws: &Workspace, plan: Plan, region: &str) -> Result<Plan> {
-    let waves = ws.env.wave_order();
-    if !waves.iter().any(|w| w == region) {
-        return Err(Failure::new(
-            exit::CONFIG,
-            format!(
-                "--region {region}: not a wave of environment {} (waves: {})",
-                ws.env.name,
-                waves.join(", ")
-            ),
-        )
-        .into());
-    }
+    check_wave(ws, region)?;
     if plan.waves.iter().any(|w| w.name == region) {
         return Ok(plan
             .only_wave(region)

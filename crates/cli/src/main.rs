@@ -55,7 +55,7 @@ pub enum Command {
     /// or text as `plan` prints it).
     Preview(PreviewArgs),
     /// Delete every resource of the stack (protected resources refuse).
-    Destroy(ApplyArgs),
+    Destroy(DestroyArgs),
     /// Read live state from the cloud, report drift and record it in the state.
     Refresh {
         /// Record the refreshed state without asking.
@@ -195,6 +195,18 @@ pub struct ApplyCommand {
     /// the cloud again.
     #[arg(value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
+    /// Limit the run to one region wave (`global` or a region name).
+    #[arg(long)]
+    pub region: Option<String>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DestroyArgs {
+    /// Limit the run to one region wave (`global` or a region name).
+    #[arg(long)]
+    pub region: Option<String>,
     #[command(flatten)]
     pub apply: ApplyArgs,
 }
@@ -204,9 +216,6 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Limit the run to one region wave (`global` or a region name).
-    #[arg(long)]
-    pub region: Option<String>,
     /// At most this many operations in flight.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallel: u16,

@@ -41,15 +41,6 @@ pub async fn save(ws: &Workspace, plan: &Plan, state: &State, path: &Path) -> Re
 /// `apply FILE`: under the lock, after recovery, checks that the state and the program are those
 /// the plan was made from, then applies the plan as saved: no new plan, no read of the cloud.
 pub async fn apply(ws: &Workspace, path: &Path, args: &ApplyArgs) -> Result<u8> {
-    if let Some(r) = &args.region {
-        return Err(Failure::new(
-            exit::USAGE,
-            format!(
-                "--region {r} cannot limit a saved plan: make it with `tandem plan --region {r} --out FILE`"
-            ),
-        )
-        .into());
-    }
     let saved = load_plan(path).map_err(file_failure)?;
     let stale = |stale: tandem_engine::Stale| {
         Failure::new(
