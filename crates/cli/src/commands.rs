@@ -117,7 +117,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
             );
             Ok(exit::OK)
         }
-        Command::Refresh { yes } => refresh(&ws, yes).await,
+        Command::Refresh { yes: _ } => refresh(&ws).await,
         Command::State(cmd) => state(&ws, cmd),
         Command::Output { name, json } => output(&ws, name.as_deref(), json),
         Command::Failover {
@@ -477,7 +477,7 @@ fn capitalised(s: &str) -> String {
     }
 }
 
-async fn refresh(ws: &Workspace, _yes: bool) -> Result<u8> {
+async fn refresh(ws: &Workspace) -> Result<u8> {
     let lock = ws.store.lock(&ws.stack, &ws.env.name, "refresh")?;
     let providers = ws.providers();
     let (state, _) = ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &providers).await?;
@@ -489,24 +489,7 @@ async fn refresh(ws: &Workspace, _yes: bool) -> Result<u8> {
         );
         return Ok(exit::OK);
     }
-    let plan = Plan {
-        stack: ws.stack.clone(),
-        env: ws.env.name.clone(),
-        lineage: state.lineage.clone(),
-        base_serial: state.serial,
-        waves: Vec::new(),
-        unchanged: 0,
-        drift,
-        outputs: Default::default(),
-    };
-    let text = render::plan_text(&plan);
-    // Only the drift section: the plan part is empty.
-    for line in text.lines().skip(2) {
-        if line.contains("No changes.") {
-            break;
-        }
-        println!("{line}");
-    }
+    print!("{}", render::drift_text(&drift));
     ops::save_state(&ws.store, &lock, &mut refreshed)?;
     println!("Recorded the live state (serial {}).", refreshed.serial);
     Ok(exit::OK)

@@ -58,8 +58,8 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Read live state from the cloud, report drift and record it in the state.
     Refresh {
-        /// Record the refreshed state without asking.
-        #[arg(long)]
+        /// Accepted for scripts that pass it; `refresh` never asks.
+        #[arg(long, hide = true)]
         yes: bool,
     },
     /// Inspect or repair the state.

@@ -135,9 +135,11 @@ pub fn summary_line(s: &Summary) -> String {
     )
 }
 
-fn drift_lines(out: &mut String, drift: &[Drift]) {
+/// The drift section of a plan (empty without drift), as `plan` and `refresh` print it.
+pub fn drift_text(drift: &[Drift]) -> String {
+    let mut out = String::new();
     if drift.is_empty() {
-        return;
+        return out;
     }
     let _ = writeln!(
         out,
@@ -160,12 +162,13 @@ fn drift_lines(out: &mut String, drift: &[Drift]) {
             DriftKind::Changed(changes) => {
                 let _ = writeln!(out, "  {} {}", style("  ~").yellow(), d.addr);
                 for p in changes {
-                    property_lines(out, p, "        ");
+                    property_lines(&mut out, p, "        ");
                 }
             }
         }
     }
     out.push('\n');
+    out
 }
 
 /// The human plan: drift first, then each wave's changes, then the summary line.
@@ -181,7 +184,7 @@ pub fn plan_text(plan: &Plan) -> String {
         .bold()
     );
     out.push('\n');
-    drift_lines(&mut out, &plan.drift);
+    out.push_str(&drift_text(&plan.drift));
     let n = plan.waves.len();
     for (i, w) in plan.waves.iter().enumerate() {
         let _ = writeln!(

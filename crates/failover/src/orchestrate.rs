@@ -210,20 +210,13 @@ pub async fn failover(
         ("converge", Slice::Rest),
     ];
     for (name, slice) in phases {
-        let done_before = target
-            .transition
-            .as_ref()
-            .is_some_and(|t| t.done.iter().any(|d| d == name));
-        let r = if name == "dns" {
+        // A phase a killed run finished is not run again — the DNS phase included: run again
+        // while Route 53 does not answer, it would defer a swap that is already made.
+        let done_before = target.transition.as_ref().is_some_and(|t| t.is_done(name));
+        let r = if done_before {
+            done_before_report(name)
+        } else if name == "dns" {
             runner.dns_phase(&mut state, &mut target).await?
-        } else if done_before {
-            PhaseReport {
-                name: name.into(),
-                started: epoch_now(),
-                finished: epoch_now(),
-                changes: 0,
-                outcome: "done before".into(),
-            }
         } else {
             runner.phase(name, &mut state, &target, slice).await?
         };
@@ -250,10 +243,12 @@ pub async fn failover(
             _ => {}
         }
         report.phases.push(r);
-        if let Some(t) = target.transition.as_mut() {
-            t.done.push(name.to_string());
+        if !done_before {
+            if let Some(t) = target.transition.as_mut() {
+                t.mark_done(name);
+            }
+            runner.save_posture(&mut state, &target)?;
         }
-        runner.save_posture(&mut state, &target)?;
     }
     target.transition = None;
     runner.save_posture(&mut state, &target)?;
@@ -263,6 +258,18 @@ pub async fn failover(
     report.deferred = target.deferred.clone();
     report.posture = target;
     Ok((state, report))
+}
+
+/// The report of a phase that a previous, interrupted run completed.
+fn done_before_report(name: &str) -> PhaseReport {
+    let now = epoch_now();
+    PhaseReport {
+        name: name.into(),
+        started: now,
+        finished: now,
+        changes: 0,
+        outcome: "done before".into(),
+    }
 }
 
 /// Says which part of a phase waits for an unreachable control plane.
@@ -437,13 +444,6 @@ pub async fn failback(
             Ok((state, phases, target))
         }
         FailbackStep::Switch => {
-            let writer_arn = current
-                .db
-                .replica
-                .as_ref()
-                .and_then(|r| state.output(&db_addr(r), "arn"))
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
             let mut target = if current
                 .transition
                 .as_ref()
@@ -451,6 +451,13 @@ pub async fn failback(
             {
                 current.clone()
             } else {
+                let writer_arn = current
+                    .db
+                    .replica
+                    .as_ref()
+                    .and_then(|r| state.output(&db_addr(r), "arn"))
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
                 let mut t = transform::failback_switch(&current, writer_arn, &now_text())?;
                 t.transition = Some(Transition {
                     kind: "failback".into(),
@@ -483,6 +490,10 @@ pub async fn failback(
                 ),
                 ("converge", Slice::Rest),
             ] {
+                if target.transition.as_ref().is_some_and(|t| t.is_done(name)) {
+                    phases.push(done_before_report(name));
+                    continue;
+                }
                 if name == "converge" {
                     // The fenced old writer goes; the new replica in its region replaces it.
                     target = transform::failback_retire(&target);
@@ -496,7 +507,7 @@ pub async fn failback(
                     }));
                 }
                 if let Some(t) = target.transition.as_mut() {
-                    t.done.push(name.to_string());
+                    t.mark_done(name);
                 }
                 runner.save_posture(&mut state, &target)?;
             }

@@ -110,6 +110,20 @@ pub struct Transition {
     pub drill: bool,
 }
 
+impl Transition {
+    /// Whether `phase` completed.
+    pub fn is_done(&self, phase: &str) -> bool {
+        self.done.iter().any(|d| d == phase)
+    }
+
+    /// Records `phase` as completed, once.
+    pub fn mark_done(&mut self, phase: &str) {
+        if !self.is_done(phase) {
+            self.done.push(phase.to_string());
+        }
+    }
+}
+
 /// The active/standby roles of a stack's two regions and its database layout.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posture {
@@ -269,7 +283,7 @@ impl Posture {
             || self
                 .transition
                 .as_ref()
-                .is_some_and(|t| t.from == region && !t.done.iter().any(|d| d == "dns"))
+                .is_some_and(|t| t.from == region && !t.is_done("dns"))
     }
 
     /// Whether `region`'s application is scaled to zero for a planned failback.
@@ -307,6 +321,28 @@ mod tests {
         p.generation = 3;
         p.store(&mut state);
         assert_eq!(Posture::of(&state, "us-east-1", "us-west-2"), Ok(p));
+    }
+
+    #[test]
+    fn a_phase_is_recorded_done_once() {
+        let mut t = Transition {
+            kind: "failover".into(),
+            from: "us-east-1".into(),
+            to: "us-west-2".into(),
+            started_at: "T".into(),
+            done: Vec::new(),
+            drill: false,
+        };
+        assert!(!t.is_done("promote"));
+        t.mark_done("promote");
+        t.mark_done("fence");
+        t.mark_done("promote");
+        assert!(t.is_done("promote") && t.is_done("fence") && !t.is_done("dns"));
+        assert_eq!(
+            t.done,
+            ["promote", "fence"],
+            "a resumed run does not list a phase twice"
+        );
     }
 
     #[test]
