@@ -186,7 +186,7 @@ async fn start_instance(
 
 /// An in-place update's fencing: whether the instance is fenced now (read from its status,
 /// whatever the last inputs said) and whether it is to be; and the instance's ARN from that same
-/// read, so that the update does not describe the instance again to tag it.
+/// read, by which [`retag`](Self::retag) tags it without describing it again.
 struct FenceChange {
     was_fenced: bool,
     fence: bool,
@@ -232,6 +232,40 @@ impl FenceChange {
     /// Whether to call `ModifyDBInstance`: not on an instance that is and stays fenced.
     fn modify(&self) -> bool {
         !(self.was_fenced && self.fence)
+    }
+
+    /// Makes the instance's tags those of `new` (Tandem's own included), by the ARN `begin` read:
+    /// adds or overwrites them, and removes the user's tags `old` had that `new` no longer has.
+    async fn retag(
+        &self,
+        clients: &AwsClients,
+        rds: &Client,
+        ctx: &OpContext,
+        old: &Props,
+        new: &Props,
+    ) -> Result<(), ProviderError> {
+        let wanted = all_tags(ctx, new)?;
+        let Some(arn) = &self.arn else {
+            return Ok(());
+        };
+        call(clients.retry(), "rds:AddTagsToResource", || {
+            rds.add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(rds_tags(&wanted)))
+                .send()
+        })
+        .await?;
+        let removed = removed_tag_keys(old, &wanted)?;
+        if !removed.is_empty() {
+            call(clients.retry(), "rds:RemoveTagsFromResource", || {
+                rds.remove_tags_from_resource()
+                    .resource_name(arn)
+                    .set_tag_keys(Some(removed.clone()))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// Stops the instance when it is to be fenced, else waits until it is available.
@@ -638,26 +672,7 @@ impl Provider for DbInstanceProvider {
         if fencing.modify() {
             self.modify(&rds, id, old, new).await?;
         }
-        let wanted = all_tags(ctx, new)?;
-        if let Some(arn) = &fencing.arn {
-            call(self.clients.retry(), "rds:AddTagsToResource", || {
-                rds.add_tags_to_resource()
-                    .resource_name(arn)
-                    .set_tags(Some(rds_tags(&wanted)))
-                    .send()
-            })
-            .await?;
-            let removed = removed_tag_keys(old, &wanted)?;
-            if !removed.is_empty() {
-                call(self.clients.retry(), "rds:RemoveTagsFromResource", || {
-                    rds.remove_tags_from_resource()
-                        .resource_name(arn)
-                        .set_tag_keys(Some(removed.clone()))
-                        .send()
-                })
-                .await?;
-            }
-        }
+        fencing.retag(&self.clients, &rds, ctx, old, new).await?;
         let db = fencing.finish(&self.clients, &region, id).await?;
         Ok(Self::observed(&db, new))
     }
@@ -839,7 +854,7 @@ impl Provider for DbReadReplicaProvider {
     /// `available`). true→false is refused before any call: a promoted instance can never become
     /// a replica again. `fenced` false→true stops the (promoted) instance last; true→false starts
     /// it first. A fenced instance that stays fenced is not modified (AWS does not modify a
-    /// stopped instance).
+    /// stopped instance). Tags change as an instance's do.
     async fn update(
         &self,
         ctx: &OpContext,
@@ -893,6 +908,7 @@ impl Provider for DbReadReplicaProvider {
             })
             .await?;
         }
+        fencing.retag(&self.clients, &rds, ctx, old, new).await?;
         let db = fencing.finish(&self.clients, &region, id).await?;
         Ok(Self::observed(&db, new))
     }

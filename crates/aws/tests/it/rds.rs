@@ -184,6 +184,8 @@ async fn replica_promoted_through_update_and_never_back() {
     // Promotion is an in-place change of `promoted`.
     let mut promoted = decl.inputs.clone();
     promoted.insert("promoted".into(), Value::Bool(true));
+    // Tags change in place too.
+    promoted.insert("tags".into(), map([("team", "data")]));
     replicas.validate(&decl.addr, &promoted).unwrap();
     // Promoted, and no other difference.
     let updated = update_reads_back(&replicas, &ctx, &rep_id, &decl.inputs, &promoted).await;
