@@ -106,6 +106,7 @@ pub enum Command {
     /// n/a on the local cloud, whose fixed answer is not a status). Exit 7 when the active region
     /// is unhealthy: by the probes, or by Route 53 when it gives a status.
     CheckHealth {
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -115,12 +116,14 @@ pub enum Command {
         /// Default: the active region.
         #[arg(long)]
         region: Option<String>,
+        /// Undo the outage (default region: the one cut off).
         #[arg(long)]
         restore: bool,
     },
     /// Drill a failover: outage, detection, failover, verification, restore; writes a Markdown
     /// and JSON report with measured RTO and RPO; exit 7 when an objective is missed.
     Drill {
+        /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
         /// Seconds between health probes (default: 1 on the local cloud, 10 on AWS).
@@ -132,6 +135,7 @@ pub enum Command {
     },
     /// Active region, health of each region, replica lag, replication, deferred work, last drill.
     Status {
+        /// Print the status as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -142,6 +146,7 @@ pub enum Command {
     Output {
         /// One output only.
         name: Option<String>,
+        /// Print the outputs as JSON.
         #[arg(long)]
         json: bool,
     },
