@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tandem_localcloud::{BlackholeMode, Fault, Gateway, GatewayConfig, RunningGateway};
+use tandem_localcloud::{Fault, Gateway, GatewayConfig, RunningGateway};
 
 use crate::support::Run;
 
@@ -372,5 +372,4 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     assert!(primary_target(&facts).contains("us-west-2"), "{facts:#}");
     assert_eq!(facts["db"]["tandem-crash-app"]["status"], "stopped");
     c.ok(&["destroy", "--yes"]);
-    let _ = BlackholeMode::Refuse;
 }
