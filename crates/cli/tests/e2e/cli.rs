@@ -1,0 +1,286 @@
+//! What the README and `--help` promise of the command line that needs no cloud: bad command
+//! lines (exit 64), `--region` waves, saved plans refused (exit 4), the state lock and a damaged
+//! state (exit 4), previews of several environments, `template` and `output --json`. Every run
+//! plans with `--no-refresh` or stops before the cloud, and no endpoint is set: a run that reached
+//! for the cloud would fail.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{Run, environments};
+
+/// A scratch working directory (the state lives under it) with the shipped environments.
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .arg("--environments")
+            .arg(environments())
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("TANDEM_ENV")
+            .env_remove("TANDEM_STACK")
+            .env_remove("PRIMARY_REGION")
+            .env_remove("SECONDARY_REGION")
+            .env_remove("DOMAIN_NAME")
+            .env_remove("RTO_MINUTES")
+            .env_remove("RPO_MINUTES")
+            .envs(vars.iter().copied());
+        Run::of(&mut cmd)
+    }
+
+    fn tandem(&self, args: &[&str]) -> Run {
+        self.run(args, &[])
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.path(".tandem/state/multi-region")
+    }
+}
+
+fn expect(r: &Run, code: i32, stderr_has: &str) {
+    assert_eq!(r.code, code, "{}", r.text());
+    assert!(
+        r.stderr.contains(stderr_has),
+        "{stderr_has:?}: {}",
+        r.text()
+    );
+}
+
+#[test]
+fn bad_command_lines_exit_64() {
+    let c = Cli::new();
+    expect(&c.tandem(&["--bogus"]), 64, "unexpected argument");
+    // `deploy` chooses its waves by its target: it takes no --region.
+    expect(
+        &c.tandem(&["deploy", "primary", "--region", "us-west-2"]),
+        64,
+        "--region",
+    );
+    expect(&c.tandem(&["drill", "--threshold", "0"]), 64, "--threshold");
+    expect(
+        &c.tandem(&["state", "show", "garbage"]),
+        64,
+        "malformed resource address",
+    );
+    expect(&c.tandem(&["state", "unlock"]), 64, "needs --force");
+    expect(
+        &c.tandem(&["apply", "plan.json", "--region", "global"]),
+        64,
+        "cannot limit a saved plan",
+    );
+    let help = c.tandem(&["--help"]);
+    assert_eq!(help.code, 0, "{}", help.text());
+    assert!(help.stdout.contains("Exit codes:"), "{}", help.text());
+}
+
+#[test]
+fn template_prints_the_regional_cloudformation_template() {
+    let t = Cli::new().tandem(&["template"]);
+    assert_eq!(t.code, 0, "{}", t.text());
+    let j: Value = serde_json::from_str(&t.stdout).expect("the template is JSON");
+    assert_eq!(j["AWSTemplateFormatVersion"], "2010-09-09");
+    assert!(j["Resources"].as_object().is_some_and(|r| !r.is_empty()));
+}
+
+#[test]
+fn plan_region_keeps_one_wave_and_refuses_an_unknown_one() {
+    let c = Cli::new();
+    let all = c.tandem(&["plan", "--no-refresh", "--detailed-exitcode"]);
+    assert_eq!(
+        all.code,
+        2,
+        "a fresh environment has changes: {}",
+        all.text()
+    );
+    let one = c.tandem(&["plan", "--no-refresh", "--json", "--region", "us-west-2"]);
+    assert_eq!(one.code, 0, "{}", one.text());
+    let j: Value = serde_json::from_str(&one.stdout).unwrap();
+    let waves: Vec<&str> = j["waves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(waves, ["us-west-2"], "{j:#}");
+    for args in [
+        &["plan", "--no-refresh", "--region", "mars"][..],
+        &["apply", "--no-refresh", "--region", "mars"],
+        &["destroy", "--no-refresh", "--region", "mars"],
+    ] {
+        let r = c.tandem(args);
+        expect(&r, 3, "not a wave of environment local");
+        assert!(
+            r.stderr.contains("global, us-east-1, us-west-2"),
+            "{}",
+            r.text()
+        );
+    }
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_the_configuration_changed_or_the_file_was_edited() {
+    let c = Cli::new();
+    let saved = c.tandem(&["plan", "--no-refresh", "--out", "plan.json"]);
+    assert_eq!(saved.code, 0, "{}", saved.text());
+    assert!(c.path("plan.json").exists(), "{}", saved.text());
+
+    let changed = c.run(
+        &["apply", "plan.json", "--yes"],
+        &[("DOMAIN_NAME", "elsewhere.example.com")],
+    );
+    expect(
+        &changed,
+        4,
+        "the program or configuration changed since the plan was made",
+    );
+
+    let text = std::fs::read_to_string(c.path("plan.json")).unwrap();
+    let edited = text.replacen("us-west-2", "us-west-1", 1);
+    assert_ne!(text, edited);
+    std::fs::write(c.path("plan.json"), edited).unwrap();
+    expect(
+        &c.tandem(&["apply", "plan.json", "--yes"]),
+        4,
+        "its checksum does not match",
+    );
+
+    std::fs::write(c.path("plan.json"), "{").unwrap();
+    expect(
+        &c.tandem(&["apply", "plan.json", "--yes"]),
+        4,
+        "not a usable saved plan",
+    );
+    assert!(
+        !c.state_dir().join("local.state.json").exists(),
+        "a refused plan must not touch the state"
+    );
+}
+
+#[test]
+fn a_held_lock_names_its_holder_until_unlock_force() {
+    let c = Cli::new();
+    std::fs::create_dir_all(c.state_dir()).unwrap();
+    let holder = r#"{"user": "ci", "host": "build-42", "pid": 4242,
+                     "time": "2026-01-01T00:00:00Z", "operation": "apply"}"#;
+    std::fs::write(c.state_dir().join("local.lock"), holder).unwrap();
+    let rm = ["state", "rm", "us-east-1/s3:Bucket/assets"];
+    expect(&c.tandem(&rm), 4, "build-42");
+    let unlock = c.tandem(&["state", "unlock", "--force"]);
+    assert_eq!(unlock.code, 0, "{}", unlock.text());
+    assert!(
+        unlock.stdout.contains("ci@build-42 (pid 4242)"),
+        "{}",
+        unlock.text()
+    );
+    expect(&c.tandem(&rm), 3, "is not in the state");
+    let again = c.tandem(&["state", "unlock", "--force"]);
+    assert!(again.stdout.contains("not locked"), "{}", again.text());
+}
+
+#[test]
+fn a_damaged_or_newer_state_is_refused() {
+    let c = Cli::new();
+    std::fs::create_dir_all(c.state_dir()).unwrap();
+    let state = c.state_dir().join("local.state.json");
+    std::fs::write(&state, "{ not json").unwrap();
+    for args in [
+        &["state", "list"][..],
+        &["plan", "--no-refresh"],
+        &["output"],
+    ] {
+        expect(&c.tandem(args), 4, "not a valid state file");
+    }
+    std::fs::write(&state, r#"{"version": 99}"#).unwrap();
+    expect(
+        &c.tandem(&["state", "list"]),
+        4,
+        "newer than this tandem reads",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        r#"{"version": 99}"#,
+        "the state is left as it was"
+    );
+}
+
+#[test]
+fn preview_of_two_environments_in_each_format() {
+    let c = Cli::new();
+    let json = c.tandem(&[
+        "preview",
+        "--env",
+        "local",
+        "--env",
+        "dev",
+        "--no-refresh",
+        "--format",
+        "json",
+        "--out",
+        "preview.json",
+    ]);
+    assert_eq!(json.code, 0, "{}", json.text());
+    assert!(
+        json.stdout.is_empty(),
+        "--out writes the file only: {}",
+        json.text()
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path("preview.json")).unwrap()).unwrap();
+    assert_eq!(doc["kind"], "tandem-preview");
+    assert_eq!(doc["format_version"], 1);
+    let envs: Vec<&str> = doc["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["env"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["local", "dev"], "{doc:#}");
+
+    let md = c.tandem(&["preview", "--env", "dev", "--no-refresh"]);
+    assert_eq!(md.code, 0, "{}", md.text());
+    assert!(
+        md.stdout.starts_with("<!-- tandem-preview -->\n"),
+        "{}",
+        md.text()
+    );
+    assert!(md.stdout.contains("`dev`") && !md.stdout.contains("`local`"));
+
+    let text = c.tandem(&["preview", "--no-refresh", "--format", "text"]);
+    assert_eq!(text.code, 0, "{}", text.text());
+    assert!(
+        text.stdout
+            .starts_with("Plan for stack multi-region in environment local"),
+        "{}",
+        text.text()
+    );
+    assert!(!text.stdout.contains('\u{1b}'), "no colours off a terminal");
+}
+
+#[test]
+fn output_json_of_a_fresh_environment_is_empty() {
+    let c = Cli::new();
+    let out = c.tandem(&["output", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.text());
+    assert_eq!(
+        serde_json::from_str::<Value>(&out.stdout).unwrap(),
+        serde_json::json!({})
+    );
+    expect(&c.tandem(&["output", "app_url"]), 3, "no output named");
+}
