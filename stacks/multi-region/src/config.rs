@@ -236,7 +236,7 @@ impl Environment {
             ("primary_region", &primary, primary_var),
             ("secondary_region", &secondary, secondary_var),
         ] {
-            if !is_known_region(region) {
+            if !tandem_schema::regions::is_known_region(region) {
                 return Err(invalid(key, var, format!("unknown AWS region {region:?}")));
             }
         }
@@ -294,7 +294,7 @@ impl Environment {
             ));
         }
         let stackset_admin_region = e.stackset_admin_region.unwrap_or_else(|| secondary.clone());
-        if !is_known_region(&stackset_admin_region) {
+        if !tandem_schema::regions::is_known_region(&stackset_admin_region) {
             return Err(invalid(
                 "stackset_admin_region",
                 None,
@@ -311,10 +311,15 @@ impl Environment {
                 ));
             }
         }
-        for key in form.endpoints.keys().chain(form.health_endpoints.keys()) {
+        let endpoint_keys = form.endpoints.keys().map(|k| ("endpoints", k));
+        let health_keys = form
+            .health_endpoints
+            .keys()
+            .map(|k| ("health_endpoints", k));
+        for (table, key) in endpoint_keys.chain(health_keys) {
             if key != "global" && key != &primary && key != &secondary {
                 return Err(invalid(
-                    &format!("endpoints.{key}"),
+                    &format!("{table}.{key}"),
                     None,
                     format!(
                         "is neither `global` nor one of the environment's regions ({primary}, {secondary})"
@@ -485,9 +490,4 @@ fn check_domain(domain: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
-}
-
-/// AWS commercial and GovCloud regions.
-pub fn is_known_region(name: &str) -> bool {
-    tandem_schema::regions::is_known_region(name)
 }

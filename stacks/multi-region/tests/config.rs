@@ -117,6 +117,16 @@ fn each_invalid_input_is_named() {
             "`account_id`: must be 12 digits",
         ),
         (
+            format!("{GOOD}[health_endpoints]\neu-west-1 = \"http://127.0.0.1:1/\"\n"),
+            vec![],
+            "`health_endpoints.eu-west-1`: is neither `global` nor one of the environment's regions",
+        ),
+        (
+            format!("{GOOD}[endpoints]\nus-east-2 = \"http://127.0.0.1:1/\"\n"),
+            vec![],
+            "`endpoints.us-east-2`: is neither `global`",
+        ),
+        (
             GOOD.replace("[environment]", "[environment\n"),
             vec![],
             "environments/test.toml:",
