@@ -45,7 +45,7 @@ deploy-all: build ## Apply every wave in order, stopping before the secondary if
 check-health: build ## Probe each region as Route 53's checkers do
 	$(TANDEM) check-health --env $(ENV)
 
-simulate-outage: build ## Cut the primary region off (local: gateway blackhole; AWS: inverted health check)
+simulate-outage: build ## Cut the active region off (local: gateway blackhole; AWS: inverted health check)
 	$(TANDEM) simulate-outage --env $(ENV)
 
 restore-outage: build ## Undo simulate-outage
