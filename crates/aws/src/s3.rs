@@ -570,27 +570,19 @@ impl Provider for BucketProvider {
     ) -> Result<Option<Observed>, ProviderError> {
         let region = region_of(ctx)?;
         let name = req_str(inputs, "bucket")?;
-        let Some(obs) = self.read_observed(&region, &name, inputs).await? else {
+        let s3 = self.clients.s3(&region).await;
+        let Some(live) = self.read_live(&s3, &name).await? else {
             return Ok(None);
         };
         // The name is deterministic; refuse to adopt a bucket another address has claimed.
-        let s3 = self.clients.s3(&region).await;
-        if let Ok(t) = call(self.clients.retry(), "s3:GetBucketTagging", || {
-            s3.get_bucket_tagging().bucket(&name).send()
-        })
-        .await
+        if live
+            .tags
+            .get(tandem_schema::tags::ADDR)
+            .is_some_and(|owner| owner != ctx.addr.as_str())
         {
-            if let Some(owner) = t
-                .tag_set()
-                .iter()
-                .find(|t| t.key() == tandem_schema::tags::ADDR)
-            {
-                if owner.value() != ctx.addr.as_str() {
-                    return Ok(None);
-                }
-            }
+            return Ok(None);
         }
-        Ok(Some(obs))
+        Ok(Some(self.observed(&name, &region, &live, inputs)))
     }
 }
 
