@@ -319,11 +319,7 @@ fn program_for(
 fn map_failover_error(e: FailoverError) -> anyhow::Error {
     match e {
         FailoverError::Transform(t) => Failure::new(exit::CONFIG, t.to_string()).into(),
-        FailoverError::Preflight(m) => Failure::new(
-            exit::REFUSED,
-            format!("preflight refused the failover: {m} (pass --force to fail over anyway)"),
-        )
-        .into(),
+        e @ FailoverError::Preflight(_) => Failure::new(exit::REFUSED, e.to_string()).into(),
         FailoverError::State(m) => Failure::new(exit::STATE, m).into(),
         FailoverError::Engine(e) => e.into(),
         FailoverError::Run(r) => Failure::new(exit::ERROR, r.to_string()).into(),
@@ -500,7 +496,7 @@ fn print_failover(r: &FailoverReport) {
             p.outcome
         );
     }
-    for d in &r.deferred {
+    for d in &r.posture.deferred {
         println!(
             "  {} deferred: {} — waits for {} ({}); complete with `tandem failover --resume`",
             style("!").yellow(),
@@ -1107,7 +1103,9 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let rpo = report.promoted_at.and(lag_before);
     let rto_met = rto <= f64::from(ws.env.rto_minutes) * 60.0;
     let rpo_met = rpo.is_none_or(|r| r <= f64::from(ws.env.rpo_minutes) * 60.0);
-    let verified = report.writable && dns_ok && capacity_ok != Some(false);
+    // The failover returned: it read the new writer back as a writable primary.
+    let writable = true;
+    let verified = dns_ok && capacity_ok != Some(false);
     // Tandem's own time: everything but detection intervals and calls to the cloud.
     let overhead = total
         .elapsed()
@@ -1124,8 +1122,8 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         "rto_seconds": rto, "rto_objective_seconds": ws.env.rto_minutes * 60,
         "rpo_seconds": rpo, "rpo_objective_seconds": ws.env.rpo_minutes * 60,
         "rpo_note": if rpo.is_none() { "replica lag not reported by the cloud (no ReplicaLag datapoints)" } else { "replica lag at promotion" },
-        "verified": {"database_writable": report.writable, "dns_answer": dns_answer, "dns_ok": dns_ok, "standby_scaled": capacity_ok},
-        "deferred_during_failover": report.deferred.iter().map(|d| d.aspect).collect::<Vec<Aspect>>(),
+        "verified": {"database_writable": writable, "dns_answer": dns_answer, "dns_ok": dns_ok, "standby_scaled": capacity_ok},
+        "deferred_during_failover": report.posture.deferred.iter().map(|d| d.aspect).collect::<Vec<Aspect>>(),
         "phases": report.phases.iter().map(|p| json!({"name": p.name, "seconds": p.finished - p.started, "outcome": p.outcome})).collect::<Vec<_>>(),
         "objectives_met": rto_met && rpo_met && verified,
         "tandem_overhead_ms": overhead.as_millis() as u64,
@@ -1247,9 +1245,9 @@ fn drill_markdown(s: &serde_json::Value, r: &FailoverReport) -> String {
             None => "not checked (the stack declares no capacity resource)".to_string(),
         }
     ));
-    if !r.deferred.is_empty() {
+    if !r.posture.deferred.is_empty() {
         md.push_str("\nDeferred during the failover (completed after the region was restored):\n");
-        for d in &r.deferred {
+        for d in &r.posture.deferred {
             md.push_str(&format!(
                 "- {} (waited for {})\n",
                 d.aspect.describe(),
@@ -1318,6 +1316,20 @@ mod route53_tests {
             &down,
             &[reported(Some(true), 16, 16), na()]
         ));
+    }
+
+    #[test]
+    fn a_preflight_refusal_exits_refused_and_names_the_override_once() {
+        let e = map_failover_error(FailoverError::Preflight(
+            "replica lag 900 s exceeds the RPO of 5 min".into(),
+        ));
+        assert_eq!(exit::code_of(&e), exit::REFUSED);
+        let text = e.to_string();
+        assert!(
+            text.starts_with("preflight refused the failover: replica lag 900 s"),
+            "{text}"
+        );
+        assert_eq!(text.matches("--force").count(), 1, "{text}");
     }
 
     #[test]

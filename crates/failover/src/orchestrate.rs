@@ -35,20 +35,20 @@ pub struct Preflight {
     pub unreachable: BTreeSet<String>,
 }
 
-/// What a failover did.
+/// What a failover did. A failover returns one only once the new writer has been read back as a
+/// writable primary; what it deferred is in `posture.deferred`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FailoverReport {
     pub from: String,
     pub to: String,
     pub resumed: bool,
     pub phases: Vec<PhaseReport>,
-    pub deferred: Vec<Deferred>,
+    /// The posture the failover left.
     pub posture: Posture,
     /// When the promotion phase ended (epoch seconds).
     pub promoted_at: Option<f64>,
     /// When the DNS phase ended, if it changed the records.
     pub dns_at: Option<f64>,
-    pub writable: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +111,8 @@ pub async fn failover(
     force: bool,
 ) -> Result<(State, FailoverReport), FailoverError> {
     let current = posture_of(&state, primary, secondary)?;
-    let (mut target, resumed) = match &current.transition {
-        Some(t) if t.kind == "failover" => (current.clone(), true),
+    let (mut target, resumed, from, to) = match &current.transition {
+        Some(t) if t.kind == "failover" => (current.clone(), true, t.from.clone(), t.to.clone()),
         Some(t) => {
             return Err(FailoverError::State(format!(
                 "a {} from {} to {} is in progress: run `tandem {}` to finish it",
@@ -176,25 +176,13 @@ pub async fn failover(
                 ),
             );
             runner.save_posture(&mut state, &t)?;
-            (t, false)
+            (t, false, current.active_region.clone(), to)
         }
     };
-    let transition = target.transition.clone().expect("set above");
-    let (from, to) = (transition.from.clone(), transition.to.clone());
     let old_writers = retired_in(&target, &from);
     let new_writer = db_addr(&target.db.writer);
 
-    let mut report = FailoverReport {
-        from: from.clone(),
-        to: to.clone(),
-        resumed,
-        phases: Vec::new(),
-        deferred: Vec::new(),
-        posture: target.clone(),
-        promoted_at: None,
-        dns_at: None,
-        writable: false,
-    };
+    let (mut reports, mut promoted_at, mut dns_at) = (Vec::new(), None, None);
     let phases: Vec<(&str, Slice)> = vec![
         ("promote", Slice::Addresses(vec![new_writer.clone()])),
         ("fence", Slice::Addresses(old_writers)),
@@ -223,14 +211,14 @@ pub async fn failover(
         let r = label_deferred(r, name, &target);
         match name {
             "promote" => {
-                report.promoted_at = Some(r.finished);
-                report.writable = verify_writable(runner, &state, &new_writer).await?;
+                promoted_at = Some(r.finished);
+                let writable = verify_writable(runner, &state, &new_writer).await?;
                 runner.audit.record(
                     "verify-writable",
-                    if report.writable { "passed" } else { "failed" },
+                    if writable { "passed" } else { "failed" },
                     new_writer.as_str(),
                 );
-                if !report.writable {
+                if !writable {
                     return Err(FailoverError::Run(RunError::Phase {
                         phase: "verify-writable".into(),
                         message: format!("{new_writer} is not a writable primary after promotion"),
@@ -238,11 +226,11 @@ pub async fn failover(
                 }
             }
             "dns" if r.outcome == "done" || r.outcome == "nothing to do" => {
-                report.dns_at = Some(r.finished)
+                dns_at = Some(r.finished)
             }
             _ => {}
         }
-        report.phases.push(r);
+        reports.push(r);
         if !done_before {
             if let Some(t) = target.transition.as_mut() {
                 t.mark_done(name);
@@ -255,8 +243,15 @@ pub async fn failover(
     runner
         .audit
         .record("failover", "done", &format!("{from} -> {to}"));
-    report.deferred = target.deferred.clone();
-    report.posture = target;
+    let report = FailoverReport {
+        from,
+        to,
+        resumed,
+        phases: reports,
+        posture: target,
+        promoted_at,
+        dns_at,
+    };
     Ok((state, report))
 }
 
