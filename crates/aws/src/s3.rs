@@ -26,17 +26,17 @@ use crate::props::{PropsBuilder, all_tags, bool_or, opt_str, region_of, req_str,
 /// The `Sid` of the statement Tandem owns in a bucket policy.
 const DENY_INSECURE_SID: &str = "TandemDenyInsecureTransport";
 
-/// The bucket's versioning status (`Enabled`, `Suspended`), `None` if never configured.
+/// Whether the bucket's versioning status is `Enabled` (not `Suspended`, nor never configured).
 ///
 /// The local cloud (moto 5.2) answers with the root element `GetBucketVersioningResponse`
 /// instead of `VersioningConfiguration`, which the SDK refuses; the rest of the body is right, so
 /// such an answer is read leniently here (and only here).
-async fn get_versioning(
+async fn versioning_enabled(
     policy: &crate::call::RetryPolicy,
     s3: &Client,
     name: &str,
-) -> Result<Option<String>, CallError> {
-    call(policy, "s3:GetBucketVersioning", || async move {
+) -> Result<bool, CallError> {
+    let status = call(policy, "s3:GetBucketVersioning", || async move {
         match s3.get_bucket_versioning().bucket(name).send().await {
             Ok(out) => Ok(out.status().map(|s| s.as_str().to_string())),
             Err(e) => match lenient_versioning_body(&e) {
@@ -45,7 +45,8 @@ async fn get_versioning(
             },
         }
     })
-    .await
+    .await?;
+    Ok(status.as_deref() == Some("Enabled"))
 }
 
 fn lenient_versioning_body<E>(
@@ -193,8 +194,8 @@ impl BucketProvider {
         // A sub-resource that is not configured answers a not-found error of its own; a bucket
         // deleted in between answers NoSuchBucket.
         let gone = |e: &CallError| e.has_code("NoSuchBucket");
-        let versioning = match get_versioning(r, s3, name).await {
-            Ok(v) => v.as_deref() == Some("Enabled"),
+        let versioning = match versioning_enabled(r, s3, name).await {
+            Ok(v) => v,
             Err(e) if gone(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -476,9 +477,10 @@ impl Provider for BucketProvider {
             Ok(_) => true,
             // A retried create of our own bucket: carry on converging it.
             Err(e) if e.has_code("BucketAlreadyOwnedByYou") => {
-                if let Some(live) = self.read_live(&s3, &name).await? {
-                    already_versioned = live.versioning;
-                }
+                already_versioned = versioning_enabled(r, &s3, &name)
+                    .await
+                    .or_not_found()?
+                    .unwrap_or(false);
                 false
             }
             Err(e) if e.has_code("BucketAlreadyExists") => {
@@ -531,14 +533,17 @@ impl Provider for BucketProvider {
     ) -> Result<Observed, ProviderError> {
         let region = region_of(ctx)?;
         let s3 = self.clients.s3(&region).await;
-        let live = self.read_live(&s3, id).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("s3:HeadBucket: bucket {id:?} does not exist"),
-            )
-        })?;
-        self.converge(ctx, &s3, id, new, live.versioning, false)
-            .await?;
+        // Only versioning of the live configuration decides a call (suspend or leave alone).
+        let versioned = versioning_enabled(self.clients.retry(), &s3, id)
+            .await
+            .or_not_found()?
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorClass::NotFound,
+                    format!("s3:GetBucketVersioning: bucket {id:?} does not exist"),
+                )
+            })?;
+        self.converge(ctx, &s3, id, new, versioned, false).await?;
         self.read_observed(&region, id, new)
             .await?
             .found_after_update(|| {
@@ -615,8 +620,7 @@ impl BucketReplicationProvider {
 
     async fn versioning_enabled(&self, region: &str, name: &str) -> Result<bool, CallError> {
         let s3 = self.clients.s3(region).await;
-        let status = get_versioning(self.clients.retry(), &s3, name).await?;
-        Ok(status.as_deref() == Some("Enabled"))
+        versioning_enabled(self.clients.retry(), &s3, name).await
     }
 
     /// What AWS checks and the local cloud does not: both buckets exist and are versioned.

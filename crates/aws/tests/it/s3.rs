@@ -1,6 +1,6 @@
 use tandem_aws::s3::{BucketProvider, BucketReplicationProvider};
 use tandem_core::{ResourceDecl, Value};
-use tandem_engine::provider::Provider;
+use tandem_engine::provider::{ErrorClass, Provider};
 use tandem_schema::s3::{Bucket, BucketReplication};
 
 use crate::{
@@ -146,6 +146,13 @@ async fn bucket_force_destroy_empties_versions() {
     }
     p.delete(&ctx, &name, &decl.inputs).await.unwrap();
     assert_gone(&p, &ctx, &name, &decl.inputs).await;
+    // An update of what is gone is not found, and does not make it again.
+    let e = p
+        .update(&ctx, &name, &decl.inputs, &decl.inputs)
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::NotFound, "{e}");
+    assert_gone(&p, &ctx, &name, &decl.inputs).await;
 }
 
 async fn versioned_bucket(region: &tandem_core::Region, prefix: &str, versioning: bool) -> String {
@@ -252,4 +259,28 @@ async fn replication_reads_back_without_false_drift_on_the_local_cloud() {
     reads_back(&p, &ctx, &src, &decl.inputs).await;
 
     p.delete(&ctx, &src, &decl.inputs).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_converges_the_bucket_it_already_made() {
+    let p = BucketProvider::new(clients());
+    let name = unique("tb-again");
+    let versioned: ResourceDecl = Bucket::new(&us_west_2(), "again")
+        .unwrap()
+        .bucket(name.as_str())
+        .versioning(true)
+        .into();
+    let ctx = ctx_for(&versioned);
+    validate_and_create(&p, &versioned).await.unwrap();
+    // The same create again (an interrupted apply resumed), now without versioning: the bucket
+    // is ours, so it is converged, its versioning suspended.
+    let unversioned: ResourceDecl = Bucket::new(&us_west_2(), "again")
+        .unwrap()
+        .bucket(name.as_str())
+        .versioning(false)
+        .into();
+    let again = p.create(&ctx, &unversioned.inputs).await.unwrap();
+    assert_eq!(again.inputs, unversioned.inputs);
+    reads_back(&p, &ctx, &name, &unversioned.inputs).await;
+    delete_for_good(&p, &ctx, &name, &unversioned.inputs).await;
 }
