@@ -614,6 +614,25 @@ pub struct StackInstanceProvider {
     locks: StackSetLocks,
 }
 
+/// The operation [`StackInstanceProvider::run_operation`] runs on one stack instance.
+#[derive(Clone, Copy, PartialEq)]
+enum InstanceOp {
+    Create,
+    Update,
+    Delete,
+}
+
+impl InstanceOp {
+    /// The suffix of its operation id (see [`operation_id`]).
+    fn suffix(self) -> &'static str {
+        match self {
+            InstanceOp::Create => "create",
+            InstanceOp::Update => "update",
+            InstanceOp::Delete => "delete",
+        }
+    }
+}
+
 struct InstanceKey {
     stack_set: String,
     admin_region: String,
@@ -752,14 +771,15 @@ impl StackInstanceProvider {
         }))
     }
 
-    /// Runs one instance operation (create, update or delete) under the stack set's lock.
+    /// Runs one instance operation under the stack set's lock, its id from `ctx`'s token.
     async fn run_operation(
         &self,
+        ctx: &OpContext,
         key: &InstanceKey,
-        what: &'static str,
-        op_id: String,
+        what: InstanceOp,
         inputs: &Props,
     ) -> Result<(), ProviderError> {
+        let op_id = operation_id(ctx, what.suffix());
         let prefs = self.preferences(inputs, &key.region)?;
         let overrides = parameters(&str_map(inputs, "parameter_overrides")?);
         let _guard = self.locks.lock(&key.admin_region, &key.stack_set).await;
@@ -767,7 +787,7 @@ impl StackInstanceProvider {
         let accounts = vec![key.account.clone()];
         let regions = vec![key.region.clone()];
         let res = match what {
-            "create" => call(
+            InstanceOp::Create => call(
                 self.clients.retry(),
                 "cloudformation:CreateStackInstances",
                 || {
@@ -783,7 +803,7 @@ impl StackInstanceProvider {
             )
             .await
             .map(|o| o.operation_id().map(str::to_string)),
-            "update" => call(
+            InstanceOp::Update => call(
                 self.clients.retry(),
                 "cloudformation:UpdateStackInstances",
                 || {
@@ -799,7 +819,7 @@ impl StackInstanceProvider {
             )
             .await
             .map(|o| o.operation_id().map(str::to_string)),
-            _ => call(
+            InstanceOp::Delete => call(
                 self.clients.retry(),
                 "cloudformation:DeleteStackInstances",
                 || {
@@ -822,7 +842,7 @@ impl StackInstanceProvider {
             Err(e) if e.has_code("OperationIdAlreadyExistsException") => op_id,
             Err(e) if e.has_code("StackSetNotFoundException") => {
                 return Err(ProviderError::new(
-                    if what == "delete" {
+                    if what == InstanceOp::Delete {
                         ErrorClass::NotFound
                     } else {
                         ErrorClass::Invalid
@@ -856,7 +876,7 @@ impl Provider for StackInstanceProvider {
 
     async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
         let key = self.key(ctx, inputs).await?;
-        self.run_operation(&key, "create", operation_id(ctx, "create"), inputs)
+        self.run_operation(ctx, &key, InstanceOp::Create, inputs)
             .await?;
         self.read_observed(&key, inputs).await?.found_after_create(|| {
             format!(
@@ -884,7 +904,7 @@ impl Provider for StackInstanceProvider {
         new: &Props,
     ) -> Result<Observed, ProviderError> {
         let key = self.key(ctx, new).await?;
-        self.run_operation(&key, "update", operation_id(ctx, "update"), new)
+        self.run_operation(ctx, &key, InstanceOp::Update, new)
             .await?;
         self.read_observed(&key, new).await?.found_after_update(|| {
             "cloudformation:DescribeStackInstance: the instance vanished".into()
@@ -902,7 +922,7 @@ impl Provider for StackInstanceProvider {
             return Ok(());
         }
         match self
-            .run_operation(&key, "delete", operation_id(ctx, "delete"), inputs)
+            .run_operation(ctx, &key, InstanceOp::Delete, inputs)
             .await
         {
             Ok(()) => Ok(()),
