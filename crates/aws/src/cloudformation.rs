@@ -682,14 +682,8 @@ impl StackInstanceProvider {
             .build())
     }
 
-    async fn read_observed(
-        &self,
-        key: &InstanceKey,
-        last: &Props,
-    ) -> Result<Option<Observed>, ProviderError> {
-        let cfn = self.clients.cloudformation(&key.admin_region).await;
-        // Listed first: the local cloud answers DescribeStackInstance of a deleted instance with
-        // HTTP 500 instead of StackInstanceNotFoundException.
+    /// Whether the stack set lists the instance (asked of the administration region only).
+    async fn listed(&self, cfn: &Client, key: &InstanceKey) -> Result<bool, CallError> {
         let listed = call(
             self.clients.retry(),
             "cloudformation:ListStackInstances",
@@ -703,12 +697,22 @@ impl StackInstanceProvider {
         )
         .await
         .or_not_found()?;
-        let exists = listed.is_some_and(|l| {
+        Ok(listed.is_some_and(|l| {
             l.summaries().iter().any(|s| {
                 s.account() == Some(key.account.as_str()) && s.region() == Some(key.region.as_str())
             })
-        });
-        if !exists {
+        }))
+    }
+
+    async fn read_observed(
+        &self,
+        key: &InstanceKey,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let cfn = self.clients.cloudformation(&key.admin_region).await;
+        // Listed first: the local cloud answers DescribeStackInstance of a deleted instance with
+        // HTTP 500 instead of StackInstanceNotFoundException.
+        if !self.listed(&cfn, key).await? {
             return Ok(None);
         }
         let Some(out) = call(
@@ -918,7 +922,10 @@ impl Provider for StackInstanceProvider {
         inputs: &Props,
     ) -> Result<(), ProviderError> {
         let key = self.key(ctx, inputs).await?;
-        if self.read_observed(&key, inputs).await?.is_none() {
+        // Whether there is anything to delete is the administration region's to say: the stack
+        // in the instance's own region is not read.
+        let cfn = self.clients.cloudformation(&key.admin_region).await;
+        if !self.listed(&cfn, &key).await? {
             return Ok(());
         }
         match self
