@@ -16,11 +16,12 @@
 use std::collections::BTreeSet;
 
 use tandem_core::ResourceAddr;
-use tandem_engine::{EngineError, OpContext, State};
+use tandem_engine::{EngineError, State};
 
 use crate::posture::{Aspect, DbKind, DbMember, Deferred, Posture, Transition};
 use crate::run::{
-    PhaseReport, RunError, Runner, Slice, epoch_now, now_text, tandem_schema_kinds as kinds,
+    PhaseReport, RunError, Runner, Slice, epoch_now, now_text, read_live,
+    tandem_schema_kinds as kinds,
 };
 use crate::transform::{self, TransformError, Unreachable};
 
@@ -292,28 +293,8 @@ async fn verify_writable(
     state: &State,
     addr: &ResourceAddr,
 ) -> Result<bool, FailoverError> {
-    let Some(rec) = state.resources.get(addr) else {
-        return Ok(false);
-    };
-    let Some(provider) = runner.providers.get(addr.kind()) else {
-        return Ok(false);
-    };
-    let ctx = OpContext {
-        addr: addr.clone(),
-        stack: state.stack.clone(),
-        env: state.env.clone(),
-        token: String::new(),
-    };
-    match provider.read(&ctx, &rec.id, &rec.inputs).await {
-        Ok(Some(obs)) => Ok(obs.inputs.get("promoted").and_then(|v| v.as_bool()) == Some(true)),
-        Ok(None) => Ok(false),
-        Err(e) => Err(FailoverError::Engine(EngineError::Provider {
-            addr: addr.clone(),
-            region: addr.region_str().to_string(),
-            operation: "read",
-            source: e,
-        })),
-    }
+    let live = read_live(runner.providers, state, addr).await?;
+    Ok(live.and_then(|o| o.inputs.get("promoted").and_then(|v| v.as_bool())) == Some(true))
 }
 
 /// Completes deferred aspects whose region answers again. Returns the phases applied.

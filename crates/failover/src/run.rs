@@ -13,8 +13,8 @@ use tandem_core::{DesiredStack, ResourceAddr};
 use tandem_engine::ops::{apply_plan, save_state};
 use tandem_engine::store::utc_now_text;
 use tandem_engine::{
-    ApplyOptions, EngineError, LocalStore, Observer, Outcome, Plan, PlanConfig, Providers,
-    ResourceChange, State, StateLock,
+    ApplyOptions, EngineError, LocalStore, Observed, Observer, OpContext, Outcome, Plan,
+    PlanConfig, Providers, ResourceChange, State, StateLock,
 };
 
 use crate::audit::AuditLog;
@@ -256,6 +256,34 @@ impl Runner<'_> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Reads `addr`, as `state` records it, from the cloud through its provider. `None` when the
+/// state does not record it, no provider has its kind, or the cloud has it no more.
+pub async fn read_live(
+    providers: &Providers,
+    state: &State,
+    addr: &ResourceAddr,
+) -> Result<Option<Observed>, EngineError> {
+    let (Some(rec), Some(provider)) = (state.resources.get(addr), providers.get(addr.kind()))
+    else {
+        return Ok(None);
+    };
+    let ctx = OpContext {
+        addr: addr.clone(),
+        stack: state.stack.clone(),
+        env: state.env.clone(),
+        token: String::new(),
+    };
+    provider
+        .read(&ctx, &rec.id, &rec.inputs)
+        .await
+        .map_err(|e| EngineError::Provider {
+            addr: addr.clone(),
+            region: addr.region_str().to_string(),
+            operation: "read",
+            source: e,
+        })
 }
 
 /// Kind names used here; the failover crate does not depend on the schema crate.
