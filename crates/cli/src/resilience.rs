@@ -12,13 +12,13 @@ use serde_json::json;
 use tandem_aws::{CheckerReport, HealthCheckStatus};
 use tandem_core::evaluate;
 use tandem_engine::ops::{self, make_plan};
-use tandem_engine::{EngineError, Observer, State};
+use tandem_engine::{EngineError, Observer, Providers, State};
 use tandem_failover::audit::AuditLog;
 use tandem_failover::health::{self, ProbeConfig, Verdict};
 use tandem_failover::orchestrate::{
     self, FailbackStep, FailoverError, FailoverReport, Preflight, db_addr,
 };
-use tandem_failover::run::{Runner, epoch_now};
+use tandem_failover::run::{Runner, epoch_now, read_live};
 use tandem_failover::timed::{CloudClock, timed};
 use tandem_failover::{Aspect, Posture};
 use tandem_schema::kinds;
@@ -281,6 +281,18 @@ async fn route53_view(ws: &Workspace, state: &State, region: &str) -> Route53Vie
     }
 }
 
+/// `region`'s health as the failover records see it, and what said so: Route 53's verdict where
+/// the cloud gives one (it decides where the records send traffic), else one probe of the
+/// application as Route 53's checkers do.
+async fn routing_health(ws: &Workspace, state: &State, region: &str) -> (bool, String) {
+    if let Some(healthy) = route53_view(ws, state, region).await.healthy() {
+        return (healthy, format!("Route 53's health check of {region}"));
+    }
+    let url = app_health_url(ws, state, region);
+    let (healthy, _) = probe_region(url.as_deref(), 1, Duration::ZERO, 1).await;
+    (healthy, url.unwrap_or_else(|| "no health endpoint".into()))
+}
+
 /// Whether the active region is healthy: by the probes, and by Route 53 when it gives a status
 /// (`route53` in the order of `results`).
 fn active_is_healthy(results: &[RegionHealth], route53: &[Route53View]) -> bool {
@@ -295,10 +307,11 @@ fn active_is_healthy(results: &[RegionHealth], route53: &[Route53View]) -> bool 
 async fn lock_and_state(
     ws: &Workspace,
     operation: &str,
+    providers: &Providers,
 ) -> Result<(tandem_engine::StateLock, State)> {
     let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
     let (state, reconciled) =
-        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, &ws.providers()).await?;
+        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, providers).await?;
     crate::commands::note_recovered(&reconciled);
     Ok((lock, state))
 }
@@ -350,9 +363,9 @@ pub struct FailoverArgs {
 
 /// `tandem failover`: returns the report (also printed).
 pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option<FailoverReport>)> {
-    let (lock, state) = lock_and_state(ws, "failover").await?;
-    let posture = ws.posture(&state)?;
     let providers = timed(&ws.providers(), &args.clock);
+    let (lock, state) = lock_and_state(ws, "failover", &providers).await?;
+    let posture = ws.posture(&state)?;
     let audit = AuditLog::open(&audit_path(ws), "failover");
     let unreachable = args.clock.time(unreachable(ws)).await;
     let program = program_for(ws);
@@ -429,24 +442,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
         print!("{}", render::plan_text(&plan));
         return Ok((exit::OK, None));
     }
-    // The standby's health: Route 53's verdict where the cloud gives one (it decides where the
-    // failover records send traffic), else one probe as its checkers do.
-    let url = app_health_url(ws, &state, &to);
-    let (standby_healthy, standby_health) = match args
-        .clock
-        .time(route53_view(ws, &state, &to))
-        .await
-        .healthy()
-    {
-        Some(healthy) => (healthy, format!("Route 53's health check of {to}")),
-        None => (
-            args.clock
-                .time(probe_region(url.as_deref(), 1, Duration::ZERO, 1))
-                .await
-                .0,
-            url.unwrap_or_else(|| "no health endpoint".into()),
-        ),
-    };
+    let (standby_healthy, standby_health) = args.clock.time(routing_health(ws, &state, &to)).await;
     let pre = Preflight {
         replica_lag_seconds: args.clock.time(replica_lag(ws, &posture)).await,
         standby_healthy,
@@ -509,9 +505,9 @@ fn print_failover(r: &FailoverReport) {
 
 /// `tandem failback`.
 pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> {
-    let (lock, state) = lock_and_state(ws, "failback").await?;
-    let posture = ws.posture(&state)?;
     let providers = ws.providers();
+    let (lock, state) = lock_and_state(ws, "failback", &providers).await?;
+    let posture = ws.posture(&state)?;
     if plan_only {
         let target = tandem_failover::transform::failback_rebuild(&posture)
             .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
@@ -646,28 +642,22 @@ async fn wait_for_replica(
 /// Whether the Auto Scaling capacity of `region`, read from the cloud through its provider, is the
 /// primary's. `None` when the stack declares no capacity resource there: nothing to check, and the
 /// report says so instead of claiming the standby was scaled.
-async fn capacity_is_primary(ws: &Workspace, state: &State, region: &str) -> Result<Option<bool>> {
-    let providers = ws.providers();
+async fn capacity_is_primary(
+    ws: &Workspace,
+    providers: &Providers,
+    state: &State,
+    region: &str,
+) -> Result<Option<bool>> {
     let want = i64::from(ws.env.sizes.primary_desired_capacity);
     let mut seen = None;
-    for (addr, rec) in state
+    for addr in state
         .resources
-        .iter()
-        .filter(|(a, _)| a.kind() == "autoscaling:GroupCapacity" && a.region_str() == region)
+        .keys()
+        .filter(|a| a.kind() == kinds::AUTOSCALING_GROUP_CAPACITY && a.region_str() == region)
     {
-        let Some(provider) = providers.get(addr.kind()) else {
-            continue;
-        };
-        let ctx = tandem_engine::OpContext {
-            addr: addr.clone(),
-            stack: state.stack.clone(),
-            env: state.env.clone(),
-            token: String::new(),
-        };
-        let live = provider
-            .read(&ctx, &rec.id, &rec.inputs)
+        let live = read_live(providers, state, addr)
             .await
-            .map_err(|e| Failure::new(exit::ERROR, format!("reading {addr}: {e}")))?;
+            .map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
         let desired = live.and_then(|o| o.outputs.get("desired_capacity").and_then(|v| v.as_i64()));
         seen = Some(seen.unwrap_or(true) && desired == Some(want));
     }
@@ -757,7 +747,8 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
 
 /// `tandem simulate-outage`.
 pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool) -> Result<u8> {
-    let (lock, mut state) = lock_and_state(ws, "simulate-outage").await?;
+    let providers = ws.providers();
+    let (lock, mut state) = lock_and_state(ws, "simulate-outage", &providers).await?;
     let mut posture = ws.posture(&state)?;
     let region = region
         .map(str::to_string)
@@ -808,12 +799,12 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
         );
     } else {
         // AWS: invert the region's health check (reversible).
-        let providers = ws.providers();
         let desired = ws.desired(&state)?;
         let (mut plan, base) =
             make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
         for w in &mut plan.waves {
-            w.changes.retain(|c| c.addr.kind() == "route53:HealthCheck");
+            w.changes
+                .retain(|c| c.addr.kind() == kinds::ROUTE53_HEALTH_CHECK);
         }
         plan.waves.retain(|w| !w.changes.is_empty());
         let report = ops::apply_plan(
@@ -849,7 +840,7 @@ pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
     let replication = state
         .resources
         .keys()
-        .find(|a| a.kind() == "s3:BucketReplication")
+        .find(|a| a.kind() == kinds::S3_BUCKET_REPLICATION)
         .map(|a| {
             format!(
                 "{} → {}",
@@ -1060,27 +1051,23 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     let report = report.expect("a failover run returns its report");
     // 4. Verify: the DNS answer as Route 53 would give it, the database writable, the standby scaled.
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
-    let now_posture = ws.posture(&state)?;
-    let health = clock.time(region_health(ws, &state, &now_posture, 1)).await;
-    let r53 = clock
+    // Each region's health as the records see it: a region is probed only when Route 53 gives
+    // no verdict on it.
+    let (from_health, to_health) = clock
         .time(async {
-            [
-                (
-                    from.clone(),
-                    route53_view(ws, &state, &from).await.healthy(),
-                ),
-                (to.clone(), route53_view(ws, &state, &to).await.healthy()),
-            ]
+            tokio::join!(
+                routing_health(ws, &state, &from),
+                routing_health(ws, &state, &to)
+            )
         })
         .await;
-    // Route 53's verdict where it gives one (it is what resolves the records), else the probes.
-    let healthy = |r: &str| match r53.iter().find(|(region, _)| region == r) {
-        Some((_, Some(verdict))) => *verdict,
-        _ => health.iter().any(|h| h.region == r && h.healthy),
-    };
+    let healthy = |r: &str| (r == from && from_health.0) || (r == to && to_health.0);
     let dns_answer = resolve_failover(&state, &healthy);
     let dns_ok = dns_answer.as_deref() == Some(to.as_str());
-    let capacity_ok = clock.time(capacity_is_primary(ws, &state, &to)).await?;
+    let providers = ws.providers();
+    let capacity_ok = clock
+        .time(capacity_is_primary(ws, &providers, &state, &to))
+        .await?;
     let recovered_at = epoch_now();
     // 5. Restore the region and complete the deferred work.
     clock.time(simulate_outage(ws, Some(&from), true)).await?;
@@ -1140,7 +1127,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     std::fs::write(&md_path, &md)?;
     // Record the result with the posture.
     {
-        let (lock, mut state) = lock_and_state(ws, "drill").await?;
+        let (lock, mut state) = lock_and_state(ws, "drill", &providers).await?;
         let mut p = ws.posture(&state)?;
         p.last_drill = Some(summary.clone());
         p.store(&mut state);
@@ -1161,7 +1148,7 @@ fn resolve_failover(state: &State, healthy: &dyn Fn(&str) -> bool) -> Option<Str
     let records = state
         .resources
         .iter()
-        .find(|(a, _)| a.kind() == "route53:RecordSet")?
+        .find(|(a, _)| a.kind() == kinds::ROUTE53_RECORD_SET)?
         .1;
     let list = records.inputs.get("records")?.as_list()?;
     let region_of = |role: &str| -> Option<String> {
