@@ -23,7 +23,7 @@ use tandem_schema::{autoscaling as schema, kinds};
 
 use crate::call::call;
 use crate::clients::AwsClients;
-use crate::error::CallError;
+use crate::error::{CallError, ReadBack};
 use crate::props::{PropsBuilder, opt_i32, region_of, req_str, schema_check};
 
 /// `autoscaling:GroupCapacity`. The id is the group's name.
@@ -138,15 +138,15 @@ impl GroupCapacityProvider {
         if min != live_min || max != live_max {
             tracing::info!(group = %name, min, max, "group bounds moved to fit the desired capacity");
         }
-        let g = self.describe(&region, &name).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
+        let g = self
+            .describe(&region, &name)
+            .await?
+            .found_after_update(|| {
                 format!(
                     "autoscaling:DescribeAutoScalingGroups: Auto Scaling group {name:?} vanished \
-                     while it was scaled"
-                ),
-            )
-        })?;
+                 while it was scaled"
+                )
+            })?;
         Ok(Self::observed(&name, &g, inputs))
     }
 }
