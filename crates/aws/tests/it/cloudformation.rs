@@ -1,7 +1,7 @@
 use tandem_aws::cloudformation::{
     StackInstanceProvider, StackProvider, StackSetLocks, StackSetProvider,
 };
-use tandem_core::{ResourceDecl, Value, map};
+use tandem_core::{ResourceDecl, map};
 use tandem_engine::provider::Provider;
 use tandem_schema::cloudformation::{Stack, StackInstance, StackSet};
 
@@ -115,5 +115,4 @@ async fn stack_set_with_instances_in_both_regions() {
     instances.delete(&s_ctx, &s_obs.id, &new).await.unwrap();
     sets.delete(&set_ctx, &name, &set.inputs).await.unwrap();
     assert_gone(&sets, &set_ctx, &name, &set.inputs).await;
-    let _ = Value::Null;
 }
