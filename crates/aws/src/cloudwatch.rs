@@ -45,38 +45,38 @@ impl AlarmProvider {
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
+        // Read once, before the call: an input error is an error, not an empty field sent.
+        let namespace = req_str(inputs, "namespace")?;
+        let metric_name = req_str(inputs, "metric_name")?;
+        let statistic = Statistic::from(
+            opt_str(inputs, "statistic")?
+                .as_deref()
+                .unwrap_or("Average"),
+        );
+        let period = opt_i32(inputs, "period")?.unwrap_or(60);
+        let evaluation_periods = opt_i32(inputs, "evaluation_periods")?.unwrap_or(1);
+        let comparison = ComparisonOperator::from(req_str(inputs, "comparison_operator")?.as_str());
+        let treat_missing_data = opt_str(inputs, "treat_missing_data")?;
+        let alarm_actions = str_list(inputs, "alarm_actions")?;
+        let ok_actions = str_list(inputs, "ok_actions")?;
+        let description = opt_str(inputs, "alarm_description")?;
         let cw = self.clients.cloudwatch(&region).await;
         call(self.clients.retry(), "cloudwatch:PutMetricAlarm", || {
             let mut req = cw
                 .put_metric_alarm()
                 .alarm_name(&name)
-                .namespace(req_str(inputs, "namespace").unwrap_or_default())
-                .metric_name(req_str(inputs, "metric_name").unwrap_or_default())
-                .statistic(Statistic::from(
-                    opt_str(inputs, "statistic")
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "Average".into())
-                        .as_str(),
-                ))
+                .namespace(&namespace)
+                .metric_name(&metric_name)
+                .statistic(statistic.clone())
                 .set_dimensions(Some(dims.clone()))
-                .period(opt_i32(inputs, "period").ok().flatten().unwrap_or(60))
-                .evaluation_periods(
-                    opt_i32(inputs, "evaluation_periods")
-                        .ok()
-                        .flatten()
-                        .unwrap_or(1),
-                )
+                .period(period)
+                .evaluation_periods(evaluation_periods)
                 .threshold(threshold)
-                .comparison_operator(ComparisonOperator::from(
-                    req_str(inputs, "comparison_operator")
-                        .unwrap_or_default()
-                        .as_str(),
-                ))
-                .set_treat_missing_data(opt_str(inputs, "treat_missing_data").ok().flatten())
-                .set_alarm_actions(Some(str_list(inputs, "alarm_actions").unwrap_or_default()))
-                .set_ok_actions(Some(str_list(inputs, "ok_actions").unwrap_or_default()))
-                .set_alarm_description(opt_str(inputs, "alarm_description").ok().flatten());
+                .comparison_operator(comparison.clone())
+                .set_treat_missing_data(treat_missing_data.clone())
+                .set_alarm_actions(Some(alarm_actions.clone()))
+                .set_ok_actions(Some(ok_actions.clone()))
+                .set_alarm_description(description.clone());
             if with_tags {
                 req = req.set_tags(Some(tags.clone()));
             }

@@ -603,30 +603,35 @@ impl Provider for DbInstanceProvider {
                 "`backup_retention_period` must be 1 or more",
             ));
         }
+        // Read once, before the call: an input error is an error, not a default sent.
+        let engine = req_str(inputs, "engine")?;
+        let engine_version = opt_str(inputs, "engine_version")?;
+        let class = req_str(inputs, "instance_class")?;
+        let encrypted = bool_or(inputs, "storage_encrypted", true)?;
+        let kms_key_id = opt_str(inputs, "kms_key_id")?;
+        let multi_az = bool_or(inputs, "multi_az", false)?;
+        let username = opt_str(inputs, "master_username")?.unwrap_or_else(|| "tandem".into());
+        let db_name = opt_str(inputs, "db_name")?;
+        let deletion_protection = bool_or(inputs, "deletion_protection", false)?;
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(self.clients.retry(), "rds:CreateDBInstance", || {
             rds.create_db_instance()
                 .db_instance_identifier(&id)
-                .engine(req_str(inputs, "engine").unwrap_or_default())
-                .set_engine_version(opt_str(inputs, "engine_version").ok().flatten())
-                .db_instance_class(req_str(inputs, "instance_class").unwrap_or_default())
+                .engine(&engine)
+                .set_engine_version(engine_version.clone())
+                .db_instance_class(&class)
                 .allocated_storage(storage)
-                .storage_encrypted(bool_or(inputs, "storage_encrypted", true).unwrap_or(true))
-                .set_kms_key_id(opt_str(inputs, "kms_key_id").ok().flatten())
+                .storage_encrypted(encrypted)
+                .set_kms_key_id(kms_key_id.clone())
                 .backup_retention_period(retention)
                 .publicly_accessible(false)
-                .multi_az(bool_or(inputs, "multi_az", false).unwrap_or(false))
-                .master_username(
-                    opt_str(inputs, "master_username")
-                        .ok()
-                        .flatten()
-                        .unwrap_or_else(|| "tandem".into()),
-                )
+                .multi_az(multi_az)
+                .master_username(&username)
                 // The password lives in Secrets Manager, managed by RDS: never here.
                 .manage_master_user_password(true)
-                .set_db_name(opt_str(inputs, "db_name").ok().flatten())
-                .deletion_protection(bool_or(inputs, "deletion_protection", false).unwrap_or(false))
+                .set_db_name(db_name.clone())
+                .deletion_protection(deletion_protection)
                 .set_tags(Some(tag_list.clone()))
                 .send()
         })
@@ -805,6 +810,9 @@ impl Provider for DbReadReplicaProvider {
         } else {
             None
         };
+        let class = req_str(inputs, "instance_class")?;
+        let multi_az = bool_or(inputs, "multi_az", false)?;
+        let deletion_protection = bool_or(inputs, "deletion_protection", false)?;
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(
@@ -816,12 +824,10 @@ impl Provider for DbReadReplicaProvider {
                     .source_db_instance_identifier(&source)
                     .set_kms_key_id(kms_key_id.clone())
                     .set_pre_signed_url(pre_signed_url.clone())
-                    .db_instance_class(req_str(inputs, "instance_class").unwrap_or_default())
+                    .db_instance_class(&class)
                     .publicly_accessible(false)
-                    .multi_az(bool_or(inputs, "multi_az", false).unwrap_or(false))
-                    .deletion_protection(
-                        bool_or(inputs, "deletion_protection", false).unwrap_or(false),
-                    )
+                    .multi_az(multi_az)
+                    .deletion_protection(deletion_protection)
                     .set_tags(Some(tag_list.clone()))
                     .send()
             },
