@@ -28,6 +28,11 @@ fn strip_zone_prefix(id: &str) -> &str {
     id.trim_start_matches("/hostedzone/")
 }
 
+/// A health check's port when none is named: 443 for the HTTPS types, else 80.
+fn default_port(ty: &str) -> i32 {
+    if ty.starts_with("HTTPS") { 443 } else { 80 }
+}
+
 fn caller_reference(ctx: &OpContext) -> String {
     if ctx.token.is_empty() {
         format!("tandem-{}-{}", ctx.addr.name(), std::process::id())
@@ -348,12 +353,11 @@ impl HealthCheckProvider {
 
     fn config(inputs: &Props) -> Result<HealthCheckConfig, ProviderError> {
         let ty = req_str(inputs, "type")?;
-        let https = ty.starts_with("HTTPS");
         HealthCheckConfig::builder()
             .r#type(HealthCheckType::from(ty.as_str()))
             .set_fully_qualified_domain_name(opt_str(inputs, "fqdn")?)
             .set_ip_address(opt_str(inputs, "ip_address")?)
-            .port(opt_i32(inputs, "port")?.unwrap_or(if https { 443 } else { 80 }))
+            .port(opt_i32(inputs, "port")?.unwrap_or(default_port(&ty)))
             .set_resource_path(opt_str(inputs, "resource_path")?)
             .set_search_string(opt_str(inputs, "search_string")?)
             .request_interval(opt_i32(inputs, "request_interval")?.unwrap_or(30))
@@ -385,13 +389,12 @@ impl HealthCheckProvider {
             .await
             .or_not_found()?
             .unwrap_or_default();
-        let ty = c.r#type().as_str().to_string();
-        let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
+        let ty = c.r#type().as_str();
         let inputs = PropsBuilder::new()
             .set("type", ty)
             .opt("fqdn", c.fully_qualified_domain_name())
             .opt("ip_address", c.ip_address())
-            .defaulted_or(last, "port", c.port(), default_port)
+            .defaulted_or(last, "port", c.port(), default_port(ty))
             .opt("resource_path", c.resource_path())
             .opt("search_string", c.search_string())
             .defaulted_or(last, "request_interval", c.request_interval(), 30)
@@ -476,12 +479,11 @@ impl Provider for HealthCheckProvider {
         .await?;
         let version = current.health_check().map(|h| h.health_check_version());
         let ty = req_str(new, "type")?;
-        let default_port = if ty.starts_with("HTTPS") { 443 } else { 80 };
         let fqdn = opt_str(new, "fqdn")?;
         let ip = opt_str(new, "ip_address")?;
         let path = opt_str(new, "resource_path")?;
         let search = opt_str(new, "search_string")?;
-        let port = opt_i32(new, "port")?.unwrap_or(default_port);
+        let port = opt_i32(new, "port")?.unwrap_or(default_port(&ty));
         let threshold = opt_i32(new, "failure_threshold")?.unwrap_or(3);
         let inverted = bool_or(new, "inverted", false)?;
         let disabled = bool_or(new, "disabled", false)?;
@@ -814,6 +816,7 @@ impl RecordSetProvider {
         let mut changes = Vec::new();
         if let Some(old) = old {
             let keep: Vec<Option<&str>> = desired.iter().map(|r| r.set_identifier()).collect();
+            let declared = old_set_ids(old);
             let old_name = req_str(old, "name")?;
             let old_type = req_str(old, "type")?;
             let live = self
@@ -823,7 +826,7 @@ impl RecordSetProvider {
             for r in live {
                 // Only records with a set identifier this resource declared before are removed.
                 let owned = match r.set_identifier() {
-                    Some(sid) => old_set_ids(old).iter().any(|o| o == sid),
+                    Some(sid) => declared.iter().any(|o| o == sid),
                     None => false,
                 };
                 if owned && !keep.contains(&r.set_identifier()) {
