@@ -717,6 +717,196 @@ mod tests {
     }
 
     #[test]
+    fn lookups_by_name() {
+        let p = props(&[("b", 2), ("a", 1), ("c", 3)]);
+        assert!(p.contains_key("a") && !p.contains_key("d"));
+        let (k, v) = p.get_key_value("b").unwrap();
+        assert_eq!((k.as_str(), v), ("b", &Value::from(2)));
+        assert_eq!(p.get_key_value("d"), None);
+        assert_eq!(p.get("d"), None);
+        let first = p.first_key_value().map(|(k, v)| (k.as_str(), v.clone()));
+        let last = p.last_key_value().map(|(k, v)| (k.as_str(), v.clone()));
+        assert_eq!(first, Some(("a", Value::from(1))));
+        assert_eq!(last, Some(("c", Value::from(3))));
+        assert_eq!(Props::new().first_key_value(), None);
+        assert_eq!(Props::new().last_key_value(), None);
+        let values: Vec<&Value> = p.values().collect();
+        assert_eq!(values, [&Value::from(1), &Value::from(2), &Value::from(3)]);
+        let backwards: Vec<&str> = p.iter().rev().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(backwards, ["c", "b", "a"]);
+        assert_eq!(p.iter().len(), 3);
+        let owned_backwards: Vec<String> = p.clone().into_iter().rev().map(|(k, _)| k).collect();
+        assert_eq!(owned_backwards, ["c", "b", "a"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "no property of that name")]
+    fn indexing_a_missing_name_panics() {
+        let _ = &props(&[("a", 1)])["b"];
+    }
+
+    #[test]
+    fn entries_insert_once_and_modify_in_place() {
+        let mut p = Props::new();
+        let e = p.entry("n".into());
+        assert_eq!(e.key(), "n");
+        assert_eq!(*e.or_default(), Value::Null);
+        *p.entry("n".into()).or_insert(Value::from(1)) = Value::from(5);
+        assert_eq!(p["n"], Value::from(5));
+        p.entry("n".into())
+            .and_modify(|v| *v = Value::from(6))
+            .or_insert(Value::from(7));
+        p.entry("m".into())
+            .and_modify(|v| *v = Value::from(8))
+            .or_insert(Value::from(9));
+        assert_eq!(p, props(&[("m", 9), ("n", 6)]));
+    }
+
+    #[test]
+    fn changes_through_a_clone_never_reach_the_original() {
+        let original = props(&[("a", 1), ("b", 2), ("c", 3)]);
+        let mut p = original.clone();
+        p.insert("aa".into(), Value::from(10));
+        let mut q = original.clone();
+        assert_eq!(q.remove("b"), Some(Value::from(2)));
+        let mut r = original.clone();
+        r.retain(|k, v| {
+            *v = Value::from(0);
+            k != "a"
+        });
+        let mut s = original.clone();
+        s.iter_mut().for_each(|(_, v)| *v = Value::Null);
+        let mut t = original.clone();
+        t.values_mut().for_each(|v| *v = Value::Bool(true));
+        let mut u = original.clone();
+        u.extend([("a".to_string(), Value::from(100))]);
+        let mut w = original.clone();
+        w.clear();
+        assert_eq!(original, props(&[("a", 1), ("b", 2), ("c", 3)]));
+        assert_eq!(p, props(&[("a", 1), ("aa", 10), ("b", 2), ("c", 3)]));
+        assert_eq!(q, props(&[("a", 1), ("c", 3)]));
+        assert_eq!(r, props(&[("b", 0), ("c", 0)]));
+        assert!(s.values().all(|v| *v == Value::Null) && s.len() == 3);
+        assert!(t.values().all(|v| *v == Value::Bool(true)) && t.len() == 3);
+        assert_eq!(u, props(&[("a", 100), ("b", 2), ("c", 3)]));
+        assert!(w.is_empty() && w.iter().len() == 0 && w.first_key_value().is_none());
+        // Emptied by removals, props are empty like new ones, and equal to them.
+        let mut gone = props(&[("a", 1)]);
+        gone.remove("a");
+        assert!(gone.is_empty());
+        assert_eq!(gone, Props::new());
+        gone.retain(|_, _| true);
+        assert!(gone.is_empty());
+    }
+
+    #[test]
+    fn every_way_of_building_gives_the_same_props() {
+        let expected = props(&[("a", 1), ("b", 2)]);
+        let map: BTreeMap<String, Value> = [
+            ("b".to_string(), Value::from(2)),
+            ("a".to_string(), Value::from(1)),
+        ]
+        .into();
+        assert_eq!(Props::from(&map), expected);
+        assert_eq!(Props::from(map.clone()), expected);
+        assert_eq!(BTreeMap::from(expected.clone()), map);
+        assert_eq!(
+            Props::from([
+                ("b".to_string(), Value::from(2)),
+                ("a".to_string(), Value::from(1)),
+            ]),
+            expected
+        );
+        let by_str: Props = [("b", Value::from(2)), ("a", Value::from(1))]
+            .into_iter()
+            .collect();
+        assert_eq!(by_str, expected);
+        let mut extended = props(&[("b", 0)]);
+        extended.extend([
+            ("a".to_string(), Value::from(1)),
+            ("b".to_string(), Value::from(2)),
+        ]);
+        assert_eq!(extended, expected);
+    }
+
+    #[test]
+    fn equality_is_by_names_and_values() {
+        let a = props(&[("a", 1), ("b", 2)]);
+        assert_eq!(a, a.clone());
+        assert_eq!(a, props(&[("b", 2), ("a", 1)]));
+        assert_ne!(a, props(&[("a", 1), ("b", 3)]));
+        assert_ne!(a, props(&[("a", 1), ("c", 2)]));
+        assert_ne!(a, props(&[("a", 1)]));
+        assert_ne!(a, Props::new());
+        // A large value held behind its own count compares by content.
+        let long = Value::str("x".repeat(100));
+        let mut b = Props::new();
+        b.insert("s".into(), long.clone());
+        let mut c = Props::new();
+        c.insert("s".into(), long);
+        assert_eq!(b, c);
+    }
+
+    #[test]
+    fn json_round_trip_keeps_names_values_and_order() {
+        let addr: crate::ResourceAddr = "us-east-1/s3:Bucket/a".parse().unwrap();
+        let mut p = Props::new();
+        p.insert("z".into(), Value::from(1));
+        p.insert("a".into(), Value::str("y".repeat(80)));
+        p.insert("m".into(), crate::value::map([("k", Value::Float(0.5))]));
+        p.insert("r".into(), Value::reference(addr, "arn"));
+        p.insert("u".into(), Value::Unknown);
+        p.insert("l".into(), Value::from(vec![1, 2]));
+        p.insert("n".into(), Value::Null);
+        let json = crate::value::props_to_json(&p);
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["a", "l", "m", "n", "r", "u", "z"]);
+        assert_eq!(crate::value::props_from_json(&json).unwrap(), p);
+        assert_eq!(
+            crate::value::props_from_json(&serde_json::Value::Null).unwrap(),
+            Props::new()
+        );
+        assert!(crate::value::props_from_json(&serde_json::json!([1])).is_err());
+    }
+
+    /// The pointer of the value `name` holds behind its own count.
+    fn shared(p: &Props, name: &str) -> *const Value {
+        match &p.slice()[p.find(name).unwrap()].slot {
+            Slot::Shared(v) => Arc::as_ptr(v),
+            Slot::Inline(_) => panic!("{name} is inline"),
+        }
+    }
+
+    #[test]
+    fn clones_and_derived_props_share_rather_than_copy() {
+        let addr: crate::ResourceAddr = "us-east-1/s3:Bucket/a".parse().unwrap();
+        let mut p = Props::new();
+        p.insert("r".into(), Value::reference(addr, "arn"));
+        p.insert("tags".into(), crate::value::map([("k", Value::str("v"))]));
+        p.insert("n".into(), Value::from(1));
+        let clone = p.clone();
+        assert!(Arc::ptr_eq(
+            clone.entries.as_ref().unwrap(),
+            p.entries.as_ref().unwrap()
+        ));
+        let unresolved = p.resolve_known(&|_| None);
+        assert!(Arc::ptr_eq(
+            unresolved.entries.as_ref().unwrap(),
+            p.entries.as_ref().unwrap()
+        ));
+        let resolved = p.resolve(&|_| Some(Value::str("arn:x")));
+        assert_eq!(shared(&resolved, "tags"), shared(&p, "tags"));
+        let mut changed = p.clone();
+        changed.insert("n".into(), Value::from(2));
+        assert_eq!(shared(&changed, "tags"), shared(&p, "tags"));
+        assert_eq!(p["n"], Value::from(1));
+        // One name, one string, whichever way it came.
+        let (a, b) = (intern("tags"), intern_owned(String::from("tags")));
+        assert!(std::ptr::eq(a.0, b.0));
+        assert!(std::ptr::eq(a.0, p.slice()[p.find("tags").unwrap()].name.0));
+    }
+
+    #[test]
     fn entries_are_compact() {
         assert_eq!(std::mem::size_of::<Entry>(), 40);
         assert_eq!(std::mem::size_of::<Props>(), 16);
