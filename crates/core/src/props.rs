@@ -11,7 +11,7 @@
 //!
 //! It offers the methods of the `BTreeMap<String, Value>` it replaces, with the same iteration order.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -89,22 +89,13 @@ fn names() -> std::sync::MutexGuard<'static, HashSet<Name, NameHash>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn intern(name: &str) -> Name {
+/// The interned name for `name`; an owned `name` seen for the first time is kept without a copy.
+fn intern(name: Cow<'_, str>) -> Name {
     let mut set = names();
-    if let Some(n) = set.get(name) {
+    if let Some(n) = set.get(name.as_ref()) {
         return *n;
     }
-    let n = Name(Box::leak(Box::new(name.to_string())));
-    set.insert(n);
-    n
-}
-
-fn intern_owned(name: String) -> Name {
-    let mut set = names();
-    if let Some(n) = set.get(name.as_str()) {
-        return *n;
-    }
-    let n = Name(Box::leak(Box::new(name)));
+    let n = Name(Box::leak(Box::new(name.into_owned())));
     set.insert(n);
     n
 }
@@ -275,7 +266,7 @@ impl Props {
                 Some(std::mem::replace(slot, Slot::new(value)).into_value())
             }
             Err(i) => {
-                self.insert_at(i, Entry::new(intern_owned(name), value));
+                self.insert_at(i, Entry::new(intern(name.into()), value));
                 None
             }
         }
@@ -424,7 +415,7 @@ impl<'a> PropEntry<'a> {
             Ok(i) => i,
             Err(i) => {
                 self.props
-                    .insert_at(i, Entry::new(intern_owned(self.name), make()));
+                    .insert_at(i, Entry::new(intern(self.name.into()), make()));
                 i
             }
         };
@@ -543,7 +534,7 @@ impl FromIterator<(String, Value)> for Props {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Props {
         collect_entries(
             iter.into_iter()
-                .map(|(k, v)| Entry::new(intern_owned(k), v))
+                .map(|(k, v)| Entry::new(intern(k.into()), v))
                 .collect(),
         )
     }
@@ -553,7 +544,7 @@ impl<'a> FromIterator<(&'a str, Value)> for Props {
     fn from_iter<I: IntoIterator<Item = (&'a str, Value)>>(iter: I) -> Props {
         collect_entries(
             iter.into_iter()
-                .map(|(k, v)| Entry::new(intern(k), v))
+                .map(|(k, v)| Entry::new(intern(k.into()), v))
                 .collect(),
         )
     }
@@ -564,7 +555,7 @@ impl Extend<(String, Value)> for Props {
         let mut entries = self.take_all();
         entries.extend(
             iter.into_iter()
-                .map(|(k, v)| Entry::new(intern_owned(k), v)),
+                .map(|(k, v)| Entry::new(intern(k.into()), v)),
         );
         *self = collect_entries(entries);
     }
@@ -586,7 +577,7 @@ impl From<&BTreeMap<String, Value>> for Props {
     fn from(map: &BTreeMap<String, Value>) -> Props {
         Props::from_sorted(
             map.iter()
-                .map(|(k, v)| Entry::new(intern(k), v.clone()))
+                .map(|(k, v)| Entry::new(intern(k.into()), v.clone()))
                 .collect(),
         )
     }
@@ -901,7 +892,7 @@ mod tests {
         assert_eq!(shared(&changed, "tags"), shared(&p, "tags"));
         assert_eq!(p["n"], Value::from(1));
         // One name, one string, whichever way it came.
-        let (a, b) = (intern("tags"), intern_owned(String::from("tags")));
+        let (a, b) = (intern("tags".into()), intern(String::from("tags").into()));
         assert!(std::ptr::eq(a.0, b.0));
         assert!(std::ptr::eq(a.0, p.slice()[p.find("tags").unwrap()].name.0));
     }
