@@ -134,30 +134,23 @@ impl Value {
     /// Replaces each reference by what `lookup` returns for it; references it cannot resolve become
     /// `Unknown`.
     pub fn resolve(&self, lookup: &dyn Fn(&OutputRef) -> Option<Value>) -> Value {
-        match self {
-            Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
-            Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
-            Value::Map(m) => Value::Map(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.resolve(lookup)))
-                    .collect(),
-            ),
-            Value::Secret(v) => Value::Secret(Box::new(v.resolve(lookup))),
-            other => other.clone(),
-        }
+        self.map_refs(&|r| lookup(r).unwrap_or(Value::Unknown))
     }
 
     /// Replaces each reference that `lookup` can resolve; leaves the others in place.
     pub fn resolve_known(&self, lookup: &dyn Fn(&OutputRef) -> Option<Value>) -> Value {
+        self.map_refs(&|r| lookup(r).unwrap_or_else(|| Value::Ref(Box::new(r.clone()))))
+    }
+
+    /// The value with each reference replaced by `f` of it.
+    fn map_refs(&self, f: &impl Fn(&OutputRef) -> Value) -> Value {
         match self {
-            Value::Ref(r) => lookup(r).unwrap_or_else(|| self.clone()),
-            Value::List(l) => Value::List(l.iter().map(|v| v.resolve_known(lookup)).collect()),
-            Value::Map(m) => Value::Map(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.resolve_known(lookup)))
-                    .collect(),
-            ),
-            Value::Secret(v) => Value::Secret(Box::new(v.resolve_known(lookup))),
+            Value::Ref(r) => f(r),
+            Value::List(l) => Value::List(l.iter().map(|v| v.map_refs(f)).collect()),
+            Value::Map(m) => {
+                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.map_refs(f))).collect())
+            }
+            Value::Secret(v) => Value::Secret(Box::new(v.map_refs(f))),
             other => other.clone(),
         }
     }
@@ -403,6 +396,31 @@ mod tests {
         let back = Value::from_json(&v.to_json()).unwrap();
         assert!(v.same_as(&back));
         assert!(!Value::secret(Value::str("other")).same_as(&back));
+    }
+
+    #[test]
+    fn references_resolve_at_any_depth() {
+        let a: ResourceAddr = "us-east-1/s3:Bucket/a".parse().unwrap();
+        let b: ResourceAddr = "us-east-1/s3:Bucket/b".parse().unwrap();
+        let v = map([
+            (
+                "l",
+                Value::List(vec![Value::reference(a.clone(), "arn"), Value::from(1)]),
+            ),
+            ("s", Value::secret(Value::reference(b.clone(), "key"))),
+        ]);
+        let lookup = |r: &OutputRef| (r.addr == a).then(|| Value::str("arn:a"));
+        let known = map([
+            ("l", Value::List(vec![Value::str("arn:a"), Value::from(1)])),
+            ("s", Value::secret(Value::reference(b, "key"))),
+        ]);
+        assert_eq!(v.resolve_known(&lookup), known);
+        let all = map([
+            ("l", Value::List(vec![Value::str("arn:a"), Value::from(1)])),
+            ("s", Value::secret(Value::Unknown)),
+        ]);
+        assert_eq!(v.resolve(&lookup), all);
+        assert_eq!(Value::from(3).resolve(&lookup), Value::from(3));
     }
 
     #[test]
