@@ -88,18 +88,29 @@ impl State {
     }
 
     /// Parses a state file's bytes. Refuses newer format versions before looking further.
+    ///
+    /// The bytes are parsed once; only a file that does not parse is read again, for its version
+    /// alone, so that a newer file is named as such rather than as corrupt.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<State, StateDecodeError> {
         #[derive(Deserialize)]
         struct VersionOnly {
             version: u32,
         }
-        let v: VersionOnly =
-            serde_json::from_slice(bytes).map_err(|e| StateDecodeError::Corrupt(e.to_string()))?;
-        if v.version > STATE_FORMAT_VERSION {
-            return Err(StateDecodeError::NewerVersion(v.version));
+        let newer = |version| (version > STATE_FORMAT_VERSION).then_some(version);
+        let file = match serde_json::from_slice::<StateFile>(bytes) {
+            Ok(file) => file,
+            Err(e) => {
+                let v: VersionOnly = serde_json::from_slice(bytes)
+                    .map_err(|e| StateDecodeError::Corrupt(e.to_string()))?;
+                return Err(match newer(v.version) {
+                    Some(v) => StateDecodeError::NewerVersion(v),
+                    None => StateDecodeError::Corrupt(e.to_string()),
+                });
+            }
+        };
+        if let Some(v) = newer(file.version) {
+            return Err(StateDecodeError::NewerVersion(v));
         }
-        let file: StateFile =
-            serde_json::from_slice(bytes).map_err(|e| StateDecodeError::Corrupt(e.to_string()))?;
         file.into_state()
     }
 }
@@ -207,5 +218,47 @@ impl StateFile {
             outputs,
             extensions: self.extensions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(edit: impl FnOnce(&mut Json)) -> Vec<u8> {
+        let mut j: Json =
+            serde_json::from_slice(&State::new("s", "dev", "l".into()).to_json_bytes()).unwrap();
+        edit(&mut j);
+        serde_json::to_vec(&j).unwrap()
+    }
+
+    #[test]
+    fn a_newer_version_is_named_whether_or_not_the_rest_parses() {
+        let newer = file(|j| j["version"] = 7.into());
+        assert_eq!(
+            State::from_json_bytes(&newer),
+            Err(StateDecodeError::NewerVersion(7))
+        );
+        let newer_and_unknown = file(|j| {
+            j["version"] = 7.into();
+            j["future"] = true.into();
+        });
+        assert_eq!(
+            State::from_json_bytes(&newer_and_unknown),
+            Err(StateDecodeError::NewerVersion(7))
+        );
+        let current = file(|_| {});
+        assert!(State::from_json_bytes(&current).is_ok());
+        let damaged = file(|j| {
+            j.as_object_mut().unwrap().remove("lineage");
+        });
+        assert!(matches!(
+            State::from_json_bytes(&damaged),
+            Err(StateDecodeError::Corrupt(m)) if m.starts_with("missing field `lineage`")
+        ));
+        assert!(matches!(
+            State::from_json_bytes(b"{}"),
+            Err(StateDecodeError::Corrupt(m)) if m.contains("missing field `version`")
+        ));
     }
 }
