@@ -10,5 +10,6 @@ mod journal;
 mod lock;
 mod plan_snapshots;
 mod planfile;
+mod refresh;
 mod state_store;
 mod support;
