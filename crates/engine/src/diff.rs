@@ -257,15 +257,7 @@ pub(crate) fn diff_each<'a>(
                 let provider_forces = provider.replace_on();
                 let mut changes = Vec::new();
                 let mut replace_reasons = Vec::new();
-                for (name, o, n) in union(&old.inputs, &inputs) {
-                    let same = match (o, n) {
-                        (Some(o), Some(n)) => n.same_as(o),
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    if same {
-                        continue;
-                    }
+                for (name, o, n) in differing(&old.inputs, &inputs) {
                     let by_provider = provider_forces.contains(&name.as_str());
                     let by_option = opts.replace_on_changes.iter().any(|r| r == name);
                     if by_provider {
@@ -351,6 +343,18 @@ pub(crate) fn diff_each<'a>(
         );
     }
     Ok(())
+}
+
+/// The properties whose values differ between `old` and `new` (present on one side only, or not
+/// [`Value::same_as`] the other), in name order, with their value on each side.
+pub(crate) fn differing<'p>(
+    old: &'p Props,
+    new: &'p Props,
+) -> impl Iterator<Item = (&'p String, Option<&'p Value>, Option<&'p Value>)> {
+    union(old, new).filter(|(_, o, n)| match (o, n) {
+        (Some(o), Some(n)) => !n.same_as(o),
+        _ => true,
+    })
 }
 
 /// Every property name of `old` or `new`, in order, with its value on each side.

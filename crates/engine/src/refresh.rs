@@ -1,13 +1,10 @@
 //! Refresh: read every recorded resource through its provider and report drift, the changes
 //! made outside Tandem, apart from code changes.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use tandem_core::ResourceAddr;
 use tokio::task::JoinSet;
 
-use crate::diff::PropertyChange;
+use crate::diff::{PropertyChange, differing};
 use crate::error::EngineError;
 use crate::provider::{OpContext, Providers};
 use crate::state::State;
@@ -56,7 +53,6 @@ pub async fn refresh_except(
         .collect();
     queue.reverse();
     let mut results = Vec::with_capacity(queue.len());
-    let state_arc = Arc::new(state.clone());
     loop {
         while set.len() < parallel.max(1)
             && let Some(addr) = queue.pop()
@@ -69,17 +65,18 @@ pub async fn refresh_except(
                         addr: addr.clone(),
                         kind: addr.kind().to_string(),
                     })?;
-            let st = Arc::clone(&state_arc);
+            let r = &state.resources[&addr];
+            // Each task takes what it reads: the inputs are shared, not copied.
+            let (id, inputs) = (r.id.clone(), r.inputs.clone());
+            let ctx = OpContext {
+                addr,
+                stack: state.stack.clone(),
+                env: state.env.clone(),
+                token: String::new(),
+            };
             set.spawn(async move {
-                let r = &st.resources[&addr];
-                let ctx = OpContext {
-                    addr: addr.clone(),
-                    stack: st.stack.clone(),
-                    env: st.env.clone(),
-                    token: String::new(),
-                };
-                let res = provider.read(&ctx, &r.id, &r.inputs).await;
-                (addr, res)
+                let res = provider.read(&ctx, &id, &inputs).await;
+                (ctx.addr, res)
             });
         }
         match set.join_next().await {
@@ -110,24 +107,14 @@ pub async fn refresh_except(
             }
             Some(obs) => {
                 let rec = new_state.resources.get_mut(&addr).expect("read from state");
-                let names: BTreeSet<&String> = rec.inputs.keys().chain(obs.inputs.keys()).collect();
-                let mut changes = Vec::new();
-                for name in names {
-                    let (o, n) = (rec.inputs.get(name), obs.inputs.get(name));
-                    let same = match (o, n) {
-                        (Some(o), Some(n)) => o.same_as(n),
-                        (None, None) => true,
-                        _ => false,
-                    };
-                    if !same {
-                        changes.push(PropertyChange {
-                            name: name.clone(),
-                            old: o.cloned(),
-                            new: n.cloned(),
-                            forces_replacement: false,
-                        });
-                    }
-                }
+                let changes: Vec<PropertyChange> = differing(&rec.inputs, &obs.inputs)
+                    .map(|(name, o, n)| PropertyChange {
+                        name: name.clone(),
+                        old: o.cloned(),
+                        new: n.cloned(),
+                        forces_replacement: false,
+                    })
+                    .collect();
                 if !changes.is_empty() {
                     drift.push(Drift {
                         addr: addr.clone(),
