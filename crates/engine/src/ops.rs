@@ -1,6 +1,7 @@
 //! Operations: what the commands do, composed from the store, the journal, plan, apply and refresh.
 //! The CLI parses and prints; these functions do the work.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tandem_core::{DesiredStack, OutputRef, Value};
@@ -10,7 +11,7 @@ use crate::error::EngineError;
 use crate::journal::{Journal, JournalRecord, read_journal, remove_journal};
 use crate::plan::{Plan, PlanConfig, plan};
 use crate::provider::Providers;
-use crate::recovery::{Reconciled, fold, reconcile};
+use crate::recovery::{FoldError, Reconciled, fold, reconcile};
 use crate::refresh::{Drift, refresh};
 use crate::state::State;
 use crate::store::{LocalStore, StateLock, StoreError};
@@ -38,12 +39,23 @@ pub fn read_state(
     stack: &str,
     env: &str,
 ) -> Result<(State, usize), EngineError> {
-    let paths = store.paths(stack, env);
-    let loaded = store.load(stack, env)?;
-    let records = read_journal(&paths.journal)?;
-    let state = loaded.unwrap_or_else(|| first_state(stack, env, &records));
-    let folded = fold(state, &records).map_err(|message| journal_error(&paths.journal, message))?;
+    let (state, records, journal) = load_with_journal(store, stack, env)?;
+    let folded = fold(state, &records).map_err(|e| journal_error(&journal, e))?;
     Ok((folded.state, folded.pending.len()))
+}
+
+/// The saved state (or the state before the first apply) and the records of the journal beside it,
+/// with the journal's path.
+fn load_with_journal(
+    store: &LocalStore,
+    stack: &str,
+    env: &str,
+) -> Result<(State, Vec<JournalRecord>, PathBuf), EngineError> {
+    let journal = store.paths(stack, env).journal;
+    let loaded = store.load(stack, env)?;
+    let records = read_journal(&journal)?;
+    let state = loaded.unwrap_or_else(|| first_state(stack, env, &records));
+    Ok((state, records, journal))
 }
 
 /// The state before the first apply: empty, with the lineage of the journal a killed first apply
@@ -56,11 +68,11 @@ fn first_state(stack: &str, env: &str, records: &[JournalRecord]) -> State {
     State::new(stack, env, lineage)
 }
 
-fn journal_error(path: &std::path::Path, message: String) -> EngineError {
+fn journal_error(path: &Path, e: FoldError) -> EngineError {
     EngineError::Journal(crate::journal::JournalError::Corrupt {
         path: path.to_path_buf(),
-        line: 1,
-        message,
+        line: e.line,
+        message: e.message,
     })
 }
 
@@ -73,21 +85,18 @@ pub async fn recover(
     env: &str,
     providers: &Providers,
 ) -> Result<(State, Vec<Reconciled>), EngineError> {
-    let paths = store.paths(stack, env);
-    let loaded = store.load(stack, env)?;
-    let records = read_journal(&paths.journal)?;
-    let state = loaded.unwrap_or_else(|| first_state(stack, env, &records));
+    let (state, records, journal) = load_with_journal(store, stack, env)?;
     if records.is_empty() {
         return Ok((state, Vec::new()));
     }
-    let folded = fold(state, &records).map_err(|m| journal_error(&paths.journal, m))?;
+    let folded = fold(state, &records).map_err(|e| journal_error(&journal, e))?;
     let replayed = folded.replayed;
     let (mut state, notes) = reconcile(folded, providers).await?;
     if replayed > 0 || !notes.is_empty() {
         state.serial += 1;
         store.save(&state)?;
     }
-    remove_journal(&paths.journal)?;
+    remove_journal(&journal)?;
     Ok((state, notes))
 }
 

@@ -30,11 +30,19 @@ pub struct Folded {
     pub replayed: usize,
 }
 
+/// Why a journal cannot be folded into the state: the line of the record at fault, and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoldError {
+    pub line: usize,
+    pub message: String,
+}
+
 /// Applies a journal's records on top of `state`.
 ///
 /// A journal whose base serial is older than the state's was already folded (a crash between the
 /// state write and the journal's removal) and is ignored.
-pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, String> {
+pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, FoldError> {
+    let at = |line: usize| move |message: String| FoldError { line, message };
     let Some(first) = records.first() else {
         return Ok(Folded {
             state,
@@ -48,13 +56,15 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, Strin
         ..
     } = first
     else {
-        return Err("the journal does not start with a begin record".into());
+        return Err(at(1)(
+            "the journal does not start with a begin record".into(),
+        ));
     };
     if *lineage != state.lineage {
-        return Err(format!(
+        return Err(at(1)(format!(
             "the journal belongs to state lineage {lineage}, the state file has {}",
             state.lineage
-        ));
+        )));
     }
     if *base_serial < state.serial {
         return Ok(Folded {
@@ -64,17 +74,18 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, Strin
         });
     }
     if *base_serial > state.serial {
-        return Err(format!(
+        return Err(at(1)(format!(
             "the journal continues state serial {base_serial}, but the state file is at serial {}",
             state.serial
-        ));
+        )));
     }
     let mut pending: Vec<(u64, PendingOp)> = Vec::new();
     let mut replayed = 0;
-    for rec in &records[1..] {
+    for (i, rec) in records.iter().enumerate().skip(1) {
+        let bad = at(i + 1);
         replayed += 1;
         match rec {
-            JournalRecord::Begin { .. } => return Err("a second begin record".into()),
+            JournalRecord::Begin { .. } => return Err(bad("a second begin record".into())),
             JournalRecord::Intent {
                 seq,
                 addr,
@@ -87,7 +98,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, Strin
                 retain_on_delete,
             } => {
                 let inputs = match inputs {
-                    Some(j) => props_from_json(j).map_err(|e| format!("intent {seq}: {e}"))?,
+                    Some(j) => props_from_json(j).map_err(|e| bad(format!("intent {seq}: {e}")))?,
                     None => Props::new(),
                 };
                 pending.push((
@@ -108,7 +119,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, Strin
                 pending.retain(|(s, _)| s != seq);
                 match record {
                     Some(r) => {
-                        let rs = r.to_state().map_err(|e| e.to_string())?;
+                        let rs = r.to_state().map_err(|e| bad(e.to_string()))?;
                         state.resources.insert(addr.clone(), rs);
                     }
                     None => {

@@ -309,3 +309,79 @@ fn recover_after_a_first_run_killed_before_any_state_was_saved() {
     );
     assert_eq!(home.cloud.count(&addr("us-east-1/x:Thing/a")), 1);
 }
+
+#[test]
+fn a_journal_already_folded_is_ignored_and_one_that_does_not_fit_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::in_memory(dir.path());
+    let mut state = empty_state();
+    state.serial = 2;
+    home.store.save(&state).unwrap();
+    let paths = home.store.paths(STACK, ENV);
+    let write = |records: &[JournalRecord]| {
+        let journal = Journal::create(&paths.journal, records[0].clone()).unwrap();
+        for r in &records[1..] {
+            journal.append_blocking(r).unwrap();
+        }
+    };
+    let forget = JournalRecord::Forget {
+        addr: addr("us-east-1/x:Thing/a"),
+    };
+
+    // A crash between the state's write and the journal's removal: the journal continues an
+    // older serial, and is dropped without changing the state.
+    write(&[begin(&state.lineage, 1), forget.clone()]);
+    assert_eq!(
+        ops::read_state(&home.store, STACK, ENV).unwrap(),
+        (state.clone(), 0)
+    );
+    let (recovered, notes) = {
+        let lock = home.store.lock(STACK, ENV, "apply").unwrap();
+        runtime()
+            .block_on(ops::recover(
+                &home.store,
+                &lock,
+                STACK,
+                ENV,
+                &home.providers,
+            ))
+            .unwrap()
+    };
+    assert_eq!((recovered, notes), (state.clone(), vec![]));
+    assert!(!paths.journal.exists());
+    assert_eq!(home.state(), state);
+
+    let error_of = |records: &[JournalRecord]| {
+        write(records);
+        let err = ops::read_state(&home.store, STACK, ENV).unwrap_err();
+        match err {
+            tandem_engine::EngineError::Journal(JournalError::Corrupt {
+                line, message, ..
+            }) => {
+                format!("line {line}: {message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(
+        error_of(&[begin("other-lineage", 2)]),
+        "line 1: the journal belongs to state lineage other-lineage, the state file has lineage-0000"
+    );
+    assert_eq!(
+        error_of(&[begin(&state.lineage, 5)]),
+        "line 1: the journal continues state serial 5, but the state file is at serial 2"
+    );
+    assert_eq!(
+        error_of(&[forget.clone(), begin(&state.lineage, 2)]),
+        "line 1: the journal does not start with a begin record"
+    );
+    assert_eq!(
+        error_of(&[begin(&state.lineage, 2), forget, begin(&state.lineage, 2)]),
+        "line 3: a second begin record"
+    );
+    assert_eq!(
+        home.state(),
+        state,
+        "a journal that does not fit changes nothing"
+    );
+}
