@@ -106,40 +106,29 @@ pub fn read_journal(path: &Path) -> Result<Vec<JournalRecord>, JournalError> {
             });
         }
     };
-    let mut lines = Vec::new();
+    let mut records = Vec::new();
     let mut reader = BufReader::new(file);
-    loop {
-        let mut buf = Vec::new();
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
         let n = reader
-            .read_until(b'\n', &mut buf)
+            .read_until(b'\n', &mut line)
             .map_err(|source| JournalError::Io {
                 action: "read",
                 path: path.to_path_buf(),
                 source,
             })?;
-        if n == 0 {
+        // Only the last line can lack its end: a torn final write. The intent or outcome it
+        // carried never happened as far as anyone could observe, so it is dropped.
+        if n == 0 || !line.ends_with(b"\n") {
             break;
         }
-        lines.push(buf);
-    }
-    let mut records = Vec::with_capacity(lines.len());
-    let last = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        let complete = line.ends_with(b"\n");
-        match serde_json::from_slice::<JournalRecord>(line) {
-            Ok(r) if complete => records.push(r),
-            // A torn final write: the intent or outcome it carried never happened as far as
-            // anyone could observe, so it is dropped.
-            _ if i + 1 == last && !complete => break,
-            Ok(_) => unreachable!("complete lines are handled above"),
-            Err(e) => {
-                return Err(JournalError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    message: e.to_string(),
-                });
-            }
-        }
+        let record = serde_json::from_slice(&line).map_err(|e| JournalError::Corrupt {
+            path: path.to_path_buf(),
+            line: number,
+            message: e.to_string(),
+        })?;
+        records.push(record);
     }
     Ok(records)
 }
