@@ -134,6 +134,9 @@ struct Step {
 
 struct Run {
     state: Mutex<State>,
+    /// The state's stack and env, for each call's context without taking the state's lock.
+    stack: String,
+    env: String,
     journal: Arc<Journal>,
     providers: Providers,
     seq: AtomicU64,
@@ -151,6 +154,8 @@ pub async fn apply(
 ) -> ApplyReport {
     let run = Arc::new(Run {
         token_base: format!("{}:{}", state.lineage, state.serial),
+        stack: state.stack.clone(),
+        env: state.env.clone(),
         state: Mutex::new(state),
         journal,
         providers: providers.clone(),
@@ -257,15 +262,15 @@ fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
         }
     }
     // A delete waits for the deletes of the resources that depended on it.
-    let deleted: Vec<(usize, Vec<ResourceAddr>)> = steps
+    let deleted: Vec<(usize, Arc<ResourceChange>)> = steps
         .iter()
         .enumerate()
         .filter(|(_, s)| s.change.action.is_delete())
-        .map(|(i, s)| (i, s.change.dependencies.clone()))
+        .map(|(i, s)| (i, Arc::clone(&s.change)))
         .collect();
-    for (dependent, deps) in deleted {
-        for d in deps {
-            if let Some(&ix) = delete_step.get(&d) {
+    for (dependent, change) in deleted {
+        for d in &change.dependencies {
+            if let Some(&ix) = delete_step.get(d) {
                 steps[ix].deps.push(dependent);
             }
         }
@@ -342,11 +347,10 @@ async fn run_wave(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        let (i, result) =
-            joined.unwrap_or_else(|e| (usize::MAX, Err(format!("step task failed: {e}"))));
-        if i == usize::MAX {
+        // A step whose task panicked has no outcome: it is reported below as not started.
+        let Ok((i, result)) = joined else {
             continue;
-        }
+        };
         let o = match result {
             Ok(()) => Outcome::Done,
             Err(e) => Outcome::Failed(e),
@@ -457,11 +461,10 @@ fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
 }
 
 fn ctx(change: &ResourceChange, run: &Run, token: String) -> OpContext {
-    let state = run.state.lock().expect("state lock");
     OpContext {
         addr: change.addr.clone(),
-        stack: state.stack.clone(),
-        env: state.env.clone(),
+        stack: run.stack.clone(),
+        env: run.env.clone(),
         token,
     }
 }
