@@ -202,17 +202,7 @@ fn recover_folds_done_records_and_adopts_interrupted_creates() {
     assert!(read.resources.contains_key(&addr("us-east-1/x:Thing/done")));
     assert!(paths.journal.exists());
 
-    let (state, notes) = {
-        let lock = home.store.lock(STACK, ENV, "apply").unwrap();
-        rt.block_on(ops::recover(
-            &home.store,
-            &lock,
-            STACK,
-            ENV,
-            &home.providers,
-        ))
-        .unwrap()
-    };
+    let (state, notes) = home.recover().unwrap();
     let findings: Vec<String> = notes
         .iter()
         .map(|n| format!("{} {:?}: {}", n.addr, n.op, n.finding))
@@ -284,17 +274,7 @@ fn recover_after_a_first_run_killed_before_any_state_was_saved() {
     }
     assert!(!paths.state.exists());
 
-    let (state, notes) = {
-        let lock = home.store.lock(STACK, ENV, "apply").unwrap();
-        rt.block_on(ops::recover(
-            &home.store,
-            &lock,
-            STACK,
-            ENV,
-            &home.providers,
-        ))
-        .unwrap()
-    };
+    let (state, notes) = home.recover().unwrap();
     assert_eq!(notes.len(), 1);
     assert_eq!(state.lineage, "first-lineage");
     assert_eq!(state.resources[&addr("us-east-1/x:Thing/a")].id, made.id);
@@ -335,18 +315,7 @@ fn a_journal_already_folded_is_ignored_and_one_that_does_not_fit_names_its_line(
         ops::read_state(&home.store, STACK, ENV).unwrap(),
         (state.clone(), 0)
     );
-    let (recovered, notes) = {
-        let lock = home.store.lock(STACK, ENV, "apply").unwrap();
-        runtime()
-            .block_on(ops::recover(
-                &home.store,
-                &lock,
-                STACK,
-                ENV,
-                &home.providers,
-            ))
-            .unwrap()
-    };
+    let (recovered, notes) = home.recover().unwrap();
     assert_eq!((recovered, notes), (state.clone(), vec![]));
     assert!(!paths.journal.exists());
     assert_eq!(home.state(), state);

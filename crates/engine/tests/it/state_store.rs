@@ -137,18 +137,7 @@ fn refused(bytes: &[u8]) -> String {
         "{load_err:?}"
     );
     let read_err = ops::read_state(&home.store, STACK, ENV).unwrap_err();
-    let recover_err = {
-        let lock = home.store.lock(STACK, ENV, "apply").unwrap();
-        runtime()
-            .block_on(ops::recover(
-                &home.store,
-                &lock,
-                STACK,
-                ENV,
-                &home.providers,
-            ))
-            .unwrap_err()
-    };
+    let recover_err = home.recover().unwrap_err();
     let text = load_err.to_string();
     assert_eq!(read_err.to_string(), text);
     assert_eq!(recover_err.to_string(), text);

@@ -7,10 +7,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tandem_core::{DesiredStack, Props, ResourceAddr, ResourceDecl, StackBuilder, Value};
+use tandem_engine::recovery::Reconciled;
 use tandem_engine::testing::{FakeCloud, applied_state};
 use tandem_engine::{
-    ApplyOptions, ApplyReport, LocalStore, Plan, PlanConfig, Providers, ResourceChange, Silent,
-    State, ops, plan,
+    ApplyOptions, ApplyReport, EngineError, LocalStore, Plan, PlanConfig, Providers,
+    ResourceChange, Silent, State, ops, plan,
 };
 
 pub const STACK: &str = "demo";
@@ -271,6 +272,19 @@ impl Home {
         )
         .await
         .expect("apply")
+    }
+
+    /// What the start of `tandem apply` does before planning: take the lock, recover (fold the
+    /// journal, reconcile, save), release the lock.
+    pub fn recover(&self) -> Result<(State, Vec<Reconciled>), EngineError> {
+        let lock = self.store.lock(STACK, ENV, "apply").expect("lock");
+        runtime().block_on(ops::recover(
+            &self.store,
+            &lock,
+            STACK,
+            ENV,
+            &self.providers,
+        ))
     }
 
     /// The plan against what the store holds now.
