@@ -87,7 +87,8 @@ impl State {
         bytes
     }
 
-    /// Parses a state file's bytes. Refuses newer format versions before looking further.
+    /// Parses a state file's bytes. A newer format version is refused as such, whatever the rest of
+    /// the file holds.
     ///
     /// The bytes are parsed once; only a file that does not parse is read again, for its version
     /// alone, so that a newer file is named as such rather than as corrupt.
