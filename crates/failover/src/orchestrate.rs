@@ -317,6 +317,7 @@ pub async fn resume_deferred(
     let next = transform::complete_deferred(&posture, &ready);
     runner.save_posture(&mut state, &next)?;
     let mut phases = Vec::new();
+    let mut done = Vec::new();
     for (name, aspect, slice) in [
         (
             "fence",
@@ -339,8 +340,27 @@ pub async fn resume_deferred(
             Slice::Kinds(vec![kinds::S3_BUCKET_REPLICATION]),
         ),
     ] {
-        if ready.contains(&aspect) {
-            phases.push(runner.phase(name, &mut state, &next, slice).await?);
+        if !ready.contains(&aspect) {
+            continue;
+        }
+        match runner.phase(name, &mut state, &next, slice).await {
+            Ok(r) => {
+                phases.push(r);
+                done.push(aspect);
+            }
+            Err(e) => {
+                // What did not complete stays deferred, for the next `--resume`.
+                let mut kept = next.clone();
+                kept.deferred.extend(
+                    posture
+                        .deferred
+                        .iter()
+                        .filter(|d| ready.contains(&d.aspect) && !done.contains(&d.aspect))
+                        .cloned(),
+                );
+                runner.save_posture(&mut state, &kept)?;
+                return Err(e.into());
+            }
         }
     }
     runner.audit.record(

@@ -228,8 +228,30 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         "{status:#}"
     );
 
-    // The region comes back: the deferred work completes.
+    // The region comes back, but its database API fails: the resume fails, and what it could
+    // not complete stays deferred for the next one.
     c.ok(&["simulate-outage", "--region", "us-east-1", "--restore"]);
+    let control = c.gateway.control();
+    let failing = Fault {
+        error_rate: 1.0,
+        ..Fault::for_service("rds")
+    };
+    c.runtime
+        .block_on(control.set_fault("us-east-1", failing))
+        .unwrap();
+    let failed = c.tandem(&["failover", "--resume", "--yes"]);
+    assert_ne!(failed.code, 0, "{}", failed.text());
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    let still: Vec<&str> = status["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["aspect"].as_str().unwrap())
+        .collect();
+    assert!(still.contains(&"fence"), "{status:#}");
+    c.runtime.block_on(control.restore_all()).unwrap();
+    // Now the deferred work completes.
     c.ok(&["failover", "--resume", "--yes"]);
     c.no_changes();
     let resumed = c.facts();
