@@ -770,9 +770,9 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
         )
         .into());
     }
+    // The state records the outage only once the cloud has it.
+    let recorded = posture.simulated_outage.clone();
     posture.simulated_outage = if restore { None } else { Some(region.clone()) };
-    posture.store(&mut state);
-    ops::save_state(&ws.store, &lock, &mut state)?;
     if let Some(lc) = &ws.env.local_cloud {
         let control =
             tandem_localcloud::GatewayControl::new(format!("http://127.0.0.1:{}", lc.control_port));
@@ -784,6 +784,8 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
                 .await
         };
         r.map_err(|e| Failure::new(exit::ERROR, format!("the region gateway did not answer ({e}); is the local cloud up? (`tandem local up`)")))?;
+        posture.store(&mut state);
+        ops::save_state(&ws.store, &lock, &mut state)?;
         println!(
             "{} region {region}: its API and its application are {} at the region gateway",
             if restore {
@@ -798,7 +800,9 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
             }
         );
     } else {
-        // AWS: invert the region's health check (reversible).
+        // AWS: invert the region's health check (reversible). The program reads the posture, so
+        // the plan is made from a state that has it; the apply records it.
+        posture.store(&mut state);
         let desired = ws.desired(&state)?;
         let (mut plan, base) =
             make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
@@ -820,7 +824,19 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
         )
         .await?;
         if !report.succeeded() {
-            return Err(Failure::new(exit::ERROR, "the health check could not be inverted").into());
+            // Whatever the apply recorded, the posture keeps the outage it had.
+            let mut after = report.state;
+            posture.simulated_outage = recorded;
+            posture.store(&mut after);
+            ops::save_state(&ws.store, &lock, &mut after)?;
+            return Err(Failure::new(
+                exit::ERROR,
+                format!(
+                    "the health check of {region} could not be {}",
+                    if restore { "restored" } else { "inverted" }
+                ),
+            )
+            .into());
         }
         println!(
             "{} the health check of {region} (Route 53 now sees it {})",

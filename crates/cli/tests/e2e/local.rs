@@ -52,6 +52,21 @@ region_ports = [{}, {}]
                 .env_remove("AWS_ENDPOINT_URL"),
         )
     };
+    // With the local cloud down, a simulated outage fails and the state does not claim one.
+    let outage = tandem(&["simulate-outage", "--region", "us-east-1"]);
+    assert_eq!(outage.code, 1, "{}", outage.text());
+    assert!(
+        outage.stderr.contains("region gateway did not answer"),
+        "{}",
+        outage.text()
+    );
+    let state = std::fs::read_to_string(
+        s.dir
+            .path()
+            .join(".tandem/state/multi-region/elsewhere.state.json"),
+    )
+    .unwrap_or_default();
+    assert!(!state.contains("simulated_outage"), "{state}");
     let up = tandem(&["local", "up"]);
     assert_eq!(up.code, 0, "{}", up.text());
     let status = tandem(&["local", "status"]);
