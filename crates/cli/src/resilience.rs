@@ -1022,48 +1022,72 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         failure_threshold: threshold,
         ..ProbeConfig::default()
     };
-    let mut verdict = Verdict::new(threshold);
     let detection = Instant::now();
-    let (detected_at, detected_by) = loop {
-        let (down, by) = match route53_view(ws, &state, &from).await.healthy() {
-            Some(healthy) => (!healthy, "Route 53's health check"),
-            None => {
-                let p = health::probe(&health_url, &cfg).await;
-                (
-                    verdict.record(p.healthy) && !verdict.healthy,
-                    "probes as Route 53's checkers",
-                )
+    // Detection and failover; whatever stops them, the simulated outage is undone.
+    let detected_and_failed_over = async {
+        let mut verdict = Verdict::new(threshold);
+        let (detected_at, detected_by) = loop {
+            let (down, by) = match route53_view(ws, &state, &from).await.healthy() {
+                Some(healthy) => (!healthy, "Route 53's health check"),
+                None => {
+                    let p = health::probe(&health_url, &cfg).await;
+                    (
+                        verdict.record(p.healthy) && !verdict.healthy,
+                        "probes as Route 53's checkers",
+                    )
+                }
+            };
+            if down {
+                break (epoch_now(), by);
             }
+            if epoch_now() - outage_at > 600.0 {
+                return Err(Failure::new(
+                    exit::ERROR,
+                    "the outage was not detected within 10 minutes",
+                )
+                .into());
+            }
+            tokio::time::sleep(interval).await;
         };
-        if down {
-            break (epoch_now(), by);
+        println!(
+            "Detected the outage of {from} after {:.1} s (by {detected_by})",
+            detected_at - outage_at
+        );
+        // 3. Failover.
+        let detection_wait = detection.elapsed();
+        let (_, report) = failover(
+            ws,
+            &FailoverArgs {
+                to: Some(to.clone()),
+                plan: false,
+                yes: true,
+                resume: false,
+                force: false,
+                drill: true,
+                clock: Arc::clone(&clock),
+            },
+        )
+        .await?;
+        anyhow::Ok((detected_at, detected_by, detection_wait, report))
+    }
+    .await;
+    let (detected_at, detected_by, detection_wait, report) = match detected_and_failed_over {
+        Ok(done) => done,
+        Err(e) => {
+            match simulate_outage(ws, Some(&from), true).await {
+                Ok(_) => eprintln!(
+                    "{} the drill stopped; the outage of {from} was undone",
+                    style("note:").yellow()
+                ),
+                Err(r) => eprintln!(
+                    "{} the drill stopped and the outage of {from} could not be undone ({r}): run `tandem simulate-outage --region {from} --restore`",
+                    style("warning:").yellow()
+                ),
+            }
+            return Err(e);
         }
-        if epoch_now() - outage_at > 600.0 {
-            return Err(
-                Failure::new(exit::ERROR, "the outage was not detected within 10 minutes").into(),
-            );
-        }
-        tokio::time::sleep(interval).await;
     };
-    waited += detection.elapsed();
-    println!(
-        "Detected the outage of {from} after {:.1} s (by {detected_by})",
-        detected_at - outage_at
-    );
-    // 3. Failover.
-    let (_, report) = failover(
-        ws,
-        &FailoverArgs {
-            to: Some(to.clone()),
-            plan: false,
-            yes: true,
-            resume: false,
-            force: false,
-            drill: true,
-            clock: Arc::clone(&clock),
-        },
-    )
-    .await?;
+    waited += detection_wait;
     let report = report.expect("a failover run returns its report");
     // 4. Verify: the DNS answer as Route 53 would give it, the database writable, the standby scaled.
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;

@@ -395,3 +395,37 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     assert_eq!(facts["db"]["tandem-crash-app"]["status"], "stopped");
     c.ok(&["destroy", "--yes"]);
 }
+
+#[test]
+fn a_drill_that_cannot_fail_over_undoes_its_outage() {
+    let _serial = crate::support::serial();
+    let c = LocalCloud::new("refused");
+    c.ok(&["deploy", "all", "--yes"]);
+    // The standby's application does not answer either: the failover's preflight refuses.
+    let control = c.gateway.control();
+    let standby_down = Fault {
+        blackhole: Some(tandem_localcloud::BlackholeMode::Refuse),
+        ..Fault::for_service("health")
+    };
+    c.runtime
+        .block_on(control.set_fault("us-west-2", standby_down))
+        .unwrap();
+    let drill = c.tandem(&["drill", "--yes", "--interval", "1"]);
+    assert_ne!(drill.code, 0, "{}", drill.text());
+    assert!(
+        drill.stderr.contains("the outage of us-east-1 was undone"),
+        "{}",
+        drill.text()
+    );
+    let faults = c.runtime.block_on(control.faults()).unwrap();
+    assert!(
+        faults.region("us-east-1").is_empty(),
+        "the primary is no longer cut off: {faults:?}"
+    );
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["active_region"], "us-east-1", "{status:#}");
+    assert!(status["simulated_outage"].is_null(), "{status:#}");
+    c.runtime.block_on(control.restore_all()).unwrap();
+    c.ok(&["destroy", "--yes"]);
+}
