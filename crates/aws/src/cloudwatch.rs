@@ -13,8 +13,8 @@ use crate::call::call;
 use crate::clients::AwsClients;
 use crate::error::{OrNotFound, ReadBack};
 use crate::props::{
-    PropsBuilder, all_tags, opt_f64, opt_i32, opt_str, region_of, req_str, schema_check, str_list,
-    str_map,
+    PropsBuilder, all_tags, opt_f64, opt_i32, opt_str, region_of, removed_tag_keys, req_str,
+    schema_check, str_list, str_map,
 };
 
 /// `cloudwatch:Alarm`.
@@ -103,7 +103,81 @@ impl AlarmProvider {
             .cloned())
     }
 
-    fn observed(a: &MetricAlarm, last: &Props) -> Observed {
+    /// The alarm's tags, as CloudWatch lists them (they are not part of `DescribeAlarms`).
+    async fn tags(&self, region: &str, a: &MetricAlarm) -> Result<Vec<Tag>, ProviderError> {
+        let Some(arn) = a.alarm_arn() else {
+            return Ok(Vec::new());
+        };
+        let cw = self.clients.cloudwatch(region).await;
+        let out = call(
+            self.clients.retry(),
+            "cloudwatch:ListTagsForResource",
+            || cw.list_tags_for_resource().resource_arn(arn).send(),
+        )
+        .await?;
+        Ok(out.tags().to_vec())
+    }
+
+    /// The alarm named `name` as observed, its tags included; `None` when there is none.
+    async fn read_observed(
+        &self,
+        region: &str,
+        name: &str,
+        last: &Props,
+    ) -> Result<Option<Observed>, ProviderError> {
+        let Some(a) = self.describe(region, name).await? else {
+            return Ok(None);
+        };
+        let tags = self.tags(region, &a).await?;
+        Ok(Some(Self::observed(&a, &tags, last)))
+    }
+
+    /// Brings the alarm's tags to `new`'s: `PutMetricAlarm` only tags on creation.
+    async fn retag(
+        &self,
+        ctx: &OpContext,
+        region: &str,
+        id: &str,
+        old: &Props,
+        new: &Props,
+    ) -> Result<(), ProviderError> {
+        if old.get("tags") == new.get("tags") {
+            return Ok(());
+        }
+        let Some(arn) = self
+            .describe(region, id)
+            .await?
+            .and_then(|a| a.alarm_arn().map(str::to_string))
+        else {
+            return Ok(());
+        };
+        let wanted = all_tags(ctx, new)?;
+        let tags: Vec<Tag> = wanted
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let cw = self.clients.cloudwatch(region).await;
+        call(self.clients.retry(), "cloudwatch:TagResource", || {
+            cw.tag_resource()
+                .resource_arn(&arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+        let removed = removed_tag_keys(old, &wanted)?;
+        if !removed.is_empty() {
+            call(self.clients.retry(), "cloudwatch:UntagResource", || {
+                cw.untag_resource()
+                    .resource_arn(&arn)
+                    .set_tag_keys(Some(removed.clone()))
+                    .send()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn observed(a: &MetricAlarm, tags: &[Tag], last: &Props) -> Observed {
         let dims: BTreeMap<String, Value> = a
             .dimensions()
             .iter()
@@ -154,7 +228,10 @@ impl AlarmProvider {
                 "alarm_description",
                 a.alarm_description().filter(|d| !d.is_empty()),
             )
-            .copy(last, "tags")
+            .user_tags(
+                last,
+                tags.iter().filter_map(|t| Some((t.key()?, t.value()?))),
+            )
             .build();
         Observed {
             id: a.alarm_name().unwrap_or_default().to_string(),
@@ -185,13 +262,11 @@ impl Provider for AlarmProvider {
         self.put(ctx, inputs, true).await?;
         let region = region_of(ctx)?;
         let name = req_str(inputs, "alarm_name")?;
-        let a = self
-            .describe(&region, &name)
+        self.read_observed(&region, &name, inputs)
             .await?
             .found_after_create(|| {
                 format!("cloudwatch:DescribeAlarms: alarm {name} not found after PutMetricAlarm")
-            })?;
-        Ok(Self::observed(&a, inputs))
+            })
     }
 
     async fn read(
@@ -201,27 +276,24 @@ impl Provider for AlarmProvider {
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         let region = region_of(ctx)?;
-        Ok(self
-            .describe(&region, id)
-            .await?
-            .map(|a| Self::observed(&a, inputs)))
+        self.read_observed(&region, id, inputs).await
     }
 
     async fn update(
         &self,
         ctx: &OpContext,
         id: &str,
-        _old: &Props,
+        old: &Props,
         new: &Props,
     ) -> Result<Observed, ProviderError> {
-        // PutMetricAlarm replaces the whole definition; tags only apply on creation.
+        // PutMetricAlarm replaces the whole definition; tags only apply on creation, so they are
+        // changed apart.
         self.put(ctx, new, false).await?;
         let region = region_of(ctx)?;
-        let a = self
-            .describe(&region, id)
+        self.retag(ctx, &region, id, old, new).await?;
+        self.read_observed(&region, id, new)
             .await?
-            .found_after_update(|| format!("cloudwatch:DescribeAlarms: alarm {id} vanished"))?;
-        Ok(Self::observed(&a, new))
+            .found_after_update(|| format!("cloudwatch:DescribeAlarms: alarm {id} vanished"))
     }
 
     async fn delete(

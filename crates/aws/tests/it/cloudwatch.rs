@@ -34,6 +34,37 @@ async fn alarm_lifecycle_and_drift() {
     new.insert("threshold".into(), Value::Int(60));
     update_reads_back(&p, &ctx, &name, &decl.inputs, &new).await;
 
+    // Tags change in place (PutMetricAlarm only tags on creation) and read back from CloudWatch.
+    let mut tagged = new.clone();
+    tagged.insert("tags".into(), map([("team", "sre"), ("tier", "db")]));
+    update_reads_back(&p, &ctx, &name, &new, &tagged).await;
+    let mut retagged = new.clone();
+    retagged.insert("tags".into(), map([("team", "platform")]));
+    update_reads_back(&p, &ctx, &name, &tagged, &retagged).await;
+    // Tags changed behind the tool's back show as drift.
+    let arn = created
+        .outputs
+        .get("alarm_arn")
+        .and_then(|v| v.as_str())
+        .unwrap()
+        .to_string();
+    clients()
+        .cloudwatch("us-west-2")
+        .await
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &name, &retagged).await.unwrap().unwrap();
+    assert_eq!(
+        read.inputs.get("tags"),
+        Some(&map([] as [(&str, &str); 0])),
+        "{read:?}"
+    );
+    let new = retagged;
+
     // Drift: the threshold raised behind the tool's back.
     let cw = clients().cloudwatch("us-west-2").await;
     cw.put_metric_alarm()
