@@ -155,6 +155,21 @@ pub fn classify_code(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     }
 }
 
+/// Whether the request was never sent because no credentials could be loaded: retrying does not
+/// help, and it is a matter of credentials, not of the network.
+fn from_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// Classifies one SDK error from operation `operation`.
 pub fn classify<E>(operation: &'static str, err: &SdkError<E, HttpResponse>) -> CallError
 where
@@ -173,6 +188,14 @@ where
             operation,
             ErrorClass::Retryable,
             "timed out waiting for AWS",
+        ),
+        SdkError::DispatchFailure(_) if from_credentials(err) => CallError::new(
+            operation,
+            ErrorClass::AccessDenied,
+            format!(
+                "no usable credentials (set AWS_PROFILE, sign in with SSO, or export keys): {}",
+                aws_sdk_s3::error::DisplayErrorContext(err)
+            ),
         ),
         SdkError::DispatchFailure(d) => {
             let what = if d.is_io() {

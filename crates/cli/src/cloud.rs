@@ -44,10 +44,15 @@ pub fn providers(clients: &AwsClients, env: &Environment, stack: &str) -> Provid
 pub async fn preflight(clients: &AwsClients, env: &Environment) -> Result<()> {
     match tandem_aws::preflight(clients, env.account_id.as_deref()).await {
         Ok(_) => Ok(()),
-        Err(e) => Err(Failure::new(
-            exit::ACCOUNT,
-            format!("preflight for environment {}: {e}", env.name),
-        )
-        .into()),
+        Err(e) => {
+            // The wrong account, or credentials missing or refused, is exit 6; an endpoint that
+            // does not answer is a cloud error like any other.
+            let code = if e.class() == tandem_engine::provider::ErrorClass::AccessDenied {
+                exit::ACCOUNT
+            } else {
+                exit::ERROR
+            };
+            Err(Failure::new(code, format!("preflight for environment {}: {e}", env.name)).into())
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! What the README and `--help` promise of the command line that needs no cloud: bad command
 //! lines (exit 64), `--region` waves, saved plans refused (exit 4), the state lock and a damaged
-//! state (exit 4), previews of several environments, `template` and `output --json`. Every run
+//! state (exit 4), previews of several environments, `template` and `output --json`, missing
+//! credentials (exit 6) against an unreachable cloud (exit 1). Every run
 //! plans with `--no-refresh` or stops before the cloud, and no endpoint is set: a run that reached
 //! for the cloud would fail.
 
@@ -283,4 +284,39 @@ fn output_json_of_a_fresh_environment_is_empty() {
         serde_json::json!({})
     );
     expect(&c.tandem(&["output", "app_url"]), 3, "no output named");
+}
+
+/// `apply` on an AWS environment, with the credential chain and endpoint given by `vars` only.
+fn apply_on_aws(cli: &Cli, vars: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    cmd.current_dir(cli.dir.path())
+        .args(["apply", "--yes", "--env", "dev", "--environments"])
+        .arg(environments())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cli.dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(vars.iter().copied());
+    Run::of(&mut cmd)
+}
+
+#[test]
+fn no_credentials_is_exit_6_without_retries_and_an_unreachable_cloud_is_exit_1() {
+    let cli = Cli::new();
+    let none = apply_on_aws(&cli, &[]);
+    expect(&none, 6, "no usable credentials");
+    assert!(
+        !none.stderr.contains("gave up after"),
+        "missing credentials are not retried: {}",
+        none.text()
+    );
+    let unreachable = apply_on_aws(
+        &cli,
+        &[
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ],
+    );
+    expect(&unreachable, 1, "could not reach the endpoint");
 }
