@@ -1,8 +1,8 @@
 //! What the README and `--help` promise of the command line that needs no cloud: bad command
 //! lines (exit 64), `--region` waves, saved plans refused (exit 4), the state lock and a damaged
-//! state (exit 4), previews of several environments, `template` and `output --json`, missing
-//! credentials (exit 6) against an unreachable cloud (exit 1). Every run
-//! plans with `--no-refresh` or stops before the cloud, and no endpoint is set: a run that reached
+//! state (exit 4), previews of several environments, `template` and `output --json`; missing
+//! credentials (exit 6) and an endpoint that does not answer (exit 1). Every run plans with
+//! `--no-refresh` or stops before the cloud, and no reachable endpoint is set: a run that reached
 //! for the cloud would fail.
 
 use std::path::PathBuf;
