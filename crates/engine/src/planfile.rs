@@ -37,7 +37,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -48,6 +48,7 @@ use crate::diff::{Action, PropertyChange, ResourceChange};
 use crate::plan::{Plan, Wave};
 use crate::refresh::{Drift, DriftKind};
 use crate::state::{ResourceRecord, State};
+use crate::store::{StoreError, write_atomically};
 
 /// The newest saved-plan format this build reads, and the one it writes.
 pub const PLAN_FILE_VERSION: u32 = 1;
@@ -133,25 +134,29 @@ fn short(fingerprint: &str) -> &str {
     fingerprint.get(..12).unwrap_or(fingerprint)
 }
 
-/// Writes `plan` to `path` (temp file, then rename), refusing a plan holding secret inputs.
+/// Writes `plan` to `path` atomically, as the state is written ([`write_atomically`]: temp file,
+/// fsync, rename), refusing a plan holding secret inputs.
 ///
 /// # Errors
 /// [`PlanFileError::Secret`] names the first secret input; [`PlanFileError::Io`] the file.
 pub fn save_plan(path: &Path, plan: &Plan, fingerprint: &str) -> Result<(), PlanFileError> {
     let bytes = encode(plan, fingerprint)?;
-    let io = |action, source| PlanFileError::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut f = fs::File::create(&tmp).map_err(|e| io("create", e))?;
-    f.write_all(&bytes).map_err(|e| io("write", e))?;
-    f.sync_all().map_err(|e| io("sync", e))?;
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| io("rename into place", e))
+    write_atomically(path, &bytes).map_err(|e| match e {
+        StoreError::Io {
+            action,
+            path,
+            source,
+        } => PlanFileError::Io {
+            action,
+            path,
+            source,
+        },
+        other => PlanFileError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Reads a saved plan. Refuses newer format versions, damaged or edited files.
