@@ -329,7 +329,9 @@ async fn run_wave(
     }
     let mut ready: std::collections::VecDeque<usize> =
         (0..n).filter(|&i| waiting[i] == 0).collect();
-    let mut set: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+    let mut set: JoinSet<Result<(), String>> = JoinSet::new();
+    let mut tasks: std::collections::HashMap<tokio::task::Id, usize> =
+        std::collections::HashMap::new();
     let mut settled = 0;
     while settled < n {
         while set.len() < parallel
@@ -342,18 +344,20 @@ async fn run_wave(
             });
             let (kind, change, run) =
                 (step.kind.clone(), Arc::clone(&step.change), Arc::clone(run));
-            set.spawn(async move { (i, run_step(kind, &change, &run).await) });
+            let task = set.spawn(async move { run_step(kind, &change, &run).await });
+            tasks.insert(task.id(), i);
         }
-        let Some(joined) = set.join_next().await else {
+        let Some(joined) = set.join_next_with_id().await else {
             break;
         };
-        // A step whose task panicked has no outcome: it is reported below as not started.
-        let Ok((i, result)) = joined else {
-            continue;
-        };
-        let o = match result {
-            Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Failed(e),
+        // A step whose task panicked failed like any other (its dependents are skipped).
+        let (i, o) = match joined {
+            Ok((id, Ok(()))) => (tasks[&id], Outcome::Done),
+            Ok((id, Err(e))) => (tasks[&id], Outcome::Failed(e)),
+            Err(e) => (
+                tasks[&e.id()],
+                Outcome::Failed(format!("the step stopped unexpectedly: {e}")),
+            ),
         };
         observer.on_event(&Event::StepFinished {
             addr: steps[i].change.addr.clone(),

@@ -60,6 +60,8 @@ pub struct FakeCloud {
     pub delay: Mutex<Duration>,
     /// Resource names whose create, update or delete fails.
     pub fail: Mutex<BTreeSet<String>>,
+    /// Resource names whose create, update or delete panics (a provider bug).
+    pub panic: Mutex<BTreeSet<String>>,
     in_flight: AtomicUsize,
     pub peak_in_flight: AtomicUsize,
     pub calls: Mutex<Vec<String>>,
@@ -84,6 +86,7 @@ impl FakeCloud {
             next_id: AtomicUsize::new(1),
             delay: Mutex::new(Duration::ZERO),
             fail: Mutex::new(BTreeSet::new()),
+            panic: Mutex::new(BTreeSet::new()),
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             calls: Mutex::new(Vec::new()),
@@ -109,6 +112,10 @@ impl FakeCloud {
 
     pub fn fail_on(&self, name: &str) {
         self.fail.lock().unwrap().insert(name.to_string());
+    }
+
+    pub fn panic_on(&self, name: &str) {
+        self.panic.lock().unwrap().insert(name.to_string());
     }
 
     /// Every resource the cloud holds: (id, address, properties).
@@ -204,6 +211,9 @@ impl FakeCloud {
         let d = *self.delay.lock().unwrap();
         if !d.is_zero() {
             tokio::time::sleep(d).await;
+        }
+        if self.panic.lock().unwrap().contains(addr.name()) {
+            panic!("injected panic for {}", addr.name());
         }
         if self.fail.lock().unwrap().contains(addr.name()) {
             return Err(ProviderError::new(

@@ -86,6 +86,34 @@ async fn a_failed_step_skips_its_dependents_and_the_rest_finishes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_whose_provider_panics_fails_and_skips_its_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::in_memory(dir.path());
+    home.cloud.panic_on("root");
+    let desired = stack(vec![
+        decl("us-east-1/x:Thing/root").input("size", 1),
+        decl("us-east-1/x:Thing/child").input("on", out("us-east-1/x:Thing/root", "arn")),
+        decl("us-east-1/x:Thing/other").input("size", 1),
+    ]);
+
+    let report = home.up(&desired, 4).await;
+
+    let r = &report.results;
+    assert!(
+        matches!(outcome_of(r, "us-east-1/x:Thing/root"), Outcome::Failed(e) if e.contains("stopped unexpectedly")),
+        "{:?}",
+        outcome_of(r, "us-east-1/x:Thing/root")
+    );
+    assert!(
+        matches!(outcome_of(r, "us-east-1/x:Thing/child"), Outcome::Skipped(why) if why.contains("us-east-1/x:Thing/root failed")),
+        "{:?}",
+        outcome_of(r, "us-east-1/x:Thing/child")
+    );
+    assert_eq!(outcome_of(r, "us-east-1/x:Thing/other"), &Outcome::Done);
+    assert!(!report.succeeded());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_wave_stops_the_run_before_the_next_region() {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::in_memory(dir.path());
