@@ -102,7 +102,7 @@ fn tandem_run(rt: &tokio::runtime::Runtime, endpoint: &str, prefix: &str) -> Dur
     let store = LocalStore::new(dir.path());
     rt.block_on(async {
         let start = Instant::now();
-        let providers = tandem_aws::providers(clients(endpoint), "bench", "local");
+        let providers = tandem_aws::providers(clients(endpoint));
         let lock = store.lock("bench", "local", "apply").expect("the lock");
         let state = State::new("bench", "local", ops::new_lineage());
         let config = PlanConfig {

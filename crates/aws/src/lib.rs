@@ -65,10 +65,9 @@ pub use wait::WaitPolicy;
 
 /// Every AWS provider, sharing `clients` (and one set of stack-set locks).
 ///
-/// `stack` and `env` name the deployment; the tags `tandem:stack` / `tandem:env` are taken from
-/// each operation's [`OpContext`](tandem_engine::OpContext), which carries the same names.
-pub fn providers(clients: AwsClients, stack: &str, env: &str) -> Providers {
-    let _ = (stack, env);
+/// The deployment's tags (`tandem:stack`, `tandem:env`) are taken from each operation's
+/// [`OpContext`](tandem_engine::OpContext).
+pub fn providers(clients: AwsClients) -> Providers {
     let locks = cloudformation::StackSetLocks::new();
     let list: Vec<Arc<dyn Provider>> = vec![
         Arc::new(s3::BucketProvider::new(clients.clone())),

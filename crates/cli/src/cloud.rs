@@ -3,7 +3,6 @@
 
 use anyhow::Result;
 use tandem_aws::{AwsClients, ClientSettings, StaticCredentials};
-use tandem_engine::Providers;
 use tandem_stack_multi_region::Environment;
 
 use crate::exit::{self, Failure};
@@ -32,11 +31,6 @@ pub fn clients(env: &Environment) -> AwsClients {
         local_cloud: env.local_cloud.is_some(),
         ..ClientSettings::default()
     })
-}
-
-/// The providers of every resource kind, for this stack and environment.
-pub fn providers(clients: &AwsClients, env: &Environment, stack: &str) -> Providers {
-    tandem_aws::providers(clients.clone(), stack, &env.name)
 }
 
 /// Refuses to go on when the credentials belong to an account other than the one the environment

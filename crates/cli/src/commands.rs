@@ -77,7 +77,7 @@ impl Workspace {
     }
 
     pub fn providers(&self) -> Providers {
-        crate::cloud::providers(&self.clients, &self.env, &self.stack)
+        tandem_aws::providers(self.clients.clone())
     }
 }
 

@@ -45,11 +45,7 @@ fn initial() -> Posture {
 
 /// The real providers: only their `replace_on` and `validate` are used by planning.
 fn providers() -> Providers {
-    tandem_aws::providers(
-        tandem_aws::AwsClients::new(Default::default()),
-        STACK_NAME,
-        "local",
-    )
+    tandem_aws::providers(tandem_aws::AwsClients::new(Default::default()))
 }
 
 fn config() -> PlanConfig {

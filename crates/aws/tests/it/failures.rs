@@ -69,7 +69,7 @@ async fn unreachable_endpoint_is_retryable_and_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn providers_register_every_kind() {
-    let p = tandem_aws::providers(clients(), "it", "local");
+    let p = tandem_aws::providers(clients());
     let kinds: Vec<&str> = p.kinds().collect();
     for k in tandem_schema::kinds::ALL {
         assert!(kinds.contains(k), "{k} missing from {kinds:?}");
