@@ -189,9 +189,15 @@ impl Environment {
     /// `DOMAIN_NAME`, `RTO_MINUTES`, `RPO_MINUTES`) over it, and validates the result.
     pub fn load(dir: &Path, name: &str, vars: VarLookup<'_>) -> Result<Environment, ConfigError> {
         let path = dir.join(format!("{name}.toml"));
-        let text = std::fs::read_to_string(&path).map_err(|_| ConfigError::NotFound {
-            name: name.to_string(),
-            path: path.clone(),
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::NotFound {
+                name: name.to_string(),
+                path: path.clone(),
+            },
+            _ => ConfigError::Parse {
+                path: path.clone(),
+                message: format!("cannot read it: {e}"),
+            },
         })?;
         Environment::parse(&path, name, &text, vars)
     }

@@ -156,4 +156,14 @@ fn the_shipped_environments_are_valid() {
             .contains("environment \"nope\" not found"),
         "{missing}"
     );
+    // A file that exists but cannot be read is not reported as missing.
+    let odd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(odd.path().join("dir.toml")).unwrap();
+    let unreadable = Environment::load(odd.path(), "dir", &|_| None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unreadable.contains("dir.toml: cannot read it"),
+        "{unreadable}"
+    );
 }
