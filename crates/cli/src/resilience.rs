@@ -66,17 +66,23 @@ fn app_health_url(ws: &Workspace, state: &State, region: &str) -> Option<String>
 
 /// Regions (and `global`) whose control plane does not answer now.
 pub async fn unreachable(ws: &Workspace) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for key in [
+    let keys = [
         "global",
         ws.env.primary_region.as_str(),
         ws.env.secondary_region.as_str(),
-    ] {
-        if !health::reachable(&api_url(ws, key)).await {
-            out.insert(key.to_string());
-        }
-    }
-    out
+    ];
+    let urls = keys.map(|k| api_url(ws, k));
+    // At once: a control plane that does not answer costs its timeout once, not once per key.
+    let (g, p, s) = tokio::join!(
+        health::reachable(&urls[0]),
+        health::reachable(&urls[1]),
+        health::reachable(&urls[2])
+    );
+    keys.into_iter()
+        .zip([g, p, s])
+        .filter(|(_, up)| !up)
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 /// One region's health, probed as Route 53's checkers do.
