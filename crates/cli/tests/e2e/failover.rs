@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tandem_localcloud::{Fault, Gateway, GatewayConfig, RunningGateway};
+use tandem_localcloud::{BlackholeMode, Fault, Gateway, GatewayConfig, RunningGateway};
 
 use crate::support::Run;
 
@@ -427,5 +427,76 @@ fn a_drill_that_cannot_fail_over_undoes_its_outage() {
     assert_eq!(status["active_region"], "us-east-1", "{status:#}");
     assert!(status["simulated_outage"].is_null(), "{status:#}");
     c.runtime.block_on(control.restore_all()).unwrap();
+    c.ok(&["destroy", "--yes"]);
+}
+
+#[test]
+fn a_failover_resumed_after_its_dns_phase_does_not_redo_it_while_route53_is_down() {
+    let _serial = crate::support::serial();
+    let c = LocalCloud::new("dnsdone");
+    c.ok(&["deploy", "all", "--yes"]);
+    // Slow the new primary's S3 API so the failover is still reversing replication (after the
+    // DNS phase) when it is killed.
+    let control = c.gateway.control();
+    let slow = Fault {
+        latency_ms: 3000,
+        ..Fault::for_service("s3")
+    };
+    c.runtime
+        .block_on(control.set_fault("us-west-2", slow))
+        .unwrap();
+    let mut child = c
+        .command(&["failover", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !c
+        .audit()
+        .contains(r#""phase":"replication","event":"start""#)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "the failover never reached replication: {}",
+            c.audit()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    c.runtime.block_on(control.restore_all()).unwrap();
+    assert!(
+        primary_target(&c.facts()).contains("us-west-2"),
+        "the records were swapped before the kill"
+    );
+
+    // Route 53 (and us-east-1) stop answering; the resumed run must not defer the swap it made.
+    c.runtime
+        .block_on(control.blackhole("us-east-1", BlackholeMode::Refuse))
+        .unwrap();
+    let r = c.tandem(&["failover", "--yes"]);
+    // It stops at replication, whose new rule needs the cut-off region's bucket; the DNS phase,
+    // done before the kill, is not run again.
+    assert!(
+        r.code != 0 && r.stderr.contains("phase replication failed"),
+        "{}",
+        r.text()
+    );
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    let deferred: Vec<&str> = status["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["aspect"].as_str().unwrap())
+        .collect();
+    assert!(!deferred.contains(&"dns"), "{status:#}\n{}", r.text());
+    c.runtime.block_on(control.restore_all()).unwrap();
+    c.ok(&["failover", "--yes"]);
+    c.ok(&["failover", "--resume", "--yes"]);
+    c.no_changes();
+    assert!(primary_target(&c.facts()).contains("us-west-2"));
     c.ok(&["destroy", "--yes"]);
 }
