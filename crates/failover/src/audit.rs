@@ -29,8 +29,8 @@ impl AuditLog {
     /// Records one event; an audit log that cannot be written is not a reason to stop a failover.
     pub fn record(&self, phase: &str, event: &str, detail: &str) {
         let line = serde_json::json!({
-            "time": crate::run::now_text(),
-            "epoch": crate::run::epoch_now(),
+            "time": crate::context::now_text(),
+            "epoch": crate::context::epoch_now(),
             "operation": self.operation,
             "phase": phase,
             "event": event,

@@ -1,5 +1,5 @@
-//! Timing the cloud: a provider wrapper that adds up the time spent inside provider calls, so a
-//! drill can report its own overhead apart from the time spent waiting on the cloud.
+//! Timing the cloud: wrappers of the providers, the signals and the probe that add up the time
+//! spent waiting on the cloud, so that a drill can report its own overhead apart from it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,5 +98,82 @@ impl Provider for Timed {
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         self.clock.time(self.inner.find(ctx, inputs)).await
+    }
+}
+
+/// The same signals, each call timed into the clock.
+pub struct TimedSignals<'a> {
+    pub inner: &'a dyn crate::signals::CloudSignals,
+    pub clock: Arc<CloudClock>,
+}
+
+#[async_trait]
+impl crate::signals::CloudSignals for TimedSignals<'_> {
+    async fn reachable(&self, plane: &tandem_posture::ControlPlane) -> bool {
+        self.clock.time(self.inner.reachable(plane)).await
+    }
+
+    async fn replica_lag(
+        &self,
+        region: &str,
+        identifier: &str,
+        at: std::time::SystemTime,
+    ) -> crate::signals::Reading<crate::signals::LagSample> {
+        self.clock
+            .time(self.inner.replica_lag(region, identifier, at))
+            .await
+    }
+
+    async fn route53_health(&self, health_check_id: &str) -> crate::signals::Reading<bool> {
+        self.clock
+            .time(self.inner.route53_health(health_check_id))
+            .await
+    }
+
+    async fn database(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> crate::signals::Reading<crate::signals::DbState> {
+        self.clock
+            .time(self.inner.database(region, identifier))
+            .await
+    }
+
+    async fn failover_records(
+        &self,
+        zone_id: &str,
+        name: &str,
+    ) -> crate::signals::Reading<Vec<crate::signals::FailoverRecord>> {
+        self.clock
+            .time(self.inner.failover_records(zone_id, name))
+            .await
+    }
+
+    async fn dns_answer(
+        &self,
+        name_servers: &[String],
+        name: &str,
+    ) -> crate::signals::Reading<Vec<std::net::IpAddr>> {
+        self.clock
+            .time(self.inner.dns_answer(name_servers, name))
+            .await
+    }
+
+    async fn addresses_of(&self, name: &str) -> crate::signals::Reading<Vec<std::net::IpAddr>> {
+        self.clock.time(self.inner.addresses_of(name)).await
+    }
+}
+
+/// The same probe, each probe timed into the clock.
+pub struct TimedProbe<'a> {
+    pub inner: &'a dyn crate::signals::AppProbe,
+    pub clock: Arc<CloudClock>,
+}
+
+#[async_trait]
+impl crate::signals::AppProbe for TimedProbe<'_> {
+    async fn probe(&self, url: &str) -> crate::signals::Probe {
+        self.clock.time(self.inner.probe(url)).await
     }
 }

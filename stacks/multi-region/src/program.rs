@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tandem_core::{Program, ProgramError, Region, ResourceOptions, StackBuilder, Value, map};
 use tandem_schema::{autoscaling, cloudformation, cloudwatch, rds, regions, route53, s3};
 
-use tandem_failover::{DbKind, Posture};
+use tandem_posture::{DbKind, Posture};
 
 use crate::config::Environment;
 use crate::template::regional_template;
@@ -58,11 +58,7 @@ impl MultiRegion {
 
     /// The DB instance identifier of a database member: `app-db` → `tandem-<env>-app`.
     pub fn db_identifier(&self, member: &str) -> String {
-        format!(
-            "tandem-{}-{}",
-            self.env.name,
-            member.replacen("app-db", "app", 1)
-        )
+        crate::topology::db_identifier(&self.env, member)
     }
 }
 

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use tandem_core::evaluate;
-use tandem_failover::Posture;
+use tandem_posture::Posture;
 use tandem_stack_multi_region::{Environment, MultiRegion};
 
 fn local() -> Environment {

@@ -10,9 +10,9 @@ use std::path::Path;
 use tandem_core::{DesiredStack, Props, ResourceAddr, Value, evaluate};
 use tandem_engine::testing::applied_state;
 use tandem_engine::{Action, Plan, PlanConfig, Providers, State};
-use tandem_failover::Posture;
-use tandem_failover::posture::Aspect;
-use tandem_failover::transform::{self, Unreachable};
+use tandem_posture::Aspect;
+use tandem_posture::Posture;
+use tandem_posture::transform::{self, Unreachable};
 use tandem_stack_multi_region::{Environment, MultiRegion, STACK_NAME};
 
 const ACCOUNT: &str = "123456789012";
@@ -313,7 +313,7 @@ fn resumed(after: &Step) -> Step {
 }
 
 fn rebuilt(resumed: &Step) -> Step {
-    Step::of(transform::failback_rebuild(&resumed.posture).expect("failback rebuild"))
+    Step::of(transform::failback_rebuild(&resumed.posture, false).expect("failback rebuild"))
 }
 
 /// The switch, given the ARN of the writer being failed back from.
@@ -491,7 +491,7 @@ fn failback_switch() {
     );
     // Once the switch is done, the fenced writer is replaced by the new replica, and the region
     // failed back from is the standby again.
-    let retired = Step::of(transform::failback_retire(&after_switch.posture));
+    let retired = Step::of(transform::failback_retire(&after_switch.posture, false));
     let retire_plan = make_plan(&retired.desired, &after_switch.state);
     assert_eq!(action(&retire_plan, REPLICA_DB), Some(Action::Delete));
     assert_eq!(

@@ -2,7 +2,9 @@
 //! program declares its databases, failover records, capacities and replication from the posture,
 //! so each transform below is a mutation of the graph that the engine plans and applies.
 
-use crate::posture::{Aspect, DbKind, DbMember, Deferred, Posture, PostureEvent};
+use crate::posture::{
+    Aspect, ControlPlane, DbKind, DbMember, Posture, PostureEvent, TransitionKind,
+};
 
 /// What cannot be reached when a failover starts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -80,26 +82,23 @@ pub fn fail_over(
     next.db.retired.push(old_writer);
     // An unplanned failover ends a failback that was draining the old region.
     next.quiesced = None;
+    let old_plane = ControlPlane::Region(from.clone());
     next.deferred
-        .retain(|d| d.waits_for != from && d.waits_for != "global");
+        .retain(|d| d.waits_for != old_plane && d.waits_for != ControlPlane::Route53);
     if unreachable.old_region {
         for aspect in [Aspect::Fence, Aspect::ScaleDown, Aspect::Replication] {
-            next.deferred.push(Deferred {
-                aspect,
-                waits_for: from.clone(),
-                why: format!("{from} does not answer"),
-            });
+            next.defer(aspect, old_plane.clone(), format!("{from} does not answer"));
         }
     }
     if unreachable.route53 {
-        next.deferred.push(Deferred {
-            aspect: Aspect::Dns,
-            waits_for: "global".into(),
-            why: "Route 53's control plane does not answer; the pre-built failover records already move traffic".into(),
-        });
+        next.defer(
+            Aspect::Dns,
+            ControlPlane::Route53,
+            "Route 53's control plane does not answer; the pre-built failover records already move traffic",
+        );
     }
     next.history.push(PostureEvent {
-        kind: "failover".into(),
+        kind: TransitionKind::Failover,
         from,
         to: to.to_string(),
         at: now.to_string(),
@@ -121,8 +120,10 @@ pub fn complete_deferred(p: &Posture, aspects: &[Aspect]) -> Posture {
 }
 
 /// The first half of a failback: a new read replica of the writer in the standby (original)
-/// region; the retired, fenced writers there are deleted (their data is stale).
-pub fn failback_rebuild(p: &Posture) -> Result<Posture, TransformError> {
+/// region; the retired, fenced writers there are deleted (their data is stale; each leaves a final
+/// snapshot) — unless the environment protects its databases (`protected`): then they are kept,
+/// fenced, and the failback's report names them.
+pub fn failback_rebuild(p: &Posture, protected: bool) -> Result<Posture, TransformError> {
     if let Some(d) = p.deferred.first() {
         return Err(TransformError::Deferred(d.aspect.describe().to_string()));
     }
@@ -132,7 +133,9 @@ pub fn failback_rebuild(p: &Posture) -> Result<Posture, TransformError> {
     }
     let mut next = p.clone();
     next.generation += 1;
-    next.db.retired.retain(|r| r.region != back_to);
+    if !protected {
+        next.db.retired.retain(|r| r.region != back_to);
+    }
     next.db.replica = Some(DbMember {
         region: back_to,
         name: format!("app-db-g{}", next.generation),
@@ -196,12 +199,12 @@ pub fn failback_switch(
     });
     // The writer failed back from takes no writes once its successor is promoted (AWS does not
     // stop an instance that still has a read replica, so it is fenced after the promotion).
-    next.db.retired = vec![DbMember {
+    next.db.retired.push(DbMember {
         fenced: true,
         ..p.db.writer.clone()
-    }];
+    });
     next.history.push(PostureEvent {
-        kind: "failback".into(),
+        kind: TransitionKind::Failback,
         from,
         to: back_to,
         at: now.to_string(),
@@ -211,10 +214,13 @@ pub fn failback_switch(
 }
 
 /// The end of a failback: the fenced former writers in the region failed back from are deleted
-/// (a new replica there replaces them).
-pub fn failback_retire(p: &Posture) -> Posture {
+/// (a new replica there replaces them; each leaves a final snapshot), unless the environment
+/// protects its databases (`protected`): then they are kept, fenced.
+pub fn failback_retire(p: &Posture, protected: bool) -> Posture {
     let mut next = p.clone();
-    next.db.retired.retain(|r| r.region != p.standby_region);
+    if !protected {
+        next.db.retired.retain(|r| r.region != p.standby_region);
+    }
     // The region failed back from serves as the standby again.
     next.quiesced = None;
     next
@@ -223,6 +229,7 @@ pub fn failback_retire(p: &Posture) -> Posture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::posture::Phase;
 
     #[test]
     fn failover_promotes_the_replica_and_defers_what_needs_the_dead_region() {
@@ -262,7 +269,7 @@ mod tests {
     fn failback_rebuilds_then_switches() {
         let p = Posture::initial("us-east-1", "us-west-2");
         let f = fail_over(&p, "us-west-2", Unreachable::default(), None, "T1", false).unwrap();
-        let r = failback_rebuild(&f).unwrap();
+        let r = failback_rebuild(&f, false).unwrap();
         let replica = r.db.replica.clone().unwrap();
         assert_eq!(
             (replica.region.as_str(), replica.name.as_str()),
@@ -271,7 +278,7 @@ mod tests {
         assert_eq!(replica.source.as_deref(), Some("app-db-replica"));
         assert!(r.db.retired.is_empty(), "the stale old writer is deleted");
         assert_eq!(
-            failback_rebuild(&r).unwrap(),
+            failback_rebuild(&r, false).unwrap(),
             r,
             "rebuilding twice changes nothing"
         );
@@ -305,25 +312,45 @@ mod tests {
             ("app-db-replica", "us-west-2", true),
             "the writer failed back from is fenced, not yet deleted"
         );
-        let done = failback_retire(&s);
+        let done = failback_retire(&s, false);
         assert!(done.db.retired.is_empty());
         assert!(done.quiesced.is_none() && !done.serves("us-west-2"));
+    }
+
+    #[test]
+    fn a_protected_environment_keeps_its_former_writers() {
+        let p = Posture::initial("us-east-1", "us-west-2");
+        let f = fail_over(&p, "us-west-2", Unreachable::default(), None, "T1", false).unwrap();
+        let r = failback_rebuild(&f, true).unwrap();
+        assert_eq!(r.db.retired.len(), 1, "the stale writer is kept, fenced");
+        assert_eq!(r.db.retired[0].name, "app-db");
+        let q = failback_quiesce(&r).unwrap();
+        let s = failback_switch(&q, None, "T2").unwrap();
+        let done = failback_retire(&s, true);
+        let kept: Vec<&str> = done.db.retired.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["app-db-replica"],
+            "the writer failed back from is kept too"
+        );
+        assert!(done.db.retired.iter().all(|m| m.fenced));
     }
 
     #[test]
     fn the_region_failed_away_from_keeps_its_capacity_until_dns_moves() {
         let p = Posture::initial("us-east-1", "us-west-2");
         let mut f = fail_over(&p, "us-west-2", Unreachable::default(), None, "T", false).unwrap();
-        f.transition = Some(crate::posture::Transition {
-            kind: "failover".into(),
-            from: "us-east-1".into(),
-            to: "us-west-2".into(),
-            started_at: "T".into(),
-            done: vec!["promote".into(), "fence".into(), "scale".into()],
-            drill: false,
-        });
+        let mut t = crate::posture::Transition::new(
+            TransitionKind::Failover,
+            "us-east-1",
+            "us-west-2",
+            "T",
+            false,
+        );
+        t.done = vec![Phase::Promote, Phase::Fence, Phase::Scale];
+        f.transition = Some(t);
         assert!(f.serves("us-east-1") && f.serves("us-west-2"));
-        f.transition.as_mut().unwrap().done.push("dns".into());
+        f.transition.as_mut().unwrap().mark_done(Phase::Dns);
         assert!(!f.serves("us-east-1") && f.serves("us-west-2"));
     }
 }

@@ -1,0 +1,8 @@
+//! The failover library against fakes: no emulator. Each phase, each verdict.
+
+mod support;
+
+mod drill;
+mod failback;
+mod failover;
+mod verdicts;
