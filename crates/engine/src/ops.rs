@@ -11,7 +11,7 @@ use crate::error::EngineError;
 use crate::journal::{Journal, JournalRecord, read_journal, remove_journal};
 use crate::plan::{Plan, PlanConfig, plan};
 use crate::provider::Providers;
-use crate::recovery::{FoldError, Reconciled, fold, reconcile};
+use crate::recovery::{FoldError, PendingOp, Reconciled, fold, reconcile};
 use crate::refresh::{Drift, refresh};
 use crate::state::State;
 use crate::store::{LocalStore, StateLock, StoreError};
@@ -41,7 +41,8 @@ pub fn read_state(
 ) -> Result<(State, usize), EngineError> {
     let (state, records, journal) = load_with_journal(store, stack, env)?;
     let folded = fold(state, &records).map_err(|e| journal_error(&journal, e))?;
-    Ok((folded.state, folded.pending.len()))
+    let pending = folded.pending.len() + folded.state.unreconciled.len();
+    Ok((folded.state, pending))
 }
 
 /// The saved state (or the state before the first apply) and the records of the journal beside it,
@@ -80,20 +81,59 @@ fn journal_error(path: &Path, e: FoldError) -> EngineError {
 /// operations by reading the cloud, saves, and removes the journal. Returns the state to work from.
 pub async fn recover(
     store: &LocalStore,
-    _lock: &StateLock,
+    lock: &StateLock,
     stack: &str,
     env: &str,
     providers: &Providers,
 ) -> Result<(State, Vec<Reconciled>), EngineError> {
+    recover_except(store, lock, stack, env, providers, &|_| false).await
+}
+
+/// [`recover`], except that the pending operations on resources `skip` selects (a region whose
+/// control plane does not answer) are not read: they are kept in the state as unreconciled, and
+/// the next recovery that can read their region reconciles them (before anything newer).
+pub async fn recover_except(
+    store: &LocalStore,
+    _lock: &StateLock,
+    stack: &str,
+    env: &str,
+    providers: &Providers,
+    skip: &(dyn Fn(&tandem_core::ResourceAddr) -> bool + Sync),
+) -> Result<(State, Vec<Reconciled>), EngineError> {
     let (state, records, journal) = load_with_journal(store, stack, env)?;
-    if records.is_empty() {
+    if records.is_empty() && state.unreconciled.is_empty() {
         return Ok((state, Vec::new()));
     }
-    let folded = fold(state, &records).map_err(|e| journal_error(&journal, e))?;
+    let mut folded = fold(state, &records).map_err(|e| journal_error(&journal, e))?;
     let replayed = folded.replayed;
-    let (mut state, notes) = reconcile(folded, providers).await?;
-    if replayed > 0 || !notes.is_empty() {
-        state.serial += 1;
+    let earlier: Vec<PendingOp> = std::mem::take(&mut folded.state.unreconciled)
+        .iter()
+        .map(PendingOp::from_intent)
+        .collect::<Result<_, _>>()
+        .map_err(EngineError::Internal)?;
+    let had_earlier = !earlier.is_empty();
+    let (kept, now): (Vec<PendingOp>, Vec<PendingOp>) = earlier
+        .into_iter()
+        .chain(std::mem::take(&mut folded.pending))
+        .partition(|p| skip(&p.addr));
+    folded.pending = now;
+    let (mut state, mut notes) = reconcile(folded, providers).await?;
+    for p in &kept {
+        notes.push(Reconciled {
+            addr: p.addr.clone(),
+            op: p.op,
+            finding: format!(
+                "not reconciled: {} does not answer; kept in the state for the next run",
+                p.addr.region_str()
+            ),
+        });
+    }
+    state.unreconciled = kept.iter().map(PendingOp::to_intent).collect();
+    if replayed > 0 || !notes.is_empty() || had_earlier {
+        state.serial = state
+            .serial
+            .checked_add(1)
+            .ok_or_else(|| EngineError::Internal("the state's serial is at its maximum".into()))?;
         store.save(&state)?;
     }
     remove_journal(&journal)?;

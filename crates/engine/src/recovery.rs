@@ -21,6 +21,55 @@ pub struct PendingOp {
     pub retain_on_delete: bool,
 }
 
+impl PendingOp {
+    /// The pending operation of a journal intent record.
+    pub fn from_intent(record: &JournalRecord) -> Result<PendingOp, String> {
+        let JournalRecord::Intent {
+            seq,
+            addr,
+            op,
+            token,
+            id,
+            inputs,
+            dependencies,
+            protect,
+            retain_on_delete,
+        } = record
+        else {
+            return Err("not an intent record".into());
+        };
+        let inputs = match inputs {
+            Some(j) => props_from_json(j).map_err(|e| format!("intent {seq}: {e}"))?,
+            None => Props::new(),
+        };
+        Ok(PendingOp {
+            addr: addr.clone(),
+            op: *op,
+            token: token.clone(),
+            id: id.clone(),
+            inputs,
+            dependencies: dependencies.clone(),
+            protect: *protect,
+            retain_on_delete: *retain_on_delete,
+        })
+    }
+
+    /// The journal intent record of this operation (`seq` 0: it is kept apart from any journal).
+    pub fn to_intent(&self) -> JournalRecord {
+        JournalRecord::Intent {
+            seq: 0,
+            addr: self.addr.clone(),
+            op: self.op,
+            token: self.token.clone(),
+            id: self.id.clone(),
+            inputs: (!self.inputs.is_empty()).then(|| tandem_core::props_to_json(&self.inputs)),
+            dependencies: self.dependencies.clone(),
+            protect: self.protect,
+            retain_on_delete: self.retain_on_delete,
+        }
+    }
+}
+
 /// The state with a journal's completed records applied, and what is still pending.
 #[derive(Clone, Debug)]
 pub struct Folded {
@@ -86,34 +135,8 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, FoldE
         replayed += 1;
         match rec {
             JournalRecord::Begin { .. } => return Err(bad("a second begin record".into())),
-            JournalRecord::Intent {
-                seq,
-                addr,
-                op,
-                token,
-                id,
-                inputs,
-                dependencies,
-                protect,
-                retain_on_delete,
-            } => {
-                let inputs = match inputs {
-                    Some(j) => props_from_json(j).map_err(|e| bad(format!("intent {seq}: {e}")))?,
-                    None => Props::new(),
-                };
-                pending.push((
-                    *seq,
-                    PendingOp {
-                        addr: addr.clone(),
-                        op: *op,
-                        token: token.clone(),
-                        id: id.clone(),
-                        inputs,
-                        dependencies: dependencies.clone(),
-                        protect: *protect,
-                        retain_on_delete: *retain_on_delete,
-                    },
-                ));
+            JournalRecord::Intent { seq, .. } => {
+                pending.push((*seq, PendingOp::from_intent(rec).map_err(&bad)?));
             }
             JournalRecord::Done { seq, addr, record } => {
                 pending.retain(|(s, _)| s != seq);

@@ -26,6 +26,10 @@ pub struct State {
     pub outputs: BTreeMap<String, Value>,
     /// Data owned by other crates (the failover posture), kept with the state, opaque here.
     pub extensions: BTreeMap<String, Json>,
+    /// Operations an interrupted run left pending that recovery could not reconcile yet (their
+    /// region did not answer): journal intent records, reconciled by the next recovery that can
+    /// read their region.
+    pub unreconciled: Vec<crate::journal::JournalRecord>,
 }
 
 /// What is known of one resource.
@@ -51,6 +55,7 @@ impl State {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             extensions: BTreeMap::new(),
+            unreconciled: Vec::new(),
         }
     }
 
@@ -77,6 +82,7 @@ impl State {
                 .map(|(k, v)| (k.clone(), v.to_json()))
                 .collect(),
             extensions: self.extensions.clone(),
+            unreconciled: self.unreconciled.clone(),
         }
     }
 
@@ -141,6 +147,8 @@ pub struct StateFile {
     pub outputs: serde_json::Map<String, Json>,
     #[serde(default)]
     pub extensions: BTreeMap<String, Json>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreconciled: Vec<crate::journal::JournalRecord>,
 }
 
 /// The file form of one [`ResourceState`]; also the payload of journal records.
@@ -210,6 +218,11 @@ impl StateFile {
                     .map_err(|e| StateDecodeError::Corrupt(format!("output {k}: {e}")))
             })
             .collect::<Result<_, _>>()?;
+        for (i, r) in self.unreconciled.iter().enumerate() {
+            crate::recovery::PendingOp::from_intent(r).map_err(|e| {
+                StateDecodeError::Corrupt(format!("unreconciled operation {}: {e}", i + 1))
+            })?;
+        }
         Ok(State {
             lineage: self.lineage,
             serial: self.serial,
@@ -218,6 +231,7 @@ impl StateFile {
             resources,
             outputs,
             extensions: self.extensions,
+            unreconciled: self.unreconciled,
         })
     }
 }

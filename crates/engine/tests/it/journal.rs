@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use tandem_core::{Props, Value, props_to_json};
+use tandem_core::{Props, ResourceAddr, Value, props_to_json};
 use tandem_engine::journal::{JournalError, read_journal};
 use tandem_engine::state::ResourceRecord;
 use tandem_engine::{Journal, JournalRecord, OpContext, OpKind, ops};
@@ -353,4 +353,67 @@ fn a_journal_already_folded_is_ignored_and_one_that_does_not_fit_names_its_line(
         state,
         "a journal that does not fit changes nothing"
     );
+}
+
+#[test]
+fn a_pending_operation_in_a_region_that_does_not_answer_is_kept_until_it_can_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(dir.path());
+    let rt = runtime();
+    let v1 = stack(vec![decl("us-east-1/x:Thing/base").input("size", 1)]);
+    assert!(rt.block_on(home.up(&v1, 2)).succeeded());
+    let before = home.state();
+    // A killed run: a create in us-west-2 made it, its outcome never recorded.
+    let kind = home.providers.get("x:Thing").unwrap().clone();
+    let inputs = props(&[("size", Value::from(4))]);
+    let ctx = OpContext {
+        addr: addr("us-west-2/x:Thing/far"),
+        stack: STACK.into(),
+        env: ENV.into(),
+        token: "token-far".into(),
+    };
+    let made = rt.block_on(kind.create(&ctx, &inputs)).unwrap();
+    let paths = home.store.paths(STACK, ENV);
+    {
+        let journal =
+            Journal::create(&paths.journal, begin(&before.lineage, before.serial)).unwrap();
+        journal
+            .append_blocking(&intent_create(1, "us-west-2/x:Thing/far", &inputs))
+            .unwrap();
+    }
+    // Recovery while us-west-2 does not answer: nothing is read there; the operation is kept.
+    let west_down = |a: &ResourceAddr| a.region_str() == "us-west-2";
+    let lock = home.store.lock(STACK, ENV, "failover").unwrap();
+    let (state, notes) = rt
+        .block_on(ops::recover_except(
+            &home.store,
+            &lock,
+            STACK,
+            ENV,
+            &home.providers,
+            &west_down,
+        ))
+        .unwrap();
+    drop(lock);
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0].finding.contains("us-west-2 does not answer"),
+        "{}",
+        notes[0].finding
+    );
+    assert!(
+        !paths.journal.exists(),
+        "the journal is folded; the operation lives in the state"
+    );
+    assert_eq!(state.unreconciled.len(), 1);
+    assert_eq!(home.state().unreconciled.len(), 1, "saved");
+    assert!(!state.resources.contains_key(&addr("us-west-2/x:Thing/far")));
+    let (_, pending) = ops::read_state(&home.store, STACK, ENV).unwrap();
+    assert_eq!(pending, 1, "still pending for `plan` and `state list`");
+    // Once the region answers, the next recovery adopts what the create made.
+    let (state, notes) = home.recover().unwrap();
+    assert!(notes[0].finding.contains("adopted"), "{}", notes[0].finding);
+    assert!(state.unreconciled.is_empty());
+    assert_eq!(state.resources[&addr("us-west-2/x:Thing/far")].id, made.id);
+    assert_eq!(home.state(), state);
 }
