@@ -131,6 +131,8 @@ pub enum DbRole {
     Writer,
     /// It still replicates `source`.
     Replica { source: String },
+    /// The cloud cannot tell (an emulator keeps a promoted replica's source): `why`.
+    Unknown { why: String },
 }
 
 /// A database instance as the cloud reports it.

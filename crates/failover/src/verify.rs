@@ -18,6 +18,7 @@ fn describe_db(s: &DbState) -> String {
         DbRole::Missing => "no such instance".to_string(),
         DbRole::Writer => format!("{}, replicates nothing", s.status),
         DbRole::Replica { source } => format!("{}, still a replica of {source}", s.status),
+        DbRole::Unknown { why } => format!("{}; role unknown: {why}", s.status),
     }
 }
 
@@ -32,9 +33,13 @@ fn observed_of<T>(reading: &Reading<T>, describe: impl FnOnce(&T) -> String) -> 
 pub async fn writer_check(cloud: &Cloud<'_>, member: &DbMember) -> Check {
     let id = cloud.topology.database_identifier(member);
     let reading = cloud.signals.database(&member.region, &id).await;
+    let verdict = match reading.value().map(|s| &s.role) {
+        Some(DbRole::Unknown { why }) => Verdict::NotVerifiable(why.clone()),
+        _ => Verdict::of(&reading, |s| s.role == DbRole::Writer),
+    };
     Check {
         kind: CheckKind::DatabaseWritable,
-        verdict: Verdict::of(&reading, |s| s.role == DbRole::Writer),
+        verdict,
         observed: format!("{id}: {}", observed_of(&reading, describe_db)),
         source: reading.source().cloned(),
     }
