@@ -30,6 +30,7 @@ mod error;
 mod fault;
 mod gateway;
 mod http1;
+mod outage;
 mod process;
 mod protocol;
 
@@ -41,3 +42,4 @@ pub use daemon::{
 pub use error::{Error, Result};
 pub use fault::{BlackholeMode, Fault, FaultTable, GLOBAL};
 pub use gateway::{Gateway, GatewayConfig, HEALTH_PATH, RunningGateway};
+pub use outage::GatewayOutage;
