@@ -110,6 +110,23 @@ impl AwsClients {
         self.inner.settings.local_cloud
     }
 
+    /// Whether the cloud behind these clients may be an emulator rather than AWS: true when
+    /// [`ClientSettings::local_cloud`] is set, or when any endpoint override applies (the
+    /// settings' endpoint map is not empty, or the standard `AWS_ENDPOINT_URL` variable is set and
+    /// not empty; see [`endpoint_for`](Self::endpoint_for)). AWS is reached through its own
+    /// endpoints; an override is how the local cloud (moto) is reached, with or without
+    /// `local_cloud`.
+    ///
+    /// Read-only helpers use it to say "not verifiable here" of what an emulator does not model
+    /// faithfully (for example moto keeps `ReadReplicaSourceDBInstanceIdentifier` after a
+    /// promotion), instead of reporting the emulator's answer as a verdict. An override that
+    /// points at AWS itself (a VPC or FIPS endpoint) counts as emulated too: such a verdict is then
+    /// "not verifiable", never a wrong one.
+    pub fn emulated(&self) -> bool {
+        let env_override = std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.is_empty());
+        self.inner.settings.local_cloud || !self.inner.settings.endpoints.is_empty() || env_override
+    }
+
     pub fn settings(&self) -> &ClientSettings {
         &self.inner.settings
     }
@@ -221,5 +238,33 @@ impl AwsClients {
 
     pub async fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config(region).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_local_cloud_and_endpoint_overrides_are_emulated() {
+        assert!(AwsClients::local("http://127.0.0.1:1", "k", "s").emulated());
+        let local = ClientSettings {
+            local_cloud: true,
+            ..ClientSettings::default()
+        };
+        assert!(AwsClients::new(local).emulated());
+        let mut endpoints = HashMap::new();
+        endpoints.insert("us-west-2".to_string(), "http://127.0.0.1:1".to_string());
+        let overridden = ClientSettings {
+            endpoints,
+            ..ClientSettings::default()
+        };
+        assert!(AwsClients::new(overridden).emulated());
+        // No override: AWS, unless the standard variable points elsewhere.
+        let env_override = std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| !u.is_empty());
+        assert_eq!(
+            AwsClients::new(ClientSettings::default()).emulated(),
+            env_override
+        );
     }
 }

@@ -11,7 +11,14 @@
 //! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover, and
 //! [`health_check_status`] (Route 53's own verdict on a health check) for `check-health`. The failover
 //! operations that change resources are also properties, so the engine plans them like any change:
-//! `rds:DbReadReplica` `promoted` (one way) and `rds:DbInstance` `fenced` (stop/start).
+//! `rds:DbReadReplica` `promoted` (one way) and `rds:DbInstance` `fenced` (stop/start, into an
+//! isolating security group first when one is given).
+//!
+//! Read-only signals, so that a failover verdict is read from the cloud (or said not to be
+//! verifiable here, [`AwsClients::emulated`]): [`rds::database_role`] (writer, replica, missing),
+//! [`rds::replica_lag_sample`] (the last `ReplicaLag` datapoint and its time),
+//! [`route53::failover_records`] (the failover records as the control plane holds them) and
+//! [`dns`] (what the hosted zone's name servers answer, and the system resolver's addresses).
 //!
 //! # Invariants
 //! - Every AWS call goes through [`call::call`]: errors are classified in one place
@@ -43,12 +50,14 @@ pub mod call;
 pub mod clients;
 pub mod cloudformation;
 pub mod cloudwatch;
+pub mod dns;
 pub mod error;
 pub mod presign;
 pub mod props;
 pub mod rds;
 pub mod route53;
 pub mod s3;
+pub mod signals;
 pub mod sts;
 pub mod wait;
 
@@ -60,6 +69,7 @@ pub use call::RetryPolicy;
 pub use clients::{AwsClients, ClientSettings, StaticCredentials};
 pub use error::{AwsError, CallError};
 pub use route53::{CheckerReport, HealthCheckStatus, health_check_status};
+pub use signals::AwsSignals;
 pub use sts::{CallerIdentity, preflight};
 pub use wait::WaitPolicy;
 

@@ -127,9 +127,137 @@ const MODIFIABLE: &[&str] = &[
     "deletion_protection",
 ];
 
-/// Whether the instance is fenced: stopped, or on its way there.
-fn is_fenced(db: &DbInstance) -> bool {
+/// Whether the instance is stopped, or on its way there.
+fn is_stopped(db: &DbInstance) -> bool {
     matches!(db.db_instance_status(), Some("stopped" | "stopping"))
+}
+
+/// The instance's VPC security groups, leaving out those on their way out (`removing`) or
+/// inactive.
+fn live_groups(db: &DbInstance) -> Vec<&str> {
+    db.vpc_security_groups()
+        .iter()
+        .filter(|m| !matches!(m.status(), Some("removing" | "inactive")))
+        .filter_map(|m| m.vpc_security_group_id())
+        .collect()
+}
+
+/// Whether `group` is the instance's only security group (an isolating group works only alone:
+/// security groups allow the union of their rules).
+fn isolated_in(db: &DbInstance, group: &str) -> bool {
+    live_groups(db) == [group]
+}
+
+/// The fence group the inputs name, when known.
+fn fence_group(inputs: &Props) -> Option<String> {
+    opt_str(inputs, "fence_security_group_id").ok().flatten()
+}
+
+/// Whether the instance is fenced as `last` asks: stopped or stopping and, when `last` names a
+/// `fence_security_group_id`, in that group alone. An instance AWS started again after seven days,
+/// or moved out of its fence group, reads as not fenced: drift, which the next plan fences again.
+fn fence_state(db: &DbInstance, last: &Props) -> bool {
+    is_stopped(db) && fence_group(last).is_none_or(|g| isolated_in(db, &g))
+}
+
+/// `vpc_security_group_ids` as read back, when the last inputs name them: the live groups (in the
+/// inputs' order when they are the same set), except while the instance is to be fenced (the fence
+/// group stands in for them until it is unfenced, so they are the last inputs').
+fn groups_read_back(db: &DbInstance, last: &Props) -> Option<Value> {
+    let declared = last.get("vpc_security_group_ids")?;
+    if bool_or(last, "fenced", false).unwrap_or(false) {
+        return Some(declared.clone());
+    }
+    let live = live_groups(db);
+    let wanted = crate::props::str_list(last, "vpc_security_group_ids").unwrap_or_default();
+    let same = live.len() == wanted.len() && wanted.iter().all(|w| live.contains(&w.as_str()));
+    Some(if same {
+        declared.clone()
+    } else {
+        Value::List(live.into_iter().map(Value::str).collect())
+    })
+}
+
+/// Waits until the instance is `available` in `group` alone, with that membership `active` (AWS
+/// reports `adding` and `removing` while a change of groups applies, and does not stop an
+/// instance that is `modifying`).
+async fn wait_isolated(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    group: &str,
+) -> Result<DbInstance, CallError> {
+    let rds = clients.rds(region).await;
+    let w = clients.wait();
+    wait::until(
+        "rds:DescribeDBInstances",
+        &format!("DB instance {id} in {region} to be available in security group {group} alone"),
+        w,
+        w.rds_timeout,
+        || async {
+            let Some(db) = describe(clients, &rds, id).await? else {
+                return Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::NotFound,
+                    format!("DB instance {id} in {region} does not exist"),
+                ));
+            };
+            let all_active = db
+                .vpc_security_groups()
+                .iter()
+                .all(|m| m.vpc_security_group_id() != Some(group) || m.status() == Some("active"));
+            let status = db.db_instance_status().unwrap_or("unknown").to_string();
+            if status == "available" && isolated_in(&db, group) && all_active {
+                Ok(Check::Done(db))
+            } else {
+                Ok(Check::Pending(format!(
+                    "{status}, groups {}",
+                    live_groups(&db).join(",")
+                )))
+            }
+        },
+    )
+    .await
+}
+
+/// Fences an available instance: moves it into `group` alone first when one is given
+/// (`ModifyDBInstance` `VpcSecurityGroupIds=[group]`, `ApplyImmediately`; AWS does not modify a
+/// stopped instance), waits for that, then stops it. When AWS refuses the group (for example one
+/// of another VPC: the group must be in the instance's VPC), the instance is stopped all the same
+/// (a stopped writer takes no writes) and the refusal is the error.
+async fn fence_instance(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    group: Option<&str>,
+) -> Result<DbInstance, ProviderError> {
+    let live = wait_available(clients, region, id).await?;
+    if let Some(g) = group {
+        if !isolated_in(&live, g) {
+            let rds = clients.rds(region).await;
+            let res = call(clients.retry(), "rds:ModifyDBInstance", || {
+                rds.modify_db_instance()
+                    .db_instance_identifier(id)
+                    .vpc_security_group_ids(g)
+                    .apply_immediately(true)
+                    .send()
+            })
+            .await;
+            if let Err(e) = res {
+                stop_instance(clients, region, id).await?;
+                return Err(ProviderError::new(
+                    e.class,
+                    format!(
+                        "{e}: DB instance {id} in {region} is stopped, but could not be moved to \
+                         its fence security group {g} (it must be a group of the instance's VPC); \
+                         AWS starts a stopped instance again after seven days"
+                    ),
+                ));
+            }
+            wait_isolated(clients, region, id, g).await?;
+        }
+    }
+    stop_instance(clients, region, id).await
 }
 
 /// Stops the instance and waits until it is `stopped` (fencing an old primary from writes).
@@ -184,12 +312,14 @@ async fn start_instance(
     Ok(wait_available(clients, region, id).await?)
 }
 
-/// An in-place update's fencing: whether the instance is fenced now (read from its status,
-/// whatever the last inputs said) and whether it is to be; and the instance's ARN from that same
-/// read, by which [`retag`](Self::retag) tags it without describing it again.
+/// An in-place update's fencing: whether the instance is stopped now (read from its status,
+/// whatever the last inputs said) and whether it is to be fenced, and into which group; and the
+/// instance's ARN from that same read, by which [`retag`](Self::retag) tags it without describing
+/// it again.
 struct FenceChange {
-    was_fenced: bool,
+    was_stopped: bool,
     fence: bool,
+    group: Option<String>,
     arn: Option<String>,
 }
 
@@ -197,6 +327,10 @@ impl FenceChange {
     /// Reads the instance, refuses to modify one that is and stays fenced (AWS does not modify a
     /// stopped instance), and starts it first when it is unfenced. `changing` names the
     /// modifiable inputs that change.
+    ///
+    /// A stopped instance that is to stay fenced but is not in its fence group alone (fenced
+    /// before it had one) is refused too: isolating it would mean starting it, and a fenced
+    /// writer is not started behind the operator's back.
     async fn begin(
         clients: &AwsClients,
         region: &str,
@@ -208,22 +342,35 @@ impl FenceChange {
         let live = describe(clients, &rds, id).await?.ok_or_else(|| {
             ProviderError::new(
                 ErrorClass::NotFound,
-                format!("rds:DescribeDBInstances: DB instance {id} does not exist"),
+                format!("rds:DescribeDBInstances: DB instance {id} does not exist in {region}"),
             )
         })?;
         let change = FenceChange {
-            was_fenced: is_fenced(&live),
+            was_stopped: is_stopped(&live),
             fence: bool_or(new, "fenced", false)?,
+            group: opt_str(new, "fence_security_group_id")?,
             arn: live.db_instance_arn().map(str::to_string),
         };
-        if change.was_fenced && change.fence && !changing.is_empty() {
+        if change.was_stopped && change.fence && !changing.is_empty() {
             return Err(ProviderError::invalid(format!(
-                "rds:ModifyDBInstance: DB instance {id} is fenced (stopped) and AWS does not modify \
-                 a stopped instance; unfence it (`fenced: false`) to change {}",
+                "rds:ModifyDBInstance: DB instance {id} in {region} is fenced (stopped) and AWS \
+                 does not modify a stopped instance; unfence it (`fenced: false`) to change {}",
                 changing.join(", ")
             )));
         }
-        if change.was_fenced && !change.fence {
+        if let (true, true, Some(g)) = (change.was_stopped, change.fence, &change.group) {
+            if !isolated_in(&live, g) {
+                return Err(ProviderError::invalid(format!(
+                    "rds:ModifyDBInstance: DB instance {id} in {region} is stopped but not in its \
+                     fence security group {g} alone (its groups: {}), and AWS does not modify a \
+                     stopped instance: it stays stopped, unisolated, until AWS starts it again \
+                     after seven days; unfence it (`fenced: false`) and fence it again to isolate \
+                     it now",
+                    live_groups(&live).join(", ")
+                )));
+            }
+        }
+        if change.was_stopped && !change.fence {
             start_instance(clients, region, id).await?;
         }
         Ok(change)
@@ -231,7 +378,16 @@ impl FenceChange {
 
     /// Whether to call `ModifyDBInstance`: not on an instance that is and stays fenced.
     fn modify(&self) -> bool {
-        !(self.was_fenced && self.fence)
+        !(self.was_stopped && self.fence)
+    }
+
+    /// The security groups a `ModifyDBInstance` of this change sets: `vpc_security_group_ids`
+    /// when given, unless the instance is to be fenced (its fence group then stands in).
+    fn groups(&self, new: &Props) -> Result<Option<Vec<String>>, ProviderError> {
+        if self.fence || !new.contains_key("vpc_security_group_ids") {
+            return Ok(None);
+        }
+        Ok(Some(crate::props::str_list(new, "vpc_security_group_ids")?))
     }
 
     /// Makes the instance's tags those of `new` (Tandem's own included), by the ARN `begin` read:
@@ -268,21 +424,34 @@ impl FenceChange {
         Ok(())
     }
 
-    /// Stops the instance when it is to be fenced, else waits until it is available.
+    /// Fences the instance when it is to be (into its fence group, then stopped: see
+    /// [`fence_instance`]), else waits until it is available. An instance unfenced without
+    /// `vpc_security_group_ids` stays in its fence group: said in the log.
     async fn finish(
         &self,
         clients: &AwsClients,
         region: &str,
         id: &str,
+        new: &Props,
     ) -> Result<DbInstance, ProviderError> {
         if self.fence {
-            if !self.was_fenced {
-                wait_available(clients, region, id).await?;
+            if self.was_stopped {
+                // Stopped, and (checked in `begin`) in its fence group alone when it has one.
+                return stop_instance(clients, region, id).await;
             }
-            stop_instance(clients, region, id).await
-        } else {
-            Ok(wait_available(clients, region, id).await?)
+            return fence_instance(clients, region, id, self.group.as_deref()).await;
         }
+        let db = wait_available(clients, region, id).await?;
+        if let Some(g) = &self.group {
+            if isolated_in(&db, g) && !new.contains_key("vpc_security_group_ids") {
+                tracing::warn!(
+                    %id, region, group = %g,
+                    "unfenced, but still in its fence security group: no `vpc_security_group_ids` \
+                     to restore, so nothing can reach it"
+                );
+            }
+        }
+        Ok(db)
     }
 }
 
@@ -358,6 +527,10 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
         .defaulted_or(last, "multi_az", db.multi_az(), false)
         .defaulted_or(last, "deletion_protection", db.deletion_protection(), false)
         .copy(last, "skip_final_snapshot")
+        .copy(last, "final_snapshot_identifier")
+        // Not a property of the instance: the group a fence moves it into.
+        .copy(last, "fence_security_group_id")
+        .opt("vpc_security_group_ids", groups_read_back(db, last))
         .user_tags(
             last,
             db.tag_list()
@@ -371,43 +544,110 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
     b
 }
 
+/// Whether a deletion takes a final snapshot, and its name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum FinalSnapshot {
+    Skip,
+    Take(String),
+}
+
+/// `t` in UTC as `yyyymmddhhmmss`: the suffix of a final snapshot named at deletion.
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The final snapshot a deletion of `id` takes, from its inputs: none with `skip_final_snapshot`
+/// (`skip_default` when absent), else `final_snapshot_identifier`, else
+/// `<id>-final-<yyyymmddhhmmss>` (UTC, now): stable inputs, a new name at each deletion. A
+/// snapshot is a manual snapshot: RDS keeps it until it is deleted.
+fn final_snapshot(
+    id: &str,
+    inputs: &Props,
+    skip_default: bool,
+) -> Result<FinalSnapshot, ProviderError> {
+    if bool_or(inputs, "skip_final_snapshot", skip_default)? {
+        return Ok(FinalSnapshot::Skip);
+    }
+    let name = match opt_str(inputs, "final_snapshot_identifier")? {
+        Some(n) => n,
+        None => format!("{id}-final-{}", utc_stamp(SystemTime::now())),
+    };
+    schema::check_snapshot_identifier(&name).map_err(|e| ProviderError::invalid(e.0))?;
+    Ok(FinalSnapshot::Take(name))
+}
+
+/// Deletes the instance (with its final snapshot, if any) and waits until it is gone.
 async fn delete_instance(
     clients: &AwsClients,
     region: &str,
     id: &str,
-    skip_final_snapshot: bool,
-    token: &str,
+    snapshot: FinalSnapshot,
 ) -> Result<(), ProviderError> {
     let rds = clients.rds(region).await;
-    let snapshot = format!(
-        "{id}-final-{}",
-        token
-            .trim_start_matches("tandem-")
-            .chars()
-            .take(12)
-            .collect::<String>()
-    );
+    // RDS API Reference, DeleteDBInstance: `FinalDBSnapshotIdentifier` is required unless
+    // `SkipFinalSnapshot` is set, and must not be sent with it.
     let res = call(clients.retry(), "rds:DeleteDBInstance", || {
-        let mut req = rds
-            .delete_db_instance()
-            .db_instance_identifier(id)
-            .skip_final_snapshot(skip_final_snapshot);
-        if !skip_final_snapshot {
-            req = req.final_db_snapshot_identifier(&snapshot);
+        let req = rds.delete_db_instance().db_instance_identifier(id);
+        match &snapshot {
+            FinalSnapshot::Skip => req.skip_final_snapshot(true),
+            FinalSnapshot::Take(name) => req
+                .skip_final_snapshot(false)
+                .final_db_snapshot_identifier(name),
         }
-        req.send()
+        .send()
     })
     .await;
     match res {
-        Ok(_) => {}
+        Ok(_) => {
+            if let FinalSnapshot::Take(name) = &snapshot {
+                tracing::info!(%id, region, snapshot = %name, "deleting with a final snapshot");
+            }
+        }
         Err(e) if e.is_not_found() => return Ok(()),
         // Already being deleted: wait for it like any other delete.
         Err(e) if e.has_code("InvalidDBInstanceState") && e.detail.contains("delet") => {}
+        Err(e) if e.has_code("DBSnapshotAlreadyExists") => {
+            return Err(ProviderError::invalid(format!(
+                "{e}: DB instance {id} in {region} was not deleted: its final snapshot's name is \
+                 taken; name another with `final_snapshot_identifier`"
+            )));
+        }
         // The local cloud answers HTTP 500 when deleting a cross-region replica, yet deletes it;
         // and a promoted replica's source may be gone. Whatever the error, gone is done.
         Err(e) => {
             if describe(clients, &rds, id).await?.is_some() {
-                return Err(e.into());
+                let hint = match &snapshot {
+                    // RDS deletes an instance in a failed state only without a final snapshot.
+                    FinalSnapshot::Take(_) if e.has_code("InvalidDBInstanceState") => {
+                        " (an instance that is failed, incompatible-restore or \
+                         incompatible-network can only be deleted with `skip_final_snapshot`)"
+                    }
+                    _ => "",
+                };
+                return Err(ProviderError::new(
+                    e.class,
+                    format!("{e}: DB instance {id} in {region}{hint}"),
+                ));
             }
         }
     }
@@ -484,13 +724,15 @@ impl DbInstanceProvider {
         DbInstanceProvider { clients }
     }
 
-    /// `ModifyDBInstance` with the new settings (the changed ones among class, storage, version).
+    /// `ModifyDBInstance` with the new settings (the changed ones among class, storage, version),
+    /// and `groups` (see [`FenceChange::groups`]) when given.
     async fn modify(
         &self,
         rds: &Client,
         id: &str,
         old: &Props,
         new: &Props,
+        groups: Option<Vec<String>>,
     ) -> Result<(), ProviderError> {
         let changed = |k: &str| old.get(k) != new.get(k);
         let class = opt_str(new, "instance_class")?;
@@ -518,6 +760,9 @@ impl DbInstanceProvider {
                 req = req
                     .set_engine_version(version.clone())
                     .allow_major_version_upgrade(false);
+            }
+            if groups.is_some() {
+                req = req.set_vpc_security_group_ids(groups.clone());
             }
             req.send()
         })
@@ -551,7 +796,7 @@ impl DbInstanceProvider {
             .defaulted(
                 last,
                 "fenced",
-                Value::Bool(is_fenced(db)),
+                Value::Bool(fence_state(db, last)),
                 Value::Bool(false),
             );
         // AWS picks a version when none is named; a named one is compared.
@@ -613,6 +858,10 @@ impl Provider for DbInstanceProvider {
         let username = opt_str(inputs, "master_username")?.unwrap_or_else(|| "tandem".into());
         let db_name = opt_str(inputs, "db_name")?;
         let deletion_protection = bool_or(inputs, "deletion_protection", false)?;
+        let groups = inputs
+            .contains_key("vpc_security_group_ids")
+            .then(|| crate::props::str_list(inputs, "vpc_security_group_ids"))
+            .transpose()?;
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(self.clients.retry(), "rds:CreateDBInstance", || {
@@ -632,6 +881,7 @@ impl Provider for DbInstanceProvider {
                 .manage_master_user_password(true)
                 .set_db_name(db_name.clone())
                 .deletion_protection(deletion_protection)
+                .set_vpc_security_group_ids(groups.clone())
                 .set_tags(Some(tag_list.clone()))
                 .send()
         })
@@ -639,7 +889,8 @@ impl Provider for DbInstanceProvider {
         created_or_own(&self.clients, ctx, &region, &id, res).await?;
         let mut db = wait_available(&self.clients, &region, &id).await?;
         if bool_or(inputs, "fenced", false)? {
-            db = stop_instance(&self.clients, &region, &id).await?;
+            let group = opt_str(inputs, "fence_security_group_id")?;
+            db = fence_instance(&self.clients, &region, &id, group.as_deref()).await?;
         }
         Ok(Self::observed(&db, inputs))
     }
@@ -675,18 +926,20 @@ impl Provider for DbInstanceProvider {
             .collect();
         let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
         if fencing.modify() {
-            self.modify(&rds, id, old, new).await?;
+            self.modify(&rds, id, old, new, fencing.groups(new)?)
+                .await?;
         }
         fencing.retag(&self.clients, &rds, ctx, old, new).await?;
-        let db = fencing.finish(&self.clients, &region, id).await?;
+        let db = fencing.finish(&self.clients, &region, id, new).await?;
         Ok(Self::observed(&db, new))
     }
 
     /// Deletes the instance, stopped (fenced) or not: RDS deletes stopped instances directly.
+    /// Unless `skip_final_snapshot`, with a final snapshot (see [`final_snapshot`]).
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = region_of(ctx)?;
-        let skip = bool_or(inputs, "skip_final_snapshot", false).unwrap_or(false);
-        delete_instance(&self.clients, &region, id, skip, &ctx.token).await
+        let snapshot = final_snapshot(id, inputs, false)?;
+        delete_instance(&self.clients, &region, id, snapshot).await
     }
 
     async fn find(
@@ -712,23 +965,51 @@ impl DbReadReplicaProvider {
         DbReadReplicaProvider { clients }
     }
 
-    /// Reads `promoted` from whether the instance still names a source: an instance that names
-    /// none has been promoted (and its `source_db_arn` is the last known one, so that a promoted
-    /// replica whose source is gone is not planned for replacement). One that still names a source
-    /// keeps the last `promoted`, because the local cloud keeps the source after a promotion; on
-    /// AWS a named source with `promoted: true` last known is a promotion still under way.
-    fn observed(db: &DbInstance, last: &Props) -> Observed {
+    /// Reads `promoted` from the cloud: an instance that names no source has been promoted (and
+    /// its `source_db_arn` is the last known one, so that a promoted replica whose source is gone
+    /// is not planned for replacement). On AWS one that still names a source is not promoted,
+    /// whatever the last inputs say (a promotion still under way included: it is complete once
+    /// the source is gone, which the promotion waits for). On an emulated cloud
+    /// ([`AwsClients::emulated`]) one that names a source keeps the last `promoted`: moto keeps
+    /// the source after a promotion, so the cloud cannot tell there, and the last inputs (what the
+    /// last promotion applied) are all there is.
+    ///
+    /// `backup_retention_period` is what the promotion applied: read from the instance once it is
+    /// promoted, the last input's before.
+    fn observed(db: &DbInstance, last: &Props, emulated: bool) -> Observed {
         let b = common_inputs(db, last);
-        let b = match db.read_replica_source_db_instance_identifier() {
-            Some(source) => b.set("source_db_arn", source).copy(last, "promoted"),
-            None => b.copy(last, "source_db_arn").set("promoted", true),
-        }
+        let (b, promoted) = match db.read_replica_source_db_instance_identifier() {
+            Some(source) if emulated => {
+                let promoted = bool_or(last, "promoted", false).unwrap_or(false);
+                (
+                    b.set("source_db_arn", source).copy(last, "promoted"),
+                    promoted,
+                )
+            }
+            Some(source) => (
+                b.set("source_db_arn", source).defaulted(
+                    last,
+                    "promoted",
+                    Value::Bool(false),
+                    Value::Bool(false),
+                ),
+                false,
+            ),
+            None => (b.copy(last, "source_db_arn").set("promoted", true), true),
+        };
+        let b = if promoted && last.contains_key("backup_retention_period") {
+            b.opt(
+                "backup_retention_period",
+                db.backup_retention_period().map(i64::from),
+            )
+        } else {
+            b.copy(last, "backup_retention_period")
+        };
         // Not returned by DescribeDBInstances: the source ARN names it.
-        .copy(last, "source_region")
-        .defaulted(
+        let b = b.copy(last, "source_region").defaulted(
             last,
             "fenced",
-            Value::Bool(is_fenced(db)),
+            Value::Bool(fence_state(db, last)),
             Value::Bool(false),
         );
         Observed {
@@ -736,6 +1017,34 @@ impl DbReadReplicaProvider {
             inputs: b.build(),
             outputs: outputs(db),
         }
+    }
+
+    /// The final snapshot of a deletion: none for an instance that is still a read replica (RDS API
+    /// Reference, DeleteDBInstance: `FinalDBSnapshotIdentifier` cannot be given when deleting a
+    /// read replica, and `SkipFinalSnapshot` must be set), else as for `rds:DbInstance` (see
+    /// [`final_snapshot`]): a promoted replica is a writer, or a former one. Whether it is still
+    /// a replica is read from the cloud (it names a source); on an emulated cloud, which keeps the
+    /// source after a promotion, from the last `promoted` input instead.
+    async fn final_snapshot_of(
+        &self,
+        region: &str,
+        id: &str,
+        inputs: &Props,
+    ) -> Result<FinalSnapshot, ProviderError> {
+        let rds = self.clients.rds(region).await;
+        let Some(db) = describe(&self.clients, &rds, id).await? else {
+            return Ok(FinalSnapshot::Skip);
+        };
+        let replica = match db.read_replica_source_db_instance_identifier() {
+            None => false,
+            Some(_) if self.clients.emulated() => !bool_or(inputs, "promoted", false)?,
+            Some(_) => true,
+        };
+        if replica {
+            tracing::debug!(%id, region, "a read replica is deleted without a final snapshot");
+            return Ok(FinalSnapshot::Skip);
+        }
+        final_snapshot(id, inputs, false)
     }
 }
 
@@ -813,6 +1122,11 @@ impl Provider for DbReadReplicaProvider {
         let class = req_str(inputs, "instance_class")?;
         let multi_az = bool_or(inputs, "multi_az", false)?;
         let deletion_protection = bool_or(inputs, "deletion_protection", false)?;
+        let groups = inputs
+            .contains_key("vpc_security_group_ids")
+            .then(|| crate::props::str_list(inputs, "vpc_security_group_ids"))
+            .transpose()?;
+        let retention = opt_i32(inputs, "backup_retention_period")?;
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(
@@ -828,6 +1142,7 @@ impl Provider for DbReadReplicaProvider {
                     .publicly_accessible(false)
                     .multi_az(multi_az)
                     .deletion_protection(deletion_protection)
+                    .set_vpc_security_group_ids(groups.clone())
                     .set_tags(Some(tag_list.clone()))
                     .send()
             },
@@ -836,12 +1151,13 @@ impl Provider for DbReadReplicaProvider {
         created_or_own(&self.clients, ctx, &region, &id, res).await?;
         let mut db = wait_available(&self.clients, &region, &id).await?;
         if bool_or(inputs, "promoted", false)? {
-            db = promote(&self.clients, &region, &id).await?;
+            db = promote(&self.clients, &region, &id, retention).await?;
             if bool_or(inputs, "fenced", false)? {
-                db = stop_instance(&self.clients, &region, &id).await?;
+                let group = opt_str(inputs, "fence_security_group_id")?;
+                db = fence_instance(&self.clients, &region, &id, group.as_deref()).await?;
             }
         }
-        Ok(Self::observed(&db, inputs))
+        Ok(Self::observed(&db, inputs, self.clients.emulated()))
     }
 
     async fn read(
@@ -853,7 +1169,7 @@ impl Provider for DbReadReplicaProvider {
         let region = region_of(ctx)?;
         Ok(read_instance(&self.clients, &region, id)
             .await?
-            .map(|db| Self::observed(&db, inputs)))
+            .map(|db| Self::observed(&db, inputs, self.clients.emulated())))
     }
 
     /// Modifies in place; `promoted` false→true promotes the replica first (and waits for
@@ -885,13 +1201,17 @@ impl Provider for DbReadReplicaProvider {
             )));
         }
         if promoted && !was_promoted {
-            promote(&self.clients, &region, id).await?;
+            let retention = opt_i32(new, "backup_retention_period")?;
+            promote(&self.clients, &region, id, retention).await?;
         }
         let rds = self.clients.rds(&region).await;
         let changed = |k: &str| old.get(k) != new.get(k);
+        // The retention is the promotion's until then; a promoted instance's is modified.
+        let retention_changed = was_promoted && changed("backup_retention_period");
         let changing: Vec<&str> = ["instance_class", "multi_az", "deletion_protection"]
             .into_iter()
             .filter(|k| changed(k))
+            .chain(retention_changed.then_some("backup_retention_period"))
             .collect();
         let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
         if fencing.modify() {
@@ -899,6 +1219,12 @@ impl Provider for DbReadReplicaProvider {
             let class_changed = changed("instance_class");
             let multi_az = bool_or(new, "multi_az", false)?;
             let deletion_protection = bool_or(new, "deletion_protection", false)?;
+            let retention = if retention_changed {
+                opt_i32(new, "backup_retention_period")?
+            } else {
+                None
+            };
+            let groups = fencing.groups(new)?;
             call(self.clients.retry(), "rds:ModifyDBInstance", || {
                 let mut req = rds
                     .modify_db_instance()
@@ -906,7 +1232,9 @@ impl Provider for DbReadReplicaProvider {
                     .apply_immediately(true)
                     .publicly_accessible(false)
                     .multi_az(multi_az)
-                    .deletion_protection(deletion_protection);
+                    .deletion_protection(deletion_protection)
+                    .set_backup_retention_period(retention)
+                    .set_vpc_security_group_ids(groups.clone());
                 if class_changed {
                     req = req.set_db_instance_class(class.clone());
                 }
@@ -915,15 +1243,16 @@ impl Provider for DbReadReplicaProvider {
             .await?;
         }
         fencing.retag(&self.clients, &rds, ctx, old, new).await?;
-        let db = fencing.finish(&self.clients, &region, id).await?;
-        Ok(Self::observed(&db, new))
+        let db = fencing.finish(&self.clients, &region, id, new).await?;
+        Ok(Self::observed(&db, new, self.clients.emulated()))
     }
 
+    /// Deletes the instance; with a final snapshot once it is promoted, unless
+    /// `skip_final_snapshot` (see [`final_snapshot_of`](Self::final_snapshot_of)).
     async fn delete(&self, ctx: &OpContext, id: &str, inputs: &Props) -> Result<(), ProviderError> {
         let region = region_of(ctx)?;
-        // A replica has no final snapshot of its own by default: its source holds the data.
-        let skip = bool_or(inputs, "skip_final_snapshot", true).unwrap_or(true);
-        delete_instance(&self.clients, &region, id, skip, &ctx.token).await
+        let snapshot = self.final_snapshot_of(&region, id, inputs).await?;
+        delete_instance(&self.clients, &region, id, snapshot).await
     }
 
     async fn find(
@@ -935,36 +1264,65 @@ impl Provider for DbReadReplicaProvider {
         let id = req_str(inputs, "identifier")?;
         Ok(find_instance(&self.clients, ctx, &region, &id)
             .await?
-            .map(|db| Self::observed(&db, inputs)))
+            .map(|db| Self::observed(&db, inputs, self.clients.emulated())))
     }
 }
 
-/// [`promote_read_replica`] as a provider step.
+/// [`promote_read_replica_with_retention`] as a provider step.
 async fn promote(
     clients: &AwsClients,
     region: &str,
     id: &str,
+    backup_retention_period: Option<i32>,
 ) -> Result<DbInstance, ProviderError> {
-    promote_read_replica(clients, region, id)
+    promote_read_replica_with_retention(clients, region, id, backup_retention_period)
         .await
         .map_err(|e| ProviderError::new(e.class(), e.to_string()))
 }
 
-/// Promotes the read replica `id` in `region` to a standalone instance, and waits until it is
-/// `available`. Failover may call this directly; `rds:DbReadReplica`'s `promoted: true` calls it
-/// as a planned change.
+/// Promotes the read replica `id` in `region` to a standalone instance, and waits until it is a
+/// writer (see [`promote_read_replica_with_retention`], which this is with AWS's default backup
+/// retention on promotion, one day). Failover may call this directly; `rds:DbReadReplica`'s
+/// `promoted: true` calls it as a planned change.
 ///
 /// # Errors
-/// A [`AwsError::Call`] naming `rds:PromoteReadReplica` when RDS refuses (for example while the
-/// replica is `backing-up`, which is retryable) or the wait times out.
+/// As [`promote_read_replica_with_retention`].
 pub async fn promote_read_replica(
     clients: &AwsClients,
     region: &str,
     id: &str,
 ) -> Result<DbInstance, AwsError> {
+    promote_read_replica_with_retention(clients, region, id, None).await
+}
+
+/// Promotes the read replica `id` with RDS `PromoteReadReplica` in `region` (the replica's), with
+/// `BackupRetentionPeriod` = `backup_retention_period` days when given (RDS API Reference,
+/// PromoteReadReplica: 0 to 35, default 1; a writer needs backups for a replica of its own), and
+/// waits (bounded by [`WaitPolicy::rds_timeout`](crate::WaitPolicy)) until
+/// `DescribeDBInstances` shows it `available` and naming no
+/// `ReadReplicaSourceDBInstanceIdentifier`: on AWS the source is named until the promotion is
+/// complete, and `available` alone may be seen before the promotion's reboot.
+///
+/// On an emulated cloud ([`AwsClients::emulated`]) only `available` is waited for: moto keeps the
+/// source after a promotion, so that it no longer replicates cannot be verified there (said in
+/// the debug log). A retried promotion of an instance already standalone carries on to the wait.
+///
+/// # Errors
+/// An [`AwsError::Call`] naming `rds:PromoteReadReplica` (or the wait's `rds:DescribeDBInstances`),
+/// the instance and the region, when RDS refuses (for example while the replica is `backing-up`,
+/// which is retryable), the instance fails, or the wait times out.
+pub async fn promote_read_replica_with_retention(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    backup_retention_period: Option<i32>,
+) -> Result<DbInstance, AwsError> {
     let rds = clients.rds(region).await;
     let res = call(clients.retry(), "rds:PromoteReadReplica", || {
-        rds.promote_read_replica().db_instance_identifier(id).send()
+        rds.promote_read_replica()
+            .db_instance_identifier(id)
+            .set_backup_retention_period(backup_retention_period)
+            .send()
     })
     .await;
     match res {
@@ -972,23 +1330,119 @@ pub async fn promote_read_replica(
         // Already standalone (a retried promotion): carry on to the wait.
         Err(e)
             if e.has_code("InvalidDBInstanceState") && e.detail.contains("not a read replica") => {}
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(about(e, format!("DB instance {id} in {region}")).into()),
     }
-    Ok(wait_available(clients, region, id).await?)
+    wait_writer(clients, region, id)
+        .await
+        .map_err(|e| about(e, format!("promotion of DB instance {id} in {region}")).into())
+}
+
+/// Waits until the instance is `available` and names no replication source (on an emulated cloud,
+/// until it is `available`: see [`promote_read_replica_with_retention`]).
+async fn wait_writer(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbInstance, CallError> {
+    let emulated = clients.emulated();
+    let rds = clients.rds(region).await;
+    let w = clients.wait();
+    wait::until(
+        "rds:DescribeDBInstances",
+        &format!("DB instance {id} to be a standalone writer"),
+        w,
+        w.rds_timeout,
+        || async {
+            let Some(db) = describe(clients, &rds, id).await? else {
+                return Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::NotFound,
+                    format!("DB instance {id} does not exist"),
+                ));
+            };
+            let status = db.db_instance_status().unwrap_or("unknown").to_string();
+            if FAILED_STATES.contains(&status.as_str()) {
+                return Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::Other,
+                    format!("DB instance {id} is in state {status:?} and will not become a writer"),
+                ));
+            }
+            let source = db.read_replica_source_db_instance_identifier();
+            match source {
+                _ if status != "available" => Ok(Check::Pending(status)),
+                None => Ok(Check::Done(db)),
+                Some(src) if emulated => {
+                    tracing::debug!(
+                        %id, region, source = %src,
+                        "promoted; the emulator keeps ReadReplicaSourceDBInstanceIdentifier after \
+                         a promotion, so that it no longer replicates could not be verified"
+                    );
+                    Ok(Check::Done(db))
+                }
+                Some(src) => Ok(Check::Pending(format!(
+                    "{status}, still replicating from {src}"
+                ))),
+            }
+        },
+    )
+    .await
 }
 
 /// The latest `ReplicaLag` (seconds) CloudWatch has for `id` in the last ten minutes; `None` when
-/// there is no datapoint (RDS publishes -1 when replication is broken).
+/// there is no datapoint. `-1` (RDS's "not replicating") is returned as is. The same reading as
+/// [`replica_lag_sample`] at the current time, without the datapoint's timestamp.
 pub async fn replica_lag_seconds(
     clients: &AwsClients,
     region: &str,
     id: &str,
 ) -> Result<Option<f64>, AwsError> {
+    Ok(replica_lag_sample(clients, region, id, SystemTime::now())
+        .await?
+        .map(|s| s.seconds))
+}
+
+/// How far back [`replica_lag_sample`] looks for a datapoint: RDS publishes `ReplicaLag` every
+/// minute, so an older one says the metric stopped, not what the lag is.
+pub const LAG_WINDOW: Duration = Duration::from_secs(600);
+
+/// One `ReplicaLag` datapoint: the lag in seconds and when CloudWatch has it measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LagSample {
+    /// Seconds behind the source; `-1.0` is RDS's "not replicating" (replication broken or
+    /// stopped), returned as is.
+    pub seconds: f64,
+    /// The datapoint's timestamp (the start of its one-minute period), so that the caller can
+    /// say how old the reading is.
+    pub at: SystemTime,
+}
+
+/// The last CloudWatch `AWS/RDS` `ReplicaLag` datapoint of DB instance `id` at or before `at`, and
+/// no older than [`LAG_WINDOW`] (ten minutes) before it; `None` when there is none.
+///
+/// Calls CloudWatch `GetMetricStatistics` in `region` (the replica's region: RDS publishes a
+/// replica's lag where the replica lives) for dimension `DBInstanceIdentifier = id`, statistic
+/// `Maximum`, period 60 s, from `at - 10 min` to `at + 1 s` (CloudWatch API Reference,
+/// GetMetricStatistics: `EndTime` is exclusive, so a datapoint stamped exactly `at` counts).
+/// `seconds` is `-1.0` when RDS says the replica is not replicating: returned as is, never
+/// mistaken for "no lag".
+///
+/// moto publishes no `ReplicaLag` of its own: against the local cloud only datapoints put with
+/// `PutMetricData` are found (which is how the tests check which one is picked).
+///
+/// # Errors
+/// [`AwsError::Call`] naming `cloudwatch:GetMetricStatistics`, the instance and the region when
+/// CloudWatch fails.
+pub async fn replica_lag_sample(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    at: SystemTime,
+) -> Result<Option<LagSample>, AwsError> {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::{Dimension, Statistic};
     let cw = clients.cloudwatch(region).await;
-    let now = SystemTime::now();
-    let start = now - Duration::from_secs(600);
+    let start = at.checked_sub(LAG_WINDOW).unwrap_or(SystemTime::UNIX_EPOCH);
     let out = call(clients.retry(), "cloudwatch:GetMetricStatistics", || {
         cw.get_metric_statistics()
             .namespace("AWS/RDS")
@@ -1000,16 +1454,271 @@ pub async fn replica_lag_seconds(
                     .build(),
             )
             .start_time(DateTime::from(start))
-            .end_time(DateTime::from(now + Duration::from_secs(60)))
+            .end_time(DateTime::from(at + Duration::from_secs(1)))
             .period(60)
             .statistics(Statistic::Maximum)
             .send()
     })
-    .await?;
+    .await
+    .map_err(|e| about(e, format!("ReplicaLag of DB instance {id} in {region}")))?;
     let latest = out
         .datapoints()
         .iter()
-        .filter(|d| d.maximum().is_some())
-        .max_by_key(|d| d.timestamp().map(|t| (t.secs(), t.subsec_nanos())));
-    Ok(latest.and_then(|d| d.maximum()))
+        .filter_map(|d| {
+            let when = SystemTime::try_from(*d.timestamp()?).ok()?;
+            Some((when, d.maximum()?))
+        })
+        .filter(|(when, _)| *when <= at && *when >= start)
+        .max_by_key(|(when, _)| *when);
+    Ok(latest.map(|(at, seconds)| LagSample { seconds, at }))
+}
+
+/// `e` with what it was about (the resource and its region) in front of its detail.
+fn about(e: CallError, what: String) -> CallError {
+    CallError {
+        detail: format!("{what}: {}", e.detail),
+        ..e
+    }
+}
+
+/// What RDS says a DB instance is now: see [`database_role`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbRoleReading {
+    /// `DBInstanceStatus` (`available`, `stopped`, `modifying`, ...); empty when the instance is
+    /// [`DbRole::Missing`].
+    pub status: String,
+    pub role: DbRole,
+}
+
+/// The replication role of a DB instance, as read from `DescribeDBInstances`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DbRole {
+    /// No instance of that identifier in that region (or it is being deleted and already gone).
+    Missing,
+    /// A standalone instance: it names no replication source, so it takes writes when available.
+    Writer,
+    /// A read replica of `source` (`ReadReplicaSourceDBInstanceIdentifier`: an identifier, or an
+    /// ARN for a cross-region source). On AWS an instance whose promotion is under way still
+    /// names its source until the promotion completes.
+    Replica { source: String },
+    /// The cloud cannot tell; `why` says why (an emulator).
+    NotVerifiable { why: String },
+}
+
+/// Reads DB instance `id`'s status and replication role with RDS `DescribeDBInstances` in
+/// `region`.
+///
+/// On AWS an instance that names `ReadReplicaSourceDBInstanceIdentifier` is a
+/// [`Replica`](DbRole::Replica), one that names none a [`Writer`](DbRole::Writer) (RDS API
+/// Reference, DBInstance: the field is set only on a read replica). On an emulated cloud
+/// ([`AwsClients::emulated`]) an instance that names a source is
+/// [`NotVerifiable`](DbRole::NotVerifiable): moto keeps the field after `PromoteReadReplica`, so
+/// a promoted writer and a replica look alike there; one that names none is a writer there too.
+/// An instance that does not exist is [`Missing`](DbRole::Missing), not an error.
+///
+/// # Errors
+/// [`AwsError::Call`] naming `rds:DescribeDBInstances`, the instance and the region when RDS
+/// fails (unreachable, access denied, ...).
+pub async fn database_role(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+) -> Result<DbRoleReading, AwsError> {
+    let rds = clients.rds(region).await;
+    let db = describe(clients, &rds, id)
+        .await
+        .map_err(|e| about(e, format!("DB instance {id} in {region}")))?;
+    let Some(db) = db else {
+        return Ok(DbRoleReading {
+            status: String::new(),
+            role: DbRole::Missing,
+        });
+    };
+    Ok(DbRoleReading {
+        status: db.db_instance_status().unwrap_or_default().to_string(),
+        role: role_of(&db, clients.emulated(), id, region),
+    })
+}
+
+/// The role of an instance as [`database_role`] reads it.
+fn role_of(db: &DbInstance, emulated: bool, id: &str, region: &str) -> DbRole {
+    match db.read_replica_source_db_instance_identifier() {
+        Some(source) if emulated => DbRole::NotVerifiable {
+            why: format!(
+                "DB instance {id} in {region} names the replication source {source}, but the \
+                 emulator keeps ReadReplicaSourceDBInstanceIdentifier after a promotion: whether \
+                 it still replicates is not verifiable here"
+            ),
+        },
+        Some(source) => DbRole::Replica {
+            source: source.to_string(),
+        },
+        None => DbRole::Writer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_rds::types::VpcSecurityGroupMembership;
+
+    #[test]
+    fn final_snapshot_suffix_is_utc_to_the_second() {
+        let at = |secs: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(utc_stamp(at(0)), "19700101000000");
+        // 2000-02-29T23:59:59Z: a leap day of a century leap year.
+        assert_eq!(utc_stamp(at(951_868_799)), "20000229235959");
+        // 2026-12-02T05:45:01Z.
+        assert_eq!(utc_stamp(at(1_796_190_301)), "20261202054501");
+    }
+
+    #[test]
+    fn final_snapshot_follows_the_inputs() {
+        let mut inputs = Props::new();
+        let Ok(FinalSnapshot::Take(name)) = final_snapshot("app-db", &inputs, false) else {
+            panic!("a snapshot by default");
+        };
+        assert!(
+            name.starts_with("app-db-final-") && name.len() == 27,
+            "{name}"
+        );
+        assert_eq!(
+            final_snapshot("app-db", &inputs, true),
+            Ok(FinalSnapshot::Skip)
+        );
+        inputs.insert("final_snapshot_identifier".into(), Value::str("last-one"));
+        assert_eq!(
+            final_snapshot("app-db", &inputs, false),
+            Ok(FinalSnapshot::Take("last-one".into()))
+        );
+        inputs.insert("skip_final_snapshot".into(), Value::Bool(true));
+        assert_eq!(
+            final_snapshot("app-db", &inputs, false),
+            Ok(FinalSnapshot::Skip)
+        );
+    }
+
+    fn instance(status: &str, groups: &[(&str, &str)]) -> DbInstance {
+        let mut b = DbInstance::builder().db_instance_status(status);
+        for (id, st) in groups {
+            b = b.vpc_security_groups(
+                VpcSecurityGroupMembership::builder()
+                    .vpc_security_group_id(*id)
+                    .status(*st)
+                    .build(),
+            );
+        }
+        b.build()
+    }
+
+    #[test]
+    fn a_named_source_is_a_replica_on_aws_and_not_verifiable_on_an_emulator() {
+        let source = "arn:aws:rds:us-east-1:123456789012:db:app";
+        let replica = DbInstance::builder()
+            .db_instance_status("available")
+            .read_replica_source_db_instance_identifier(source)
+            .build();
+        assert_eq!(
+            role_of(&replica, false, "r", "us-west-2"),
+            DbRole::Replica {
+                source: source.into()
+            }
+        );
+        let DbRole::NotVerifiable { why } = role_of(&replica, true, "r", "us-west-2") else {
+            panic!("an emulator cannot tell");
+        };
+        assert!(
+            why.contains("r in us-west-2") && why.contains("emulator"),
+            "{why}"
+        );
+        let writer = instance("available", &[]);
+        assert_eq!(role_of(&writer, false, "w", "us-east-1"), DbRole::Writer);
+        assert_eq!(role_of(&writer, true, "w", "us-east-1"), DbRole::Writer);
+    }
+
+    #[test]
+    fn promoted_is_read_from_the_cloud_on_aws() {
+        let source = "arn:aws:rds:us-east-1:123456789012:db:app";
+        let still_replica = DbInstance::builder()
+            .db_instance_identifier("r")
+            .db_instance_status("available")
+            .read_replica_source_db_instance_identifier(source)
+            .build();
+        let mut last = Props::new();
+        last.insert("promoted".into(), Value::Bool(true));
+        last.insert("backup_retention_period".into(), Value::Int(7));
+        // AWS: still replicating, whatever the last inputs say.
+        let aws = DbReadReplicaProvider::observed(&still_replica, &last, false);
+        assert_eq!(aws.inputs.get("promoted"), Some(&Value::Bool(false)));
+        assert_eq!(
+            aws.inputs.get("backup_retention_period"),
+            Some(&Value::Int(7))
+        );
+        // An emulator keeps the source after a promotion: the last inputs are all there is.
+        let emulated = DbReadReplicaProvider::observed(&still_replica, &last, true);
+        assert_eq!(emulated.inputs.get("promoted"), Some(&Value::Bool(true)));
+        // No source named: promoted, and the retention is the instance's.
+        let writer = DbInstance::builder()
+            .db_instance_identifier("r")
+            .db_instance_status("available")
+            .backup_retention_period(1)
+            .build();
+        let read = DbReadReplicaProvider::observed(&writer, &last, false);
+        assert_eq!(read.inputs.get("promoted"), Some(&Value::Bool(true)));
+        assert_eq!(
+            read.inputs.get("backup_retention_period"),
+            Some(&Value::Int(1)),
+            "drift: the promotion applied AWS's default"
+        );
+    }
+
+    #[test]
+    fn fenced_means_stopped_and_alone_in_the_fence_group() {
+        let mut last = Props::new();
+        assert!(fence_state(
+            &instance("stopped", &[("sg-app", "active")]),
+            &last
+        ));
+        assert!(!fence_state(&instance("available", &[]), &last));
+        last.insert("fence_security_group_id".into(), Value::str("sg-fence"));
+        assert!(fence_state(
+            &instance("stopped", &[("sg-fence", "active"), ("sg-app", "removing")]),
+            &last
+        ));
+        assert!(fence_state(
+            &instance("stopping", &[("sg-fence", "adding")]),
+            &last
+        ));
+        // Restarted by AWS after seven days: drift.
+        assert!(!fence_state(
+            &instance("available", &[("sg-fence", "active")]),
+            &last
+        ));
+        // Stopped, but reachable through another group.
+        assert!(!fence_state(
+            &instance("stopped", &[("sg-fence", "active"), ("sg-app", "active")]),
+            &last
+        ));
+        assert!(!fence_state(
+            &instance("stopped", &[("sg-app", "active")]),
+            &last
+        ));
+    }
+
+    #[test]
+    fn security_groups_read_back_in_the_inputs_order_and_not_while_fenced() {
+        let mut last = Props::new();
+        let db = instance("available", &[("sg-b", "active"), ("sg-a", "active")]);
+        assert_eq!(groups_read_back(&db, &last), None);
+        let declared = Value::List(vec![Value::str("sg-a"), Value::str("sg-b")]);
+        last.insert("vpc_security_group_ids".into(), declared.clone());
+        assert_eq!(groups_read_back(&db, &last), Some(declared.clone()));
+        let moved = instance("available", &[("sg-c", "active")]);
+        assert_eq!(
+            groups_read_back(&moved, &last),
+            Some(Value::List(vec![Value::str("sg-c")]))
+        );
+        last.insert("fenced".into(), Value::Bool(true));
+        assert_eq!(groups_read_back(&moved, &last), Some(declared));
+    }
 }

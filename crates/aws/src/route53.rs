@@ -1,6 +1,7 @@
 //! `route53:HostedZone`, `route53:HealthCheck` and `route53:RecordSet`. Route 53 is global: these
 //! resources are addressed in `global` and every call goes to the us-east-1 control plane.
-//! Outside the trait, [`health_check_status`] reads what Route 53's checkers say of a check.
+//! Outside the trait, [`health_check_status`] reads what Route 53's checkers say of a check, and
+//! [`failover_records`] the failover records of a name as the control plane holds them.
 
 use std::collections::BTreeMap;
 
@@ -1006,6 +1007,117 @@ impl Provider for RecordSetProvider {
     ) -> Result<Option<Observed>, ProviderError> {
         self.read_observed(inputs).await
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failover records as Route 53 holds them (outside the Provider trait)
+
+pub use tandem_schema::route53::Failover;
+
+/// One failover record of a name, as Route 53's `ListResourceRecordSets` gives it: see
+/// [`failover_records`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailoverRecordReading {
+    /// The record's `SetIdentifier` (unique among the records of its name and type).
+    pub set_identifier: String,
+    /// `Failover`: [`Failover::Primary`] or [`Failover::Secondary`].
+    pub role: Failover,
+    /// The record type (`A`, `AAAA`, ...).
+    pub record_type: String,
+    /// The alias target's DNS name (a load balancer's), as Route 53 stores it; `None` for a record
+    /// with values instead of an alias.
+    pub alias_dns_name: Option<String>,
+    /// The health check Route 53 evaluates for this record, if any.
+    pub health_check_id: Option<String>,
+    /// The alias target's `EvaluateTargetHealth`; `false` for a record that is not an alias.
+    pub evaluate_target_health: bool,
+}
+
+/// The failover records of `name` in hosted zone `zone_id`: every record of that name (compared
+/// without case and with or without the trailing dot) that has a `Failover` value, of any type,
+/// in Route 53's order.
+///
+/// Calls Route 53 `ListResourceRecordSets` (the control plane, in us-east-1), starting at `name`
+/// and following `NextRecordName`/`NextRecordType`/`NextRecordIdentifier` while the answer is
+/// truncated and still holds records of that name. A record without a `SetIdentifier`, or whose
+/// `Failover` value this SDK does not know, is not a failover record and is left out. What the
+/// control plane holds is not what resolvers are answered: that is the data plane's, see
+/// [`crate::dns`]. moto stores and lists failover records faithfully (its `DELETE` is broader
+/// than AWS's, which this read does not use).
+///
+/// # Errors
+/// [`AwsError::Call`] naming `route53:ListResourceRecordSets`, the zone and the name when Route 53
+/// fails, including a zone that does not exist (`NoSuchHostedZone`: not an empty answer).
+pub async fn failover_records(
+    clients: &AwsClients,
+    zone_id: &str,
+    name: &str,
+) -> Result<Vec<FailoverRecordReading>, AwsError> {
+    let zone = strip_zone_prefix(zone_id).to_string();
+    let want = fqdn(name);
+    let context = |e: CallError| CallError {
+        detail: format!(
+            "failover records of {} in hosted zone {zone}: {}",
+            normalize_domain(name),
+            e.detail
+        ),
+        ..e
+    };
+    let r53 = clients.route53().await;
+    let mut start_name = Some(want.clone());
+    let mut start_type: Option<RrType> = None;
+    let mut start_id: Option<String> = None;
+    let mut found = Vec::new();
+    let mut seen_name = false;
+    loop {
+        let out = call(clients.retry(), "route53:ListResourceRecordSets", || {
+            r53.list_resource_record_sets()
+                .hosted_zone_id(&zone)
+                .set_start_record_name(start_name.clone())
+                .set_start_record_type(start_type.clone())
+                .set_start_record_identifier(start_id.clone())
+                .send()
+        })
+        .await
+        .map_err(context)?;
+        let mut past = false;
+        for r in out.resource_record_sets() {
+            if !same_dns_name(r.name(), &want) {
+                // Records of one name are listed together: once seen, another name ends them.
+                past |= seen_name;
+                continue;
+            }
+            seen_name = true;
+            let (Some(sid), Some(role)) = (r.set_identifier(), r.failover()) else {
+                continue;
+            };
+            let role = match role {
+                ResourceRecordSetFailover::Primary => Failover::Primary,
+                ResourceRecordSetFailover::Secondary => Failover::Secondary,
+                _ => continue,
+            };
+            found.push(FailoverRecordReading {
+                set_identifier: sid.to_string(),
+                role,
+                record_type: r.r#type().as_str().to_string(),
+                alias_dns_name: r.alias_target().map(|a| a.dns_name().to_string()),
+                health_check_id: r.health_check_id().map(str::to_string),
+                evaluate_target_health: r
+                    .alias_target()
+                    .is_some_and(|a| a.evaluate_target_health()),
+            });
+        }
+        if past || !out.is_truncated() {
+            break;
+        }
+        start_name = out.next_record_name().map(str::to_string);
+        start_type = out.next_record_type().cloned();
+        start_id = out.next_record_identifier().map(str::to_string);
+        if start_name.is_none() {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::gateway::{Gateway, GatewayConfig, HEALTH_PATH};
-use crate::process::{self, alive, http_status, runs, spawn_detached};
+use crate::gateway::{CAPACITY_TIMEOUT, Gateway, GatewayConfig, HEALTH_PATH, HEALTH_UNKNOWN};
+use crate::process::{self, alive, http_answer, http_status, runs, spawn_detached};
 
 /// The record's file name inside the state directory.
 pub const RECORD_FILE: &str = "local-cloud.json";
@@ -30,6 +30,11 @@ const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
 const GATEWAY_START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A region's health endpoint may take [`CAPACITY_TIMEOUT`] to ask moto; then it says why.
+const HEALTH_PROBE_TIMEOUT: Duration = CAPACITY_TIMEOUT.saturating_add(Duration::from_millis(500));
+/// How long `up` waits for the regions' health endpoints to get an answer from a new moto (its
+/// first Auto Scaling request loads code for seconds; the gateway asks at once when it starts).
+const HEALTH_SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the local cloud listens. Port 0 picks a free port at `up` (then recorded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +172,9 @@ pub struct EndpointStatus {
     pub health_url: Option<String>,
     /// Regions: the health endpoint answers 200. Global: it answers at all.
     pub answers: bool,
+    /// Regions: what the health endpoint said when it answered but not 200 (the first line of its
+    /// body, e.g. `no capacity: no Auto Scaling group in us-east-1`).
+    pub detail: Option<String>,
 }
 
 /// What `up` and `status` report.
@@ -213,10 +221,11 @@ impl fmt::Display for LocalCloudStatus {
             )?;
         }
         for endpoint in self.global.iter().chain(&self.regions) {
-            let verdict = match (&endpoint.health_url, endpoint.answers) {
-                (Some(_), true) => "healthy",
-                (Some(_), false) => "unhealthy",
-                (None, answers) => yes_no(answers),
+            let verdict = match (&endpoint.health_url, endpoint.answers, &endpoint.detail) {
+                (Some(_), true, _) => "healthy".to_owned(),
+                (Some(_), false, Some(detail)) => format!("unhealthy: {detail}"),
+                (Some(_), false, None) => "unhealthy".to_owned(),
+                (None, answers, _) => yes_no(answers).to_owned(),
             };
             writeln!(
                 f,
@@ -483,6 +492,7 @@ impl LocalCloud {
             let _ = self.stop_record(&record);
             return Err(err);
         }
+        settle_health(&record, report);
         let mut status = self.status_of(&record);
         status.notes.push("started".into());
         Ok(status)
@@ -670,18 +680,33 @@ impl LocalCloud {
             port: record.global_port,
             health_url: None,
             answers: gateway.alive && http_status(record.global_port, "/", PROBE_TIMEOUT).is_some(),
+            detail: None,
         };
         let regions = record
             .regions
             .iter()
             .zip(&record.region_ports)
-            .map(|(region, port)| EndpointStatus {
-                name: region.clone(),
-                endpoint: format!("http://127.0.0.1:{port}"),
-                port: *port,
-                health_url: Some(format!("http://127.0.0.1:{port}{HEALTH_PATH}")),
-                answers: gateway.alive
-                    && http_status(*port, HEALTH_PATH, PROBE_TIMEOUT) == Some(200),
+            .map(|(region, port)| {
+                let answer = gateway
+                    .alive
+                    .then(|| http_answer(*port, HEALTH_PATH, HEALTH_PROBE_TIMEOUT))
+                    .flatten();
+                EndpointStatus {
+                    name: region.clone(),
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    port: *port,
+                    health_url: Some(format!("http://127.0.0.1:{port}{HEALTH_PATH}")),
+                    answers: answer.as_ref().is_some_and(|(status, _)| *status == 200),
+                    detail: answer
+                        .filter(|(status, _)| *status != 200)
+                        .map(|(status, line)| {
+                            if line.is_empty() {
+                                format!("HTTP {status}")
+                            } else {
+                                line
+                            }
+                        }),
+                }
             })
             .collect();
         LocalCloudStatus {
@@ -706,6 +731,29 @@ impl LocalCloud {
         std::fs::write(&temporary, json).map_err(|source| Error::io(&temporary, source))?;
         // A rename is atomic: the gateway daemon never reads half a record.
         std::fs::rename(&temporary, &path).map_err(|source| Error::io(&path, source))
+    }
+}
+
+/// Waits, within [`HEALTH_SETTLE_TIMEOUT`], until no region's health endpoint says its health is
+/// unknown (moto still loading), so that the status `up` reports says what the regions have.
+fn settle_health(record: &LocalCloudRecord, report: &mut dyn FnMut(&str)) {
+    let deadline = Instant::now() + HEALTH_SETTLE_TIMEOUT;
+    let mut told = false;
+    for port in &record.region_ports {
+        loop {
+            let unknown = http_answer(*port, HEALTH_PATH, HEALTH_PROBE_TIMEOUT)
+                .is_some_and(|(_, line)| line.starts_with(HEALTH_UNKNOWN));
+            if !unknown || Instant::now() >= deadline {
+                break;
+            }
+            if !told {
+                report(
+                    "waiting for moto's first Auto Scaling answer (the health endpoints need it)",
+                );
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 

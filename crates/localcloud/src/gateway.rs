@@ -1,7 +1,8 @@
 //! The region gateway: a fault-injecting reverse proxy in front of one moto server.
 //!
 //! Listeners, all on 127.0.0.1:
-//! - one per region: that region's APIs, and its application health endpoint [`HEALTH_PATH`];
+//! - one per region: that region's APIs, and its application health endpoint [`HEALTH_PATH`]
+//!   (200 while the region has capacity, see there);
 //! - one for the global services (Route 53, IAM, STS), which obey the faults of [`GLOBAL`] and of
 //!   `us-east-1`, where their control planes live;
 //! - one control listener with the JSON control API (see [`crate::GatewayControl`]).
@@ -26,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::capacity::{Capacity, region_capacity};
 use crate::error::{Error, Result};
 use crate::fault::{
     BlackholeMode, CONTROL_PLANE_REGION, Fault, FaultBook, GLOBAL, Outcome, entropy_seed,
@@ -33,8 +35,28 @@ use crate::fault::{
 use crate::http1::{Connection, ReadError, Request, Response};
 use crate::protocol::{credential_scope, error_shape, internal_error, throttling};
 
-/// The path of each region's simulated application health endpoint (`GET` answers 200 `ok`).
+/// The path of each region's simulated application health endpoint.
+///
+/// `GET` (or bodiless `HEAD`) answers 200 `ok` while the region has capacity: at least one of its
+/// Auto Scaling groups has a desired capacity above 0, as moto says at the time of the request (as
+/// on AWS, where a load balancer without targets is unhealthy to Route 53). Otherwise 503 with the
+/// reason: `no capacity: no Auto Scaling group in REGION`, `no capacity: every Auto Scaling group
+/// in REGION has desired capacity 0 (N groups)`, or `health unknown: ...` when moto cannot be
+/// read within [`CAPACITY_TIMEOUT`] (never 200 by default). The region's faults come first: a
+/// blackholed region refuses or hangs, and throttling, 500s and latency (those of the service
+/// `health` included) apply before moto is asked.
 pub const HEALTH_PATH: &str = "/_tandem/health";
+
+/// How long the health endpoint may wait for moto's Auto Scaling groups, all pages together: short
+/// of the 2 s Route 53's checkers allow for a response, so that a probe hears the 503.
+pub const CAPACITY_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// How the health endpoint's answer starts when moto could not be read.
+pub(crate) const HEALTH_UNKNOWN: &str = "health unknown:";
+
+/// How long the start-up warm-up may wait for moto: its first Auto Scaling request in a process
+/// loads moto's Auto Scaling and EC2 code, which takes seconds (about 4 on an idle machine).
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long moto may take to answer one forwarded request.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -254,7 +276,7 @@ impl Gateway {
             next_request_id: AtomicU64::new(1),
         });
         let (shutdown, _) = watch::channel(false);
-        let tasks = listeners
+        let mut tasks: Vec<JoinHandle<()>> = listeners
             .into_iter()
             .map(|(listener, role)| {
                 tokio::spawn(accept_loop(
@@ -265,6 +287,11 @@ impl Gateway {
                 ))
             })
             .collect();
+        tasks.push(tokio::spawn(warm_up(
+            config.regions.clone(),
+            Arc::clone(&shared),
+            shutdown.subscribe(),
+        )));
         tracing::info!(%control, %global, moto = %shared.moto_base, "region gateway started");
         Ok(RunningGateway {
             regions,
@@ -392,6 +419,27 @@ async fn accept_loop(
     connections.abort_all();
 }
 
+/// Asks moto once for each region's Auto Scaling groups, so that the health endpoint's first
+/// answers do not pay for moto loading its code (more than [`CAPACITY_TIMEOUT`]).
+async fn warm_up(regions: Vec<String>, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let all = async {
+        for region in &regions {
+            let read =
+                region_capacity(&shared.upstream, &shared.moto_base, region, WARM_UP_TIMEOUT).await;
+            match read {
+                Ok(capacity) => tracing::debug!(region, ?capacity, "moto's Auto Scaling warmed up"),
+                Err(reason) => {
+                    tracing::debug!(region, %reason, "moto's Auto Scaling did not warm up");
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = all => {}
+        () = stopped(&mut shutdown) => {}
+    }
+}
+
 /// Resolves once the gateway is told to stop (or its handle is gone).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     // The guard `wait_for` returns is not `Send`: drop it here, inside this future.
@@ -416,8 +464,11 @@ async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
             return;
         };
         let keep_alive = request.keep_alive();
-        let is_health = matches!(role, Role::Region(_)) && request.path() == HEALTH_PATH;
-        let service = if is_health {
+        let health_of = match &role {
+            Role::Region(region) if request.path() == HEALTH_PATH => Some(region.as_str()),
+            _ => None,
+        };
+        let service = if health_of.is_some() {
             "health".to_owned()
         } else {
             credential_scope(&request)
@@ -436,8 +487,10 @@ async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
         let response = match decision.outcome {
             Outcome::Throttle => throttling(&error_shape(&service, &request), &shared.request_id()),
             Outcome::Fail => internal_error(&error_shape(&service, &request), &shared.request_id()),
-            Outcome::Pass if is_health => health(&request),
-            Outcome::Pass => forward(&shared, request).await,
+            Outcome::Pass => match health_of {
+                Some(region) => health(&shared, region, &request).await,
+                None => forward(&shared, request).await,
+            },
         };
         if conn.write_response(&response, keep_alive).await.is_err() || !keep_alive {
             return;
@@ -462,14 +515,57 @@ async fn read_or_answer(conn: &mut Connection) -> Option<Request> {
     None
 }
 
-fn health(request: &Request) -> Response {
-    match request.method.as_str() {
-        "GET" => Response::text(200, "ok\n"),
-        "HEAD" => Response {
+/// The application health endpoint of `region` (see [`HEALTH_PATH`]).
+async fn health(shared: &Shared, region: &str, request: &Request) -> Response {
+    let head = match request.method.as_str() {
+        "GET" => false,
+        "HEAD" => true,
+        _ => {
+            return Response::text(405, "method not allowed\n").with_header("allow", "GET, HEAD");
+        }
+    };
+    let capacity = region_capacity(
+        &shared.upstream,
+        &shared.moto_base,
+        region,
+        CAPACITY_TIMEOUT,
+    )
+    .await;
+    let (status, body) = match capacity {
+        Ok(Capacity::Serving) => (200, "ok\n".to_owned()),
+        Ok(Capacity::NoGroup) => (
+            503,
+            format!("no capacity: no Auto Scaling group in {region}\n"),
+        ),
+        Ok(Capacity::AllZero { groups }) => (
+            503,
+            format!(
+                "no capacity: every Auto Scaling group in {region} has desired capacity 0 \
+                 ({groups} group{})\n",
+                if groups == 1 { "" } else { "s" }
+            ),
+        ),
+        Err(reason) => {
+            tracing::debug!(region, %reason, "the health endpoint cannot read the capacity");
+            (
+                503,
+                format!(
+                    "{HEALTH_UNKNOWN} cannot read the Auto Scaling groups of {region} from moto \
+                     at {}: {reason}\n",
+                    shared.moto_base
+                ),
+            )
+        }
+    };
+    let length = body.len().to_string();
+    let response = Response::text(status, &body);
+    if head {
+        Response {
             bodiless: true,
-            ..Response::text(200, "").with_header("content-length", "3")
-        },
-        _ => Response::text(405, "method not allowed\n").with_header("allow", "GET, HEAD"),
+            ..response.with_header("content-length", &length)
+        }
+    } else {
+        response
     }
 }
 

@@ -9,7 +9,11 @@
 //!   header included, so SigV4 requests stay intact) and injects the faults set for the region and
 //!   the request's service: blackhole (refuse or hang), latency, throttling and 500s. Each region
 //!   port also serves the region's simulated application health endpoint
-//!   ([`HEALTH_PATH`]), so an outage takes a region's API and its application down together.
+//!   ([`HEALTH_PATH`]), so an outage takes a region's API and its application down together. The
+//!   endpoint tells the truth about capacity: it answers 200 only while moto, asked at the time of
+//!   the request, shows an Auto Scaling group of the region with a desired capacity above 0, and
+//!   503 with the reason otherwise (no group, every group at 0, or moto unreadable within
+//!   [`CAPACITY_TIMEOUT`]).
 //!   [`Gateway::start`] returns a [`RunningGateway`] that runs on tokio tasks.
 //! - [`GatewayControl`] is the typed client of the control API ([`Fault`], [`BlackholeMode`],
 //!   [`FaultTable`]).
@@ -24,6 +28,7 @@
 //! - Which faults apply to a request is decided by pure code ([`Fault`] tables and a seedable
 //!   random source), so a drill with a fixed seed is reproducible.
 
+mod capacity;
 mod control;
 mod daemon;
 mod error;
@@ -41,5 +46,5 @@ pub use daemon::{
 };
 pub use error::{Error, Result};
 pub use fault::{BlackholeMode, Fault, FaultTable, GLOBAL};
-pub use gateway::{Gateway, GatewayConfig, HEALTH_PATH, RunningGateway};
+pub use gateway::{CAPACITY_TIMEOUT, Gateway, GatewayConfig, HEALTH_PATH, RunningGateway};
 pub use outage::GatewayOutage;

@@ -167,6 +167,33 @@ pub(crate) fn http_status(port: u16, path: &str, timeout: Duration) -> Option<u1
         .ok()
 }
 
+/// The HTTP status of `GET path` on 127.0.0.1:`port` and the first line of its body (the server
+/// closes after it: `Connection: close`), or `None` when nothing answers in time.
+pub(crate) fn http_answer(port: u16, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    const LIMIT: u64 = 8192;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    // A read that fails after some bytes (a timeout) still leaves the status line to judge.
+    let _ = (&mut stream).take(LIMIT).read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut words = head.split_whitespace();
+    let status = words
+        .next()
+        .filter(|v| v.starts_with("HTTP/"))
+        .and(words.next())?
+        .parse()
+        .ok()?;
+    let first_line = body.lines().next().unwrap_or("").trim().to_owned();
+    Some((status, first_line))
+}
+
 /// The executable of that name in one of the directories of `path` (a `PATH` value).
 pub(crate) fn on_path(name: &str, path: &OsStr) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;

@@ -6,36 +6,66 @@
 //! replaces), `kms_key_id` (replaces), `backup_retention_period` (days, 1 or more, default 7),
 //! `publicly_accessible` (must be false), `multi_az` (false), `master_username` (`tandem`;
 //! replaces), `db_name` (replaces), `deletion_protection` (false), `skip_final_snapshot` (false),
-//! `tags`, `fenced` (false; see below). The master password is always managed by RDS in Secrets
+//! `final_snapshot_identifier`, `vpc_security_group_ids`, `tags`, `fenced` (false) and
+//! `fence_security_group_id` (see below). The master password is always managed by RDS in Secrets
 //! Manager (`ManageMasterUserPassword`): there is no password property.
 //! Outputs: `identifier`, `arn`, `endpoint`, `port`, `resource_id`, `master_user_secret_arn`.
 //!
+//! ## Final snapshots
+//! Unless `skip_final_snapshot` is true, deleting the instance takes a final snapshot
+//! (`DeleteDBInstance` with `SkipFinalSnapshot=false` and `FinalDBSnapshotIdentifier`). Its name is
+//! `final_snapshot_identifier` when given (it must then be unique in the region at each deletion),
+//! else `<identifier>-final-<yyyymmddhhmmss>` (UTC, at the deletion): a stable input that names a
+//! new snapshot at every deletion. Final snapshots are manual snapshots: RDS keeps them until they
+//! are deleted (the backup retention period does not apply to them). A snapshot identifier is 1
+//! to 255 letters, digits and hyphens, begins with a letter, and neither ends with a hyphen nor
+//! holds two in a row (RDS API Reference, DeleteDBInstance); `final_snapshot_identifier` with
+//! `skip_final_snapshot: true` is refused.
+//!
+//! ## Fencing
 //! `fenced: true` stops the instance (`StopDBInstance`), so that an old primary takes no writes
 //! after a failover (no split brain); `false` starts it again. It is an in-place change, read back
-//! from the instance's status (`stopped` or `stopping` is fenced). AWS starts a stopped instance
-//! by itself after seven days: the next plan then shows the drift and stops it again. AWS does
-//! not stop an instance that still has read replicas, nor modify a stopped one.
+//! from the instance's status (`stopped` or `stopping` is fenced). AWS does not stop an instance
+//! that still has read replicas, nor modify a stopped one, and it starts a stopped instance by
+//! itself after seven days. So that the fence outlasts that, `fence_security_group_id` (a security
+//! group with no ingress, in the instance's VPC) moves the instance into that group alone before
+//! stopping it (`ModifyDBInstance` `VpcSecurityGroupIds`), and `fenced` then reads back true only
+//! while the instance is stopped **and** in that group alone: an instance AWS restarted shows as
+//! drift, and the next plan stops it again. Unfencing restores `vpc_security_group_ids` when given
+//! (without it the instance stays in the fence group: started, but unreachable).
 //!
 //! # `rds:DbReadReplica` inputs
 //! Created in its own (destination) region: `identifier`, `source_db_arn` (the source's ARN),
 //! `source_region`, `kms_key_id` (a key in the destination region; required when the source is
 //! encrypted), `instance_class`, `publicly_accessible` (false), `multi_az` (false),
-//! `deletion_protection`, `skip_final_snapshot` (true), `tags`, `promoted` (false; see below).
+//! `deletion_protection`, `skip_final_snapshot` (false), `final_snapshot_identifier`,
+//! `vpc_security_group_ids`, `backup_retention_period` (days, 1 to 35; applied by the promotion),
+//! `tags`, `promoted` (false), `fenced` (false) and `fence_security_group_id` (see below).
 //! Outputs as for `rds:DbInstance`.
 //!
-//! `promoted: true` promotes the replica to a standalone instance (`PromoteReadReplica`), as a
-//! failover does; it is an in-place change, so the engine plans it like any other. The way back is
-//! refused: a promoted instance can never become a replica again (replace it instead, with a new
-//! `identifier`).
+//! `promoted: true` promotes the replica to a standalone instance (`PromoteReadReplica`, with
+//! `BackupRetentionPeriod` = `backup_retention_period` when given: AWS's default on promotion is
+//! one day), as a failover does; it is an in-place change, so the engine plans it like any other.
+//! The way back is refused: a promoted instance can never become a replica again (replace it
+//! instead, with a new `identifier`).
 //!
-//! `fenced: true` (false by default) stops a **promoted** replica, as for `rds:DbInstance`: a
-//! writer that was a replica once is fenced this way when it is failed away from. AWS does not
-//! stop a read replica, so `fenced` without `promoted` is refused.
+//! A final snapshot is taken as for `rds:DbInstance`, but only of a promoted replica: AWS deletes a
+//! read replica without one (RDS API Reference, DeleteDBInstance: `FinalDBSnapshotIdentifier`
+//! cannot be given when deleting a read replica, and `SkipFinalSnapshot` must be set). A former
+//! writer is therefore never deleted without a final snapshot unless `skip_final_snapshot` says
+//! so, and a replica that never took writes is.
+//!
+//! `fenced: true` (false by default) stops a **promoted** replica, as for `rds:DbInstance`
+//! (with `fence_security_group_id` likewise): a writer that was a replica once is fenced this way
+//! when it is failed away from. AWS does not stop a read replica, so `fenced` without `promoted` is
+//! refused.
 
 use tandem_core::Props;
 
 use crate::kinds;
-use crate::props::{PropError, bool_of, check_tags, int_of, required_str, str_of};
+use crate::props::{
+    PropError, bool_of, check_string_list, check_tags, int_of, required_str, str_of,
+};
 use crate::regions;
 
 resource_builder!(
@@ -59,8 +89,14 @@ setters!(DbInstance {
     db_name => "db_name",
     deletion_protection => "deletion_protection",
     skip_final_snapshot => "skip_final_snapshot",
+    /// The final snapshot's name (default `<identifier>-final-<yyyymmddhhmmss>` at deletion).
+    final_snapshot_identifier => "final_snapshot_identifier",
+    /// The instance's VPC security groups (restored when it is unfenced).
+    vpc_security_group_ids => "vpc_security_group_ids",
     /// Stops the instance (fencing an old primary from writes); `false` starts it again.
     fenced => "fenced",
+    /// The isolating security group a fenced instance is moved into before it is stopped.
+    fence_security_group_id => "fence_security_group_id",
 });
 
 resource_builder!(
@@ -81,10 +117,18 @@ setters!(DbReadReplica {
     multi_az => "multi_az",
     deletion_protection => "deletion_protection",
     skip_final_snapshot => "skip_final_snapshot",
+    /// The final snapshot's name once promoted (default `<identifier>-final-<yyyymmddhhmmss>`).
+    final_snapshot_identifier => "final_snapshot_identifier",
+    /// The instance's VPC security groups (restored when it is unfenced).
+    vpc_security_group_ids => "vpc_security_group_ids",
+    /// Days of automated backups the promotion turns on (AWS's default on promotion is 1).
+    backup_retention_period => "backup_retention_period",
     /// Promotes the replica to a standalone instance (one way: it cannot be undone).
     promoted => "promoted",
     /// Stops the promoted instance so that it takes no writes (see the module documentation).
     fenced => "fenced",
+    /// The isolating security group a fenced instance is moved into before it is stopped.
+    fence_security_group_id => "fence_security_group_id",
 });
 
 /// Checks a DB instance identifier against RDS's rules.
@@ -101,6 +145,67 @@ pub fn check_identifier(id: &str) -> Result<(), PropError> {
     }
     if id.ends_with('-') || id.contains("--") {
         return bad("it must not end with `-` or contain `--`");
+    }
+    Ok(())
+}
+
+/// Checks a DB snapshot identifier against RDS's rules (RDS API Reference, DeleteDBInstance,
+/// `FinalDBSnapshotIdentifier`): 1 to 255 letters, digits and hyphens; the first a letter; not
+/// ending with a hyphen, nor holding two hyphens in a row.
+pub fn check_snapshot_identifier(id: &str) -> Result<(), PropError> {
+    let bad = |why: &str| {
+        Err(PropError(format!(
+            "DB snapshot identifier {id:?} is invalid: {why}"
+        )))
+    };
+    if id.is_empty() || id.len() > 255 {
+        return bad("it must be 1 to 255 characters long");
+    }
+    if !id.as_bytes()[0].is_ascii_alphabetic() {
+        return bad("it must begin with a letter");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return bad("use letters, digits and `-` only");
+    }
+    if id.ends_with('-') || id.contains("--") {
+        return bad("it must not end with `-` or contain `--`");
+    }
+    Ok(())
+}
+
+/// Checks a VPC security group id (`sg-` and hexadecimal digits), when known.
+fn check_security_group_id(name: &str, id: &str) -> Result<(), PropError> {
+    let digits = id.strip_prefix("sg-").unwrap_or("");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(PropError(format!(
+            "`{name}` must be a VPC security group id (sg-...), not {id:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// The inputs about final snapshots and security groups, shared by both kinds.
+fn check_snapshot_and_groups(props: &Props) -> Result<(), PropError> {
+    if let Some(snap) = str_of(props, "final_snapshot_identifier")? {
+        check_snapshot_identifier(snap)?;
+        if bool_of(props, "skip_final_snapshot")? == Some(true) {
+            return Err(PropError(
+                "`final_snapshot_identifier` is set but `skip_final_snapshot` is true: \
+                 choose one"
+                    .into(),
+            ));
+        }
+    }
+    if let Some(g) = str_of(props, "fence_security_group_id")? {
+        check_security_group_id("fence_security_group_id", g)?;
+    }
+    check_string_list(props, "vpc_security_group_ids")?;
+    if let Some(tandem_core::Value::List(l)) = props.get("vpc_security_group_ids") {
+        for v in l {
+            if let Some(g) = v.as_str() {
+                check_security_group_id("vpc_security_group_ids", g)?;
+            }
+        }
     }
     Ok(())
 }
@@ -175,6 +280,7 @@ pub fn validate_db_instance(props: &Props) -> Result<(), PropError> {
     ] {
         bool_of(props, b)?;
     }
+    check_snapshot_and_groups(props)?;
     check_not_public(props)?;
     check_no_password(props)?;
     check_tags(props)
@@ -220,6 +326,10 @@ pub fn validate_db_read_replica(props: &Props) -> Result<(), PropError> {
             "`fenced: true` needs `promoted: true`: AWS does not stop a read replica".into(),
         ));
     }
+    if let Some(d) = int_of(props, "backup_retention_period")? {
+        check_backup_retention(d)?;
+    }
+    check_snapshot_and_groups(props)?;
     check_not_public(props)?;
     check_no_password(props)?;
     check_tags(props)
@@ -257,6 +367,61 @@ mod tests {
     }
 
     #[test]
+    fn snapshot_identifiers_follow_rds_rules() {
+        for ok in [
+            "a",
+            "app-final-20260101120000",
+            &format!("a{}", "b".repeat(254)),
+        ] {
+            assert_eq!(check_snapshot_identifier(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "1 to 255"),
+            (&"a".repeat(256), "1 to 255"),
+            ("1app", "letter"),
+            ("-app", "letter"),
+            ("app_final", "letters, digits"),
+            ("app.final", "letters, digits"),
+            ("app--final", "`--`"),
+            ("app-", "end with"),
+        ] {
+            let e = check_snapshot_identifier(bad).unwrap_err();
+            assert!(e.0.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn final_snapshot_and_fence_inputs() {
+        let named = db().final_snapshot_identifier("app-db-final-1");
+        assert_eq!(validate_db_instance(&props_of(named.clone())), Ok(()));
+        let e = validate_db_instance(&props_of(named.skip_final_snapshot(true))).unwrap_err();
+        assert!(e.0.contains("choose one"), "{e}");
+        let e =
+            validate_db_instance(&props_of(db().final_snapshot_identifier("app--x"))).unwrap_err();
+        assert!(e.0.contains("`--`"), "{e}");
+        let fenced = db()
+            .fenced(true)
+            .fence_security_group_id("sg-0123abcd")
+            .vpc_security_group_ids(vec![tandem_core::Value::str("sg-0a1b2c")]);
+        assert_eq!(validate_db_instance(&props_of(fenced)), Ok(()));
+        let e =
+            validate_db_instance(&props_of(db().fence_security_group_id("default"))).unwrap_err();
+        assert!(e.0.contains("security group id"), "{e}");
+        let e = validate_db_instance(&props_of(
+            db().vpc_security_group_ids(vec![tandem_core::Value::str("x")]),
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("`vpc_security_group_ids`"), "{e}");
+        // A reference not resolved yet is not judged.
+        assert_eq!(
+            validate_db_instance(&props_of(
+                db().fence_security_group_id(tandem_core::Value::Unknown)
+            )),
+            Ok(())
+        );
+    }
+
+    #[test]
     fn replica_rules() {
         let r = DbReadReplica::new(&Region::named("us-west-2"), "replica")
             .unwrap()
@@ -278,7 +443,29 @@ mod tests {
         );
         let e = validate_db_read_replica(&props_of(r.clone().fenced(true))).unwrap_err();
         assert!(e.0.contains("does not stop a read replica"), "{e}");
-        let e = validate_db_read_replica(&props_of(r.promoted(1))).unwrap_err();
+        let e = validate_db_read_replica(&props_of(r.clone().promoted(1))).unwrap_err();
         assert!(e.0.contains("`promoted`"), "{e}");
+        assert_eq!(
+            validate_db_read_replica(&props_of(r.clone().backup_retention_period(7))),
+            Ok(())
+        );
+        let e =
+            validate_db_read_replica(&props_of(r.clone().backup_retention_period(0))).unwrap_err();
+        assert!(e.0.contains("backups on"), "{e}");
+        let e = validate_db_read_replica(&props_of(
+            r.clone()
+                .skip_final_snapshot(true)
+                .final_snapshot_identifier("x-final"),
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("choose one"), "{e}");
+        assert_eq!(
+            validate_db_read_replica(&props_of(
+                r.promoted(true)
+                    .fenced(true)
+                    .fence_security_group_id("sg-0f00")
+            )),
+            Ok(())
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod autoscaling;
 mod cloudformation;
 mod cloudwatch;
+mod dns;
 mod failures;
 mod rds;
 mod route53;

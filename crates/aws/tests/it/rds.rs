@@ -1,5 +1,8 @@
+use std::time::{Duration, SystemTime};
+
 use tandem_aws::rds::{
-    DbInstanceProvider, DbReadReplicaProvider, promote_read_replica, replica_lag_seconds,
+    DbInstanceProvider, DbReadReplicaProvider, DbRole, database_role, promote_read_replica,
+    replica_lag_sample, replica_lag_seconds,
 };
 use tandem_core::{ResourceDecl, Value, map};
 use tandem_engine::provider::Provider;
@@ -278,4 +281,342 @@ async fn db_instance_fenced_and_unfenced_through_update() {
     p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
     p.delete(&ctx, &id, &fenced).await.unwrap();
     assert_gone(&p, &ctx, &id, &fenced).await;
+}
+
+/// Puts one `ReplicaLag` datapoint of `id` at `at`, as RDS would publish it.
+async fn put_lag(region: &str, id: &str, at: SystemTime, seconds: f64) {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    clients()
+        .cloudwatch(region)
+        .await
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value(id)
+                        .build(),
+                )
+                .timestamp(DateTime::from(at))
+                .value(seconds)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn secs_between(a: SystemTime, b: SystemTime) -> u64 {
+    a.duration_since(b)
+        .or_else(|_| b.duration_since(a))
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_lag_sample_is_the_last_datapoint_at_or_before_the_time() {
+    let id = unique("db-lag");
+    let now = SystemTime::now();
+    let min = |m: u64| Duration::from_secs(60 * m);
+    let at = now - min(2);
+    put_lag("us-west-2", &id, at - min(12), 9.0).await; // older than ten minutes before `at`
+    put_lag("us-west-2", &id, at - min(8), 1.0).await;
+    put_lag("us-west-2", &id, at - min(4), 2.0).await;
+    put_lag("us-west-2", &id, at + min(2), 7.0).await; // after `at`
+    let c = clients();
+    let sample = replica_lag_sample(&c, "us-west-2", &id, at)
+        .await
+        .unwrap()
+        .expect("a datapoint");
+    assert_eq!(sample.seconds, 2.0);
+    assert!(secs_between(sample.at, at - min(4)) < 60, "{sample:?}");
+    // Later, the newest one; earlier, the one before.
+    let latest = replica_lag_sample(&c, "us-west-2", &id, now).await.unwrap();
+    assert_eq!(latest.map(|s| s.seconds), Some(7.0));
+    assert_eq!(
+        replica_lag_seconds(&c, "us-west-2", &id).await.unwrap(),
+        Some(7.0)
+    );
+    let earlier = replica_lag_sample(&c, "us-west-2", &id, at - min(5)).await;
+    assert_eq!(earlier.unwrap().map(|s| s.seconds), Some(1.0));
+    // Nothing within the ten minutes before: none, not the older datapoint.
+    assert_eq!(
+        replica_lag_sample(&c, "us-west-2", &id, at - min(30))
+            .await
+            .unwrap(),
+        None
+    );
+    // No datapoint at all, and another region's datapoints are not this one's.
+    assert_eq!(
+        replica_lag_sample(&c, "us-west-2", "no-such-db", now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        replica_lag_sample(&c, "us-east-1", &id, now).await.unwrap(),
+        None
+    );
+    // -1 (not replicating) is returned as is.
+    let broken = unique("db-lag-broken");
+    put_lag("us-west-2", &broken, now - min(1), -1.0).await;
+    let s = replica_lag_sample(&c, "us-west-2", &broken, now)
+        .await
+        .unwrap();
+    assert_eq!(s.map(|s| s.seconds), Some(-1.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_role_as_an_emulator_can_tell_it() {
+    let primary = DbInstanceProvider::new(clients());
+    let replicas = DbReadReplicaProvider::new(clients());
+    let c = clients();
+    assert!(c.emulated(), "clients with endpoint overrides are emulated");
+    let (src_id, src_decl, src_arn) = source_db(&primary, "db-role-src").await;
+    let writer = database_role(&c, "us-east-1", &src_id).await.unwrap();
+    assert_eq!(writer.role, DbRole::Writer);
+    assert_eq!(writer.status, "available");
+
+    let rep_id = unique("db-role-rep");
+    let decl: ResourceDecl = replica(&rep_id, &src_arn).into();
+    validate_and_create(&replicas, &decl).await.unwrap();
+    // moto keeps the source after a promotion: a replica cannot be told from a promoted one.
+    for _ in 0..2 {
+        let read = database_role(&c, "us-west-2", &rep_id).await.unwrap();
+        match read.role {
+            DbRole::NotVerifiable { why } => {
+                assert!(why.contains(&rep_id) && why.contains("us-west-2"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        promote_read_replica(&c, "us-west-2", &rep_id)
+            .await
+            .unwrap();
+    }
+    // Not found is an answer, not an error; and another region's instance is not this one.
+    let missing = database_role(&c, "us-west-2", "no-such-db").await.unwrap();
+    assert_eq!(missing.role, DbRole::Missing);
+    assert_eq!(missing.status, "");
+    let elsewhere = database_role(&c, "eu-west-1", &src_id).await.unwrap();
+    assert_eq!(elsewhere.role, DbRole::Missing);
+
+    let ctx = ctx_for(&decl);
+    let mut promoted = decl.inputs.clone();
+    promoted.insert("promoted".into(), Value::Bool(true));
+    replicas.delete(&ctx, &rep_id, &promoted).await.unwrap();
+    primary
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .await
+        .unwrap();
+}
+
+/// The manual snapshots of DB instance `id` in `region`.
+async fn snapshots_of(region: &str, id: &str) -> Vec<String> {
+    let out = clients()
+        .rds(region)
+        .await
+        .describe_db_snapshots()
+        .db_instance_identifier(id)
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    out.db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_writer_takes_a_final_snapshot() {
+    let p = DbInstanceProvider::new(clients());
+    // Named by the provider at deletion: <identifier>-final-<yyyymmddhhmmss>.
+    let id = unique("db-final");
+    let decl: ResourceDecl = db("app-db", &id).into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+    reads_back(&p, &ctx, &id, &decl.inputs).await;
+    p.delete(&ctx, &id, &decl.inputs).await.unwrap();
+    assert_gone(&p, &ctx, &id, &decl.inputs).await;
+    let snaps = snapshots_of("us-east-1", &id).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let suffix = snaps[0]
+        .strip_prefix(&format!("{id}-final-"))
+        .unwrap_or_else(|| panic!("{snaps:?}"));
+    assert!(
+        suffix.len() == 14 && suffix.bytes().all(|b| b.is_ascii_digit()),
+        "{suffix}"
+    );
+
+    // Named by the program.
+    let id = unique("db-named");
+    let name = format!("{id}-last");
+    let decl: ResourceDecl = db("app-db", &id)
+        .final_snapshot_identifier(name.as_str())
+        .into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+    reads_back(&p, &ctx, &id, &decl.inputs).await;
+    p.delete(&ctx, &id, &decl.inputs).await.unwrap();
+    assert_eq!(snapshots_of("us-east-1", &id).await, [name]);
+
+    // Skipped.
+    let id = unique("db-skip");
+    let decl: ResourceDecl = db("app-db", &id).skip_final_snapshot(true).into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+    p.delete(&ctx, &id, &decl.inputs).await.unwrap();
+    assert!(snapshots_of("us-east-1", &id).await.is_empty());
+
+    // An invalid name is refused before any call.
+    let bad: ResourceDecl = db("app-db", &unique("db-bad"))
+        .final_snapshot_identifier("bad--name")
+        .into();
+    let e = validate_and_create(&p, &bad).await.unwrap_err();
+    assert!(e.contains("`--`"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_takes_a_final_snapshot_once_promoted_and_its_retention() {
+    let primary = DbInstanceProvider::new(clients());
+    let replicas = DbReadReplicaProvider::new(clients());
+    let (src_id, src_decl, src_arn) = source_db(&primary, "db-rsrc").await;
+
+    // Never promoted: deleted without a snapshot (AWS refuses one for a read replica).
+    let plain_id = unique("db-rplain");
+    let plain: ResourceDecl = replica(&plain_id, &src_arn).into();
+    validate_and_create(&replicas, &plain).await.unwrap();
+    let ctx = ctx_for(&plain);
+    replicas
+        .delete(&ctx, &plain_id, &plain.inputs)
+        .await
+        .unwrap();
+    assert_gone(&replicas, &ctx, &plain_id, &plain.inputs).await;
+    assert!(snapshots_of("us-west-2", &plain_id).await.is_empty());
+
+    // Promoted with a retention of its own: the promotion applies it, and it reads back.
+    let rep_id = unique("db-rret");
+    let decl: ResourceDecl = replica(&rep_id, &src_arn)
+        .backup_retention_period(9)
+        .promoted(false)
+        .into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&replicas, &decl).await.unwrap();
+    reads_back(&replicas, &ctx, &rep_id, &decl.inputs).await;
+    let mut promoted = decl.inputs.clone();
+    promoted.insert("promoted".into(), Value::Bool(true));
+    update_reads_back(&replicas, &ctx, &rep_id, &decl.inputs, &promoted).await;
+    let live = clients()
+        .rds("us-west-2")
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(&rep_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.db_instances()[0].backup_retention_period(), Some(9));
+    // Changed afterwards: modified in place.
+    let mut longer = promoted.clone();
+    longer.insert("backup_retention_period".into(), Value::Int(14));
+    update_reads_back(&replicas, &ctx, &rep_id, &promoted, &longer).await;
+
+    // A former writer's deletion takes a final snapshot.
+    replicas.delete(&ctx, &rep_id, &longer).await.unwrap();
+    assert_gone(&replicas, &ctx, &rep_id, &longer).await;
+    let snaps = snapshots_of("us-west-2", &rep_id).await;
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert!(
+        snaps[0].starts_with(&format!("{rep_id}-final-")),
+        "{snaps:?}"
+    );
+
+    primary
+        .delete(&ctx_for(&src_decl), &src_id, &src_decl.inputs)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fence_isolates_and_a_restart_by_aws_is_drift() {
+    // moto does not check that a security group exists, nor its VPC: these ids are made up.
+    let (app_sg, fence_sg) = ("sg-0a1b2c3d4e5f60001", "sg-0fe0ce0000000001");
+    let p = DbInstanceProvider::new(clients());
+    let id = unique("db-iso");
+    let decl: ResourceDecl = db("old-primary", &id)
+        .skip_final_snapshot(true)
+        .vpc_security_group_ids(vec![Value::str(app_sg)])
+        .fence_security_group_id(fence_sg)
+        .into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+    reads_back(&p, &ctx, &id, &decl.inputs).await;
+    let rds = clients().rds("us-east-1").await;
+    let live = || async {
+        let out = rds
+            .describe_db_instances()
+            .db_instance_identifier(&id)
+            .send()
+            .await
+            .unwrap();
+        let db = out.db_instances()[0].clone();
+        let groups: Vec<String> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect();
+        (
+            db.db_instance_status().unwrap_or_default().to_string(),
+            groups,
+        )
+    };
+    assert_eq!(live().await, ("available".into(), vec![app_sg.to_string()]));
+
+    // Fenced: moved into the fence group alone, then stopped.
+    let mut fenced = decl.inputs.clone();
+    fenced.insert("fenced".into(), Value::Bool(true));
+    p.validate(&decl.addr, &fenced).unwrap();
+    update_reads_back(&p, &ctx, &id, &decl.inputs, &fenced).await;
+    assert_eq!(live().await, ("stopped".into(), vec![fence_sg.to_string()]));
+
+    // AWS starts a stopped instance after seven days: not fenced any more, and the next apply
+    // stops it again.
+    rds.start_db_instance()
+        .db_instance_identifier(&id)
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &id, &fenced).await.unwrap().unwrap();
+    assert_eq!(read.inputs.get("fenced"), Some(&Value::Bool(false)));
+    update_reads_back(&p, &ctx, &id, &read.inputs, &fenced).await;
+    assert_eq!(live().await, ("stopped".into(), vec![fence_sg.to_string()]));
+
+    // Moved out of the fence group behind the tool's back (moto modifies a stopped instance; AWS
+    // does not): drift, and refused rather than started to isolate it.
+    rds.modify_db_instance()
+        .db_instance_identifier(&id)
+        .vpc_security_group_ids(app_sg)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let read = p.read(&ctx, &id, &fenced).await.unwrap().unwrap();
+    assert_eq!(read.inputs.get("fenced"), Some(&Value::Bool(false)));
+    let e = p.update(&ctx, &id, &fenced, &fenced).await.unwrap_err();
+    assert!(e.message.contains("not in its fence security group"), "{e}");
+    assert!(
+        e.message.contains(&id) && e.message.contains("us-east-1"),
+        "{e}"
+    );
+    assert_eq!(live().await.0, "stopped");
+
+    // Unfenced: started, and its own groups restored.
+    update_reads_back(&p, &ctx, &id, &fenced, &decl.inputs).await;
+    assert_eq!(live().await, ("available".into(), vec![app_sg.to_string()]));
+    p.update(&ctx, &id, &decl.inputs, &fenced).await.unwrap();
+    assert_eq!(live().await, ("stopped".into(), vec![fence_sg.to_string()]));
+    delete_for_good(&p, &ctx, &id, &fenced).await;
 }

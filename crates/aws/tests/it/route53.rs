@@ -1,4 +1,7 @@
-use tandem_aws::route53::{HealthCheckProvider, HostedZoneProvider, RecordSetProvider};
+use tandem_aws::route53::{
+    Failover as Role, FailoverRecordReading, HealthCheckProvider, HostedZoneProvider,
+    RecordSetProvider, failover_records,
+};
 use tandem_core::{Region, ResourceDecl, Value};
 use tandem_engine::provider::{ErrorClass, Provider};
 use tandem_schema::regions::alb_hosted_zone_id;
@@ -261,4 +264,158 @@ async fn record_set_in_a_missing_zone_is_a_clear_error() {
     );
     assert!(e.message.contains("ZNOSUCHZONE000"), "{e}");
     assert_gone(&records, &ctx_for(&decl), "", &decl.inputs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_records_read_back_from_route53() {
+    let zones = HostedZoneProvider::new(clients());
+    let checks = HealthCheckProvider::new(clients());
+    let records = RecordSetProvider::new(clients());
+    let domain = format!("{}.example.com", unique("forr"));
+    let zone = validate_and_create(&zones, &zone_decl("forr", &domain))
+        .await
+        .unwrap();
+    let hc = validate_and_create(
+        &checks,
+        &health_check("forr-primary", &format!("p.{domain}")).into(),
+    )
+    .await
+    .unwrap();
+    let primary_dns = "primary-alb-1.us-east-1.elb.amazonaws.com";
+    let secondary_dns = "secondary-alb-1.us-west-2.elb.amazonaws.com";
+    // As the stack declares them: set identifiers `app-<region>`, the primary health-checked.
+    let pair: ResourceDecl = RecordSet::new(&Region::Global, "app")
+        .unwrap()
+        .zone_id(zone.id.as_str())
+        .name(domain.as_str())
+        .record_type("A")
+        .record(
+            Record::failover_alias(
+                Failover::Primary,
+                "app-us-east-1",
+                alb_hosted_zone_id("us-east-1").unwrap(),
+                primary_dns,
+            )
+            .health_check_id(hc.id.as_str()),
+        )
+        .record(Record::failover_alias(
+            Failover::Secondary,
+            "app-us-west-2",
+            alb_hosted_zone_id("us-west-2").unwrap(),
+            secondary_dns,
+        ))
+        .into();
+    validate_and_create(&records, &pair).await.unwrap();
+    // Records of the same name that are not failover records, and of another name, are left out.
+    let txt: ResourceDecl = RecordSet::new(&Region::Global, "txt")
+        .unwrap()
+        .zone_id(zone.id.as_str())
+        .name(domain.as_str())
+        .record_type("TXT")
+        .record(Record::simple(60, vec![Value::str("\"v=spf1 -all\"")]))
+        .into();
+    validate_and_create(&records, &txt).await.unwrap();
+    let www: ResourceDecl = RecordSet::new(&Region::Global, "www")
+        .unwrap()
+        .zone_id(zone.id.as_str())
+        .name(format!("www.{domain}"))
+        .record_type("A")
+        .record(Record::simple(60, vec![Value::str("192.0.2.10")]))
+        .into();
+    validate_and_create(&records, &www).await.unwrap();
+
+    let c = clients();
+    // The name compares without case, with or without the trailing dot.
+    let read = failover_records(&c, &zone.id, &format!("{}.", domain.to_uppercase()))
+        .await
+        .unwrap();
+    let mut read = read;
+    read.sort_by_key(|r| r.set_identifier.clone());
+    let same_dns = |a: &Option<String>, b: &str| {
+        a.as_deref()
+            .is_some_and(|a| a.trim_end_matches('.').eq_ignore_ascii_case(b))
+    };
+    assert_eq!(read.len(), 2, "{read:?}");
+    let (p, s) = (&read[0], &read[1]);
+    assert_eq!(
+        (p.set_identifier.as_str(), p.role, p.record_type.as_str()),
+        ("app-us-east-1", Role::Primary, "A")
+    );
+    assert!(same_dns(&p.alias_dns_name, primary_dns), "{p:?}");
+    assert_eq!(p.health_check_id.as_deref(), Some(hc.id.as_str()));
+    assert!(p.evaluate_target_health);
+    assert_eq!(
+        (s.set_identifier.as_str(), s.role),
+        ("app-us-west-2", Role::Secondary)
+    );
+    assert!(same_dns(&s.alias_dns_name, secondary_dns), "{s:?}");
+    assert_eq!(s.health_check_id, None);
+    assert_eq!(
+        failover_records(&c, &format!("/hostedzone/{}", zone.id), &domain)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        failover_records(&c, &zone.id, &format!("other.{domain}"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The SECONDARY deleted behind the tool's back is absent from the answer.
+    let r53 = c.route53().await;
+    let listed = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone.id)
+        .send()
+        .await
+        .unwrap();
+    let secondary = listed
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.set_identifier() == Some("app-us-west-2"))
+        .unwrap()
+        .clone();
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
+    r53.change_resource_record_sets()
+        .hosted_zone_id(&zone.id)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(ChangeAction::Delete)
+                        .resource_record_set(secondary)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let read: Vec<FailoverRecordReading> = failover_records(&c, &zone.id, &domain).await.unwrap();
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert_eq!(read[0].role, Role::Primary);
+
+    // A zone that does not exist is an error naming it, not an empty answer.
+    let e = failover_records(&c, "ZNOSUCHZONE000", &domain)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("ZNOSUCHZONE000"), "{e}");
+
+    let ctx = ctx_for(&pair);
+    for d in [&pair, &txt, &www] {
+        records.delete(&ctx_for(d), "", &d.inputs).await.unwrap();
+    }
+    checks
+        .delete(&ctx, &hc.id, &Default::default())
+        .await
+        .unwrap();
+    zones
+        .delete(&ctx, &zone.id, &Default::default())
+        .await
+        .unwrap();
 }

@@ -9,7 +9,7 @@ use tandem_localcloud::{
     serve_gateway_from_state,
 };
 
-use crate::support::{s3, unique, watchdog};
+use crate::support::{create_group, s3, unique, watchdog};
 
 const CHILD: &str = "daemon::gateway_daemon_child";
 
@@ -91,7 +91,20 @@ fn up_status_down() {
         "{steps:?}"
     );
     assert_eq!(up.regions.len(), 2);
-    assert!(up.regions.iter().all(|r| r.answers), "{up}");
+    // Nothing is deployed yet: the regions answer, but have no capacity, and say so.
+    for region in &up.regions {
+        assert!(!region.answers, "{up}");
+        assert_eq!(
+            region.detail.as_deref(),
+            Some(format!("no capacity: no Auto Scaling group in {}", region.name).as_str()),
+            "{up}"
+        );
+    }
+    assert!(
+        up.to_string()
+            .contains("unhealthy: no capacity: no Auto Scaling group in us-west-2"),
+        "{up}"
+    );
     assert!(up.global.as_ref().is_some_and(|g| g.answers), "{up}");
 
     let record = cloud.record().unwrap().unwrap();
@@ -112,7 +125,20 @@ fn up_status_down() {
             .await
             .unwrap();
         assert!(direct.body.contains(&bucket));
+        // Capacity in each region, through the region's own port.
+        for region in &regions {
+            create_group(&record.region_endpoint(region).unwrap(), region, 2).await;
+        }
     });
+    let serving = cloud.status().unwrap();
+    assert!(
+        serving
+            .regions
+            .iter()
+            .all(|r| r.answers && r.detail.is_none()),
+        "{serving}"
+    );
+    assert!(!serving.to_string().contains("unhealthy"), "{serving}");
 
     // Up again: idempotent.
     let again = cloud.up(&exe, &gateway_args(dir.path())).unwrap();
@@ -134,8 +160,14 @@ fn up_status_down() {
         .iter()
         .find(|r| r.name == "us-west-2")
         .unwrap();
-    assert!(!west.answers, "{status}");
+    assert!(!west.answers && west.detail.is_none(), "{status}");
     assert!(status.to_string().contains("unhealthy"), "{status}");
+    let east = status
+        .regions
+        .iter()
+        .find(|r| r.name == "us-east-1")
+        .unwrap();
+    assert!(east.answers, "{status}");
 
     let outcome = cloud.down().unwrap();
     assert_eq!(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tandem_localcloud::{BlackholeMode, Fault, GLOBAL, Gateway, GatewayConfig, HEALTH_PATH};
 
-use crate::support::{self, gateway, must, rds, s3, send, sigv4, unique};
+use crate::support::{self, gateway, must, rds, s3, send, serve, sigv4, unique};
 
 const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
@@ -41,6 +41,7 @@ async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, Duration) {
 #[tokio::test]
 async fn requests_reach_moto_through_every_port() {
     let gw = gateway(&[EAST, WEST]).await;
+    serve(&gw, &[EAST]).await;
     let east = gw.region_endpoint(EAST).unwrap();
     let west = gw.region_endpoint(WEST).unwrap();
 
@@ -119,6 +120,7 @@ async fn requests_reach_moto_through_every_port() {
 #[tokio::test]
 async fn refuse_fails_fast_and_takes_health_down_until_restored() {
     let gw = gateway(&[EAST, WEST]).await;
+    serve(&gw, &[EAST, WEST]).await;
     let control = gw.control();
     let east = gw.region_endpoint(EAST).unwrap();
     control
@@ -159,6 +161,7 @@ async fn refuse_fails_fast_and_takes_health_down_until_restored() {
 #[tokio::test]
 async fn hang_makes_clients_time_out_until_restored() {
     let gw = gateway(&[EAST, WEST]).await;
+    serve(&gw, &[EAST]).await;
     let control = gw.control();
     let east = gw.region_endpoint(EAST).unwrap();
     control.blackhole(EAST, BlackholeMode::Hang).await.unwrap();
@@ -258,6 +261,7 @@ async fn error_rate_one_answers_500() {
 #[tokio::test]
 async fn latency_delays_by_at_least_the_latency() {
     let gw = gateway(&[EAST, WEST]).await;
+    serve(&gw, &[EAST, WEST]).await;
     gw.control()
         .set_fault(
             EAST,
@@ -284,6 +288,7 @@ async fn latency_delays_by_at_least_the_latency() {
 #[tokio::test]
 async fn per_service_faults_leave_other_services_alone() {
     let gw = gateway(&[EAST]).await;
+    serve(&gw, &[EAST]).await;
     let east = gw.region_endpoint(EAST).unwrap();
     let control = gw.control();
     control
@@ -376,6 +381,7 @@ async fn same_seed_same_faults() {
         let mut config = GatewayConfig::new(moto, vec![EAST.to_owned()]);
         config.seed = Some(42);
         let gw = Gateway::start(config).await.unwrap();
+        serve(&gw, &[EAST]).await;
         gw.control()
             .set_fault(
                 EAST,

@@ -216,3 +216,96 @@ pub async fn rds(base: &str, region: &str) -> io::Result<Reply> {
     )
     .await
 }
+
+/// An Auto Scaling request (query protocol) signed for `region`. The parameter values must need no
+/// form encoding (the names `unique` makes do not).
+pub async fn autoscaling(
+    base: &str,
+    region: &str,
+    action: &str,
+    params: &[(&str, &str)],
+) -> io::Result<Reply> {
+    let auth = sigv4(region, "autoscaling");
+    let mut form = format!("Action={action}&Version=2011-01-01");
+    for (name, value) in params {
+        form.push_str(&format!("&{name}={value}"));
+    }
+    send(
+        base,
+        "POST",
+        "/",
+        &[
+            ("Authorization", &auth),
+            ("X-Amz-Date", "20250101T000000Z"),
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+        ],
+        form.as_bytes(),
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+async fn autoscaling_ok(base: &str, region: &str, action: &str, params: &[(&str, &str)]) {
+    let reply = autoscaling(base, region, action, params)
+        .await
+        .unwrap_or_else(|err| panic!("{action} in {region} through {base}: {err}"));
+    assert_eq!(reply.status, 200, "{action} in {region}: {reply:?}");
+}
+
+/// Creates, through `base` (a region listener, or moto), a launch configuration and an Auto
+/// Scaling group of `desired` instances in `region`; returns the group's name.
+pub async fn create_group(base: &str, region: &str, desired: u32) -> String {
+    let name = unique("tandem-it-asg");
+    autoscaling_ok(
+        base,
+        region,
+        "CreateLaunchConfiguration",
+        &[
+            ("LaunchConfigurationName", &name),
+            ("ImageId", "ami-12c6146b"),
+            ("InstanceType", "t2.micro"),
+        ],
+    )
+    .await;
+    autoscaling_ok(
+        base,
+        region,
+        "CreateAutoScalingGroup",
+        &[
+            ("AutoScalingGroupName", &name),
+            ("LaunchConfigurationName", &name),
+            ("MinSize", "0"),
+            ("MaxSize", "4"),
+            ("DesiredCapacity", &desired.to_string()),
+            ("AvailabilityZones.member.1", &format!("{region}a")),
+        ],
+    )
+    .await;
+    name
+}
+
+/// Sets the desired capacity of the group `name` of `region`, through `base`.
+pub async fn set_desired(base: &str, region: &str, name: &str, desired: u32) {
+    autoscaling_ok(
+        base,
+        region,
+        "SetDesiredCapacity",
+        &[
+            ("AutoScalingGroupName", name),
+            ("DesiredCapacity", &desired.to_string()),
+        ],
+    )
+    .await;
+}
+
+/// Gives each region of `gw` an Auto Scaling group with capacity, so that its health endpoint
+/// answers 200 (the regions the capacity tests use never get one this way).
+pub async fn serve(gw: &RunningGateway, regions: &[&str]) {
+    for region in regions {
+        let base = gw.region_endpoint(region).expect("a region of the gateway");
+        create_group(&base, region, 1).await;
+    }
+}
