@@ -1493,7 +1493,8 @@ pub struct DbRoleReading {
 /// The replication role of a DB instance, as read from `DescribeDBInstances`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DbRole {
-    /// No instance of that identifier in that region (or it is being deleted and already gone).
+    /// No instance of that identifier in that region. (One being deleted is still there, with
+    /// status `deleting`.)
     Missing,
     /// A standalone instance: it names no replication source, so it takes writes when available.
     Writer,

@@ -1,12 +1,10 @@
 //! The resilience commands: `failover`, `failback`, `check-health`, `simulate-outage`, `drill`,
 //! `status`, and `local` (the local cloud). They parse, call the failover crate, and print.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
 use console::style;
 use serde_json::json;
 use tandem_aws::{CheckerReport, HealthCheckStatus};
@@ -24,31 +22,10 @@ use tandem_failover::{Aspect, Posture};
 use tandem_schema::kinds;
 use tandem_stack_multi_region::MultiRegion;
 
-use crate::commands::Workspace;
-use crate::exit::{self, Failure};
+use crate::error::{Error, Exit, Result};
 use crate::progress::Progress;
 use crate::render;
-
-/// Exit code: the active region is unhealthy (`check-health`), or a drill missed an objective.
-pub const UNHEALTHY: u8 = 7;
-
-/// The endpoint whose answer says a region's control plane is up.
-fn api_url(ws: &Workspace, region: &str) -> String {
-    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL")
-        && !url.is_empty()
-    {
-        return url;
-    }
-    let endpoints = ws.env.api_endpoints();
-    if let Some(url) = endpoints.get(region) {
-        return url.clone();
-    }
-    if region == "global" {
-        "https://route53.amazonaws.com".into()
-    } else {
-        format!("https://sts.{region}.amazonaws.com")
-    }
-}
+use crate::workspace::{Access, Workspace};
 
 /// The application health URL of a region, as Route 53's checker probes it.
 fn app_health_url(ws: &Workspace, state: &State, region: &str) -> Option<String> {
@@ -62,27 +39,6 @@ fn app_health_url(ws: &Workspace, state: &State, region: &str) -> Option<String>
         .to_string();
     let scheme = if ws.env.http_only { "http" } else { "https" };
     Some(format!("{scheme}://{dns}/health"))
-}
-
-/// Regions (and `global`) whose control plane does not answer now.
-pub async fn unreachable(ws: &Workspace) -> BTreeSet<String> {
-    let keys = [
-        "global",
-        ws.env.primary_region.as_str(),
-        ws.env.secondary_region.as_str(),
-    ];
-    let urls = keys.map(|k| api_url(ws, k));
-    // At once: a control plane that does not answer costs its timeout once, not once per key.
-    let (g, p, s) = tokio::join!(
-        health::reachable(&urls[0]),
-        health::reachable(&urls[1]),
-        health::reachable(&urls[2])
-    );
-    keys.into_iter()
-        .zip([g, p, s])
-        .filter(|(_, up)| !up)
-        .map(|(k, _)| k.to_string())
-        .collect()
 }
 
 /// One region's health, probed as Route 53's checkers do.
@@ -308,20 +264,6 @@ fn active_is_healthy(results: &[RegionHealth], route53: &[Route53View]) -> bool 
         .any(|(r, r53)| r.role == "active" && r.healthy && r53.healthy() != Some(false))
 }
 
-/// Takes the lock and the state, first reconciling what an interrupted run left pending (by
-/// reading the cloud through the providers, never redoing it blindly).
-async fn lock_and_state(
-    ws: &Workspace,
-    operation: &str,
-    providers: &Providers,
-) -> Result<(tandem_engine::StateLock, State)> {
-    let lock = ws.store.lock(&ws.stack, &ws.env.name, operation)?;
-    let (state, reconciled) =
-        ops::recover(&ws.store, &lock, &ws.stack, &ws.env.name, providers).await?;
-    crate::commands::note_recovered(&reconciled);
-    Ok((lock, state))
-}
-
 fn audit_path(ws: &Workspace) -> PathBuf {
     ws.env
         .state_dir
@@ -335,13 +277,13 @@ fn program_for(
     move |p: &Posture| Ok(evaluate(&MultiRegion::new(ws.env.clone(), p.clone()))?)
 }
 
-fn map_failover_error(e: FailoverError) -> anyhow::Error {
+fn map_failover_error(e: FailoverError) -> Error {
     match e {
-        FailoverError::Transform(t) => Failure::new(exit::CONFIG, t.to_string()).into(),
-        e @ FailoverError::Preflight(_) => Failure::new(exit::REFUSED, e.to_string()).into(),
-        FailoverError::State(m) => Failure::new(exit::STATE, m).into(),
+        FailoverError::Transform(t) => Error::Config(t.to_string()),
+        e @ FailoverError::Preflight(_) => Error::Refused(e.to_string()),
+        FailoverError::State(m) => Error::State(m),
         FailoverError::Engine(e) => e.into(),
-        FailoverError::Run(r) => Failure::new(exit::ERROR, r.to_string()).into(),
+        FailoverError::Run(r) => Error::Failed(r.to_string()),
     }
 }
 
@@ -368,12 +310,15 @@ pub struct FailoverArgs {
 }
 
 /// `tandem failover`: returns the report (also printed).
-pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option<FailoverReport>)> {
+pub async fn failover(
+    ws: &Workspace,
+    args: &FailoverArgs,
+) -> Result<(Exit, Option<FailoverReport>)> {
     let providers = timed(&ws.providers(), &args.clock);
-    let (lock, state) = lock_and_state(ws, "failover", &providers).await?;
+    let (lock, state) = ws.lock("failover", Access::Cloud(&providers)).await?;
     let posture = ws.posture(&state)?;
     let audit = AuditLog::open(&audit_path(ws), "failover");
-    let unreachable = args.clock.time(unreachable(ws)).await;
+    let unreachable = args.clock.time(ws.unreachable()).await;
     let program = program_for(ws);
     let runner = Runner {
         store: &ws.store,
@@ -411,7 +356,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
                 );
             }
         }
-        return Ok((exit::OK, None));
+        return Ok((Exit::Success, None));
     }
     let to = args
         .to
@@ -430,7 +375,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
             "(plan)",
             false,
         )
-        .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+        .map_err(|e| Error::Config(e.to_string()))?;
         let desired = program(&target)?;
         let (plan, _) = make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
         println!(
@@ -446,7 +391,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
             );
         }
         print!("{}", render::plan_text(&plan));
-        return Ok((exit::OK, None));
+        return Ok((Exit::Success, None));
     }
     let (standby_healthy, standby_health) = args.clock.time(routing_health(ws, &state, &to)).await;
     let pre = Preflight {
@@ -456,7 +401,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
         unreachable: unreachable.clone(),
     };
     if !args.yes && posture.transition.is_none() {
-        crate::commands::confirm(&format!(
+        crate::workspace::confirm(&format!(
             "Fail over environment {} from {} to {to}?",
             ws.env.name, posture.active_region
         ))?;
@@ -475,7 +420,7 @@ pub async fn failover(ws: &Workspace, args: &FailoverArgs) -> Result<(u8, Option
     .await
     .map_err(map_failover_error)?;
     print_failover(&report);
-    Ok((exit::OK, Some(report)))
+    Ok((Exit::Success, Some(report)))
 }
 
 fn print_failover(r: &FailoverReport) {
@@ -510,15 +455,15 @@ fn print_failover(r: &FailoverReport) {
 }
 
 /// `tandem failback`.
-pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> {
+pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<Exit> {
     let providers = ws.providers();
-    let (lock, state) = lock_and_state(ws, "failback", &providers).await?;
+    let (lock, state) = ws.lock("failback", Access::Cloud(&providers)).await?;
     let posture = ws.posture(&state)?;
     if plan_only {
         let target = tandem_failover::transform::failback_rebuild(&posture)
-            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))?;
         let quiesced = tandem_failover::transform::failback_quiesce(&target)
-            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))?;
         // Steps 2 and 3 are planned against today's state, where the new replica does not exist
         // yet: it shows as created from the current writer (its source after step 1).
         let writer_arn = state
@@ -526,7 +471,7 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
             .and_then(|v| v.as_str())
             .map(str::to_string);
         let switched = tandem_failover::transform::failback_switch(&quiesced, writer_arn, "(plan)")
-            .map_err(|e| Failure::new(exit::CONFIG, e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))?;
         for (title, p) in [
             ("Step 1: rebuild the replica", &target),
             ("Step 2: stop writes (quiesce the active region)", &quiesced),
@@ -538,10 +483,10 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
             println!("{}", style(title).bold());
             print!("{}", render::plan_text(&plan));
         }
-        return Ok(exit::OK);
+        return Ok(Exit::Success);
     }
     if !yes {
-        crate::commands::confirm(&format!(
+        crate::workspace::confirm(&format!(
             "Fail back environment {} to {}?",
             ws.env.name, posture.standby_region
         ))?;
@@ -557,7 +502,7 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         observer: Arc::new(Progress::new()),
         audit: &audit,
         parallel: 10,
-        unreachable: unreachable(ws).await,
+        unreachable: ws.unreachable().await,
     };
     let (primary, secondary) = (&ws.env.primary_region, &ws.env.secondary_region);
     let (state, rebuilt) = if posture
@@ -588,7 +533,7 @@ pub async fn failback(ws: &Workspace, plan_only: bool, yes: bool) -> Result<u8> 
         .green()
         .bold()
     );
-    Ok(exit::OK)
+    Ok(Exit::Success)
 }
 
 /// Runs one step of a failback and prints its phases.
@@ -621,14 +566,10 @@ async fn wait_for_replica(
         match replica_lag(ws, posture).await {
             Some(lag) if lag >= 1.0 => {
                 if started.elapsed() > limit {
-                    return Err(Failure::new(
-                        exit::ERROR,
-                        format!(
-                            "the new replica still lags {lag:.0} s after {} min; failback stopped before the switch (rerun to continue)",
-                            limit.as_secs() / 60
-                        ),
-                    )
-                    .into());
+                    return Err(Error::Failed(format!(
+                        "the new replica still lags {lag:.0} s after {} min; failback stopped before the switch (rerun to continue)",
+                        limit.as_secs() / 60
+                    )));
                 }
                 println!("  waiting for the replica to {what}: lag {lag:.0} s");
                 tokio::time::sleep(Duration::from_secs(10)).await;
@@ -663,7 +604,7 @@ async fn capacity_is_primary(
     {
         let live = read_live(providers, state, addr)
             .await
-            .map_err(|e| Failure::new(exit::ERROR, e.to_string()))?;
+            .map_err(|e| Error::Failed(e.to_string()))?;
         let desired = live.and_then(|o| o.outputs.get("desired_capacity").and_then(|v| v.as_i64()));
         seen = Some(seen.unwrap_or(true) && desired == Some(want));
     }
@@ -671,7 +612,7 @@ async fn capacity_is_primary(
 }
 
 /// `tandem check-health`.
-pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
+pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<Exit> {
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let posture = ws.posture(&state)?;
     // Route 53's own verdict is asked for while the probes run (same order as the regions).
@@ -748,13 +689,22 @@ pub async fn check_health(ws: &Workspace, json_out: bool) -> Result<u8> {
             println!("  ROUTE53 {}: {note}", regions.join(", "));
         }
     }
-    Ok(if active_ok { exit::OK } else { UNHEALTHY })
+    if active_ok {
+        Ok(Exit::Success)
+    } else {
+        Err(Error::Unhealthy(format!(
+            "the active region {} is unhealthy",
+            posture.active_region
+        )))
+    }
 }
 
 /// `tandem simulate-outage`.
-pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool) -> Result<u8> {
+pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool) -> Result<Exit> {
     let providers = ws.providers();
-    let (lock, mut state) = lock_and_state(ws, "simulate-outage", &providers).await?;
+    let (lock, mut state) = ws
+        .lock("simulate-outage", Access::Cloud(&providers))
+        .await?;
     let mut posture = ws.posture(&state)?;
     let region = region
         .map(str::to_string)
@@ -767,14 +717,10 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
         })
         .unwrap_or_else(|| posture.active_region.clone());
     if region != ws.env.primary_region && region != ws.env.secondary_region {
-        return Err(Failure::new(
-            exit::CONFIG,
-            format!(
-                "--region {region}: not a region of environment {}",
-                ws.env.name
-            ),
-        )
-        .into());
+        return Err(Error::Config(format!(
+            "--region {region}: not a region of environment {}",
+            ws.env.name
+        )));
     }
     // The state records the outage only once the cloud has it.
     let recorded = posture.simulated_outage.clone();
@@ -789,7 +735,7 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
                 .blackhole(&region, tandem_localcloud::BlackholeMode::Refuse)
                 .await
         };
-        r.map_err(|e| Failure::new(exit::ERROR, format!("the region gateway did not answer ({e}); is the local cloud up? (`tandem local up`)")))?;
+        r.map_err(|e| Error::Failed(format!("the region gateway did not answer ({e}); is the local cloud up? (`tandem local up`)")))?;
         posture.store(&mut state);
         ops::save_state(&ws.store, &lock, &mut state)?;
         println!(
@@ -835,14 +781,10 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
             posture.simulated_outage = recorded;
             posture.store(&mut after);
             ops::save_state(&ws.store, &lock, &mut after)?;
-            return Err(Failure::new(
-                exit::ERROR,
-                format!(
-                    "the health check of {region} could not be {}",
-                    if restore { "restored" } else { "inverted" }
-                ),
-            )
-            .into());
+            return Err(Error::Failed(format!(
+                "the health check of {region} could not be {}",
+                if restore { "restored" } else { "inverted" }
+            )));
         }
         println!(
             "{} the health check of {region} (Route 53 now sees it {})",
@@ -850,11 +792,11 @@ pub async fn simulate_outage(ws: &Workspace, region: Option<&str>, restore: bool
             if restore { "as it is" } else { "as failing" }
         );
     }
-    Ok(exit::OK)
+    Ok(Exit::Success)
 }
 
 /// `tandem status`.
-pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
+pub async fn status(ws: &Workspace, json_out: bool) -> Result<Exit> {
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let posture = ws.posture(&state)?;
     let health = region_health(ws, &state, &posture, 1).await;
@@ -890,7 +832,7 @@ pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
     });
     if json_out {
         println!("{}", serde_json::to_string_pretty(&j)?);
-        return Ok(exit::OK);
+        return Ok(Exit::Success);
     }
     println!(
         "{}",
@@ -983,7 +925,7 @@ pub async fn status(ws: &Workspace, json_out: bool) -> Result<u8> {
         ),
         None => println!("  no drill yet (`tandem drill`)"),
     }
-    Ok(exit::OK)
+    Ok(Exit::Success)
 }
 
 /// Seconds since the epoch as UTC text.
@@ -993,9 +935,9 @@ fn utc(t: f64) -> String {
 }
 
 /// `tandem drill`: outage → detection → failover → verification → restore → report.
-pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32) -> Result<u8> {
+pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32) -> Result<Exit> {
     if !yes {
-        crate::commands::confirm(&format!(
+        crate::workspace::confirm(&format!(
             "Drill a failover of environment {} (it fails the active region over)?",
             ws.env.name
         ))?;
@@ -1009,12 +951,8 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         posture.active_region.clone(),
         posture.standby_region.clone(),
     );
-    let health_url = app_health_url(ws, &state, &from).ok_or_else(|| {
-        Failure::new(
-            exit::CONFIG,
-            format!("{from} has no health endpoint: deploy first"),
-        )
-    })?;
+    let health_url = app_health_url(ws, &state, &from)
+        .ok_or_else(|| Error::Config(format!("{from} has no health endpoint: deploy first")))?;
     let lag_before = clock.time(replica_lag(ws, &posture)).await;
 
     // 1. Outage.
@@ -1047,11 +985,9 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
                 break (epoch_now(), by);
             }
             if epoch_now() - outage_at > 600.0 {
-                return Err(Failure::new(
-                    exit::ERROR,
-                    "the outage was not detected within 10 minutes",
-                )
-                .into());
+                return Err(Error::Failed(
+                    "the outage was not detected within 10 minutes".into(),
+                ));
             }
             tokio::time::sleep(interval).await;
         };
@@ -1074,7 +1010,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
             },
         )
         .await?;
-        anyhow::Ok((detected_at, detected_by, detection_wait, report))
+        Ok::<_, Error>((detected_at, detected_by, detection_wait, report))
     }
     .await;
     let (detected_at, detected_by, detection_wait, report) = match detected_and_failed_over {
@@ -1163,7 +1099,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
         "cloud_wait_ms": clock.total().as_millis() as u64,
         "detection_wait_ms": waited.as_millis() as u64,
     });
-    let dir = crate::local::tandem_dir(ws).join("reports");
+    let dir = ws.tandem_dir().join("reports");
     std::fs::create_dir_all(&dir)?;
     let stamp = tandem_engine::store::utc_now_text().replace([':', '-'], "");
     let json_path = dir.join(format!("drill-{}-{stamp}.json", ws.env.name));
@@ -1173,7 +1109,7 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     std::fs::write(&md_path, &md)?;
     // Record the result with the posture.
     {
-        let (lock, mut state) = lock_and_state(ws, "drill", &providers).await?;
+        let (lock, mut state) = ws.lock("drill", Access::Cloud(&providers)).await?;
         let mut p = ws.posture(&state)?;
         p.last_drill = Some(summary.clone());
         p.store(&mut state);
@@ -1181,11 +1117,14 @@ pub async fn drill(ws: &Workspace, yes: bool, interval: Duration, threshold: u32
     }
     println!("\n{md}");
     println!("Report: {} and {}", md_path.display(), json_path.display());
-    Ok(if summary["objectives_met"] == true {
-        exit::OK
+    if summary["objectives_met"] == true {
+        Ok(Exit::Success)
     } else {
-        UNHEALTHY
-    })
+        Err(Error::Unhealthy(format!(
+            "the drill missed an objective: see {}",
+            md_path.display()
+        )))
+    }
 }
 
 /// The region the failover records answer with, given each region's health, as Route 53 does:
@@ -1356,7 +1295,7 @@ mod route53_tests {
         let e = map_failover_error(FailoverError::Preflight(
             "replica lag 900 s exceeds the RPO of 5 min".into(),
         ));
-        assert_eq!(exit::code_of(&e), exit::REFUSED);
+        assert_eq!(e.exit_code(), crate::error::code::REFUSED);
         let text = e.to_string();
         assert!(
             text.starts_with("preflight refused the failover: replica lag 900 s"),

@@ -374,10 +374,19 @@ impl Program for MultiRegion {
 
         // The databases, as the posture lays them out: the writer, its cross-region replica, and
         // fenced former writers kept until a failback replaces them.
+        //
+        // No writer, current or former, is deleted without a final snapshot: the provider names
+        // it `<identifier>-final-<yyyymmddhhmmss>` at the deletion (a stable input, a new name at
+        // each), and RDS keeps it until it is deleted. A replica takes one only once promoted
+        // (AWS refuses a final snapshot of a read replica). A fenced instance is moved into its
+        // region's fence security group (no ingress) before it is stopped, so that it stays
+        // unreachable when AWS starts it again after seven days. That group must be in the
+        // instance's VPC: on AWS this needs the databases in the stack's VPC (its DB subnet group).
         let mut dbs: BTreeMap<String, tandem_core::Resource> = BTreeMap::new();
         for member in posture.db_members() {
             let r = region(&member.region)?;
             let key = inst(&member.region).output("KmsKeyArn");
+            let fence_group = inst(&member.region).output("DbFenceSecurityGroupId");
             let identifier = self.db_identifier(&member.name);
             let handle = match member.kind {
                 DbKind::Instance => stack.declare(
@@ -392,8 +401,9 @@ impl Program for MultiRegion {
                         .backup_retention_period(i64::from(sizes.db_backup_retention_days))
                         .publicly_accessible(false)
                         .master_username("tandem")
-                        .skip_final_snapshot(!env.protect_stateful)
+                        .skip_final_snapshot(false)
                         .set("fenced", member.fenced)
+                        .fence_security_group_id(fence_group)
                         .options(stateful.clone()),
                 ),
                 DbKind::Replica => {
@@ -433,8 +443,11 @@ impl Program for MultiRegion {
                         .kms_key_id(key)
                         .instance_class(sizes.db_instance_class.as_str())
                         .publicly_accessible(false)
-                        .skip_final_snapshot(true)
+                        .skip_final_snapshot(false)
+                        // What the promotion turns on (AWS's default on promotion is one day).
+                        .backup_retention_period(i64::from(sizes.db_backup_retention_days))
                         .set("promoted", member.promoted)
+                        .fence_security_group_id(fence_group)
                         .options(options);
                     // Declared only when set: a replica that is not fenced has no `fenced`.
                     stack.declare(if member.fenced {

@@ -4,8 +4,9 @@
 //! VPC with public and private subnets over two AZs, security groups, an ALB (HTTPS on a TLS 1.2+
 //! policy with an HTTP→HTTPS redirect, or HTTP only for the local cloud), a target group checking
 //! `/health`, a launch template, an Auto Scaling group, the region's KMS key, least-privilege IAM
-//! roles and instance profile, a CloudWatch log group, a DB subnet group and the role S3 replication
-//! uses. CloudWatch alarms are not here: they are created through the API (the local cloud cannot
+//! roles and instance profile, a CloudWatch log group, a DB subnet group, the database's fence
+//! security group (no ingress, no egress: where a fenced former writer is moved) and the role S3
+//! replication uses. CloudWatch alarms are not here: they are created through the API (the local cloud cannot
 //! create them from templates).
 
 use serde_json::{Value as Json, json};
@@ -277,6 +278,21 @@ fn regional_template_json() -> Json {
                     "Tags": tags("db"),
                 }
             },
+            // Where a fenced former writer is moved, alone, before it is stopped: nothing reaches
+            // it when AWS starts it again after seven days. No ingress; one egress rule to the
+            // loopback, because a group's default allow-all egress is removed only when a rule is
+            // given (CloudFormation User Guide, AWS::EC2::SecurityGroup, SecurityGroupEgress).
+            "DbFenceSecurityGroup": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {
+                    "GroupDescription": "database fence: no ingress and no egress; a fenced former writer is moved here alone so that nothing reaches it if AWS starts it again",
+                    "VpcId": {"Ref": "Vpc"},
+                    "SecurityGroupEgress": [
+                        {"IpProtocol": "-1", "CidrIp": "127.0.0.1/32"},
+                    ],
+                    "Tags": tags("db-fence"),
+                }
+            },
             "DbSubnetGroup": {
                 "Type": "AWS::RDS::DBSubnetGroup",
                 "Properties": {
@@ -415,6 +431,7 @@ fn regional_template_json() -> Json {
             "ReplicationRoleArn": {"Value": {"Fn::GetAtt": ["ReplicationRole", "Arn"]}},
             "DbSubnetGroupName": {"Value": {"Fn::Sub": "tandem-${EnvName}-db"}},
             "DbSecurityGroupId": {"Value": {"Ref": "DbSecurityGroup"}},
+            "DbFenceSecurityGroupId": {"Value": {"Ref": "DbFenceSecurityGroup"}},
         }
     })
 }
@@ -444,9 +461,19 @@ mod tests {
             "InstanceRole",
             "InstanceProfile",
             "LogGroup",
+            "DbFenceSecurityGroup",
         ] {
             assert!(t["Resources"].get(r).is_some(), "missing {r}");
         }
+        // The fence group lets nothing in and nothing out (its only egress rule is the loopback,
+        // which removes the default allow-all), and its id is an output.
+        let fence = &t["Resources"]["DbFenceSecurityGroup"]["Properties"];
+        assert!(fence.get("SecurityGroupIngress").is_none());
+        assert_eq!(
+            fence["SecurityGroupEgress"],
+            serde_json::json!([{"IpProtocol": "-1", "CidrIp": "127.0.0.1/32"}])
+        );
+        assert!(t["Outputs"].get("DbFenceSecurityGroupId").is_some());
         assert_eq!(
             t["Resources"]["HttpsListener"]["Properties"]["SslPolicy"],
             TLS_POLICY

@@ -52,11 +52,14 @@ region_ports = [{}, {}]
                 .env_remove("AWS_ENDPOINT_URL"),
         )
     };
-    // With the local cloud down, a simulated outage fails and the state does not claim one.
+    // With the local cloud down, a simulated outage fails (at the account preflight, which no
+    // region's STS answers), says what to start, and the state does not claim one.
     let outage = tandem(&["simulate-outage", "--region", "us-east-1"]);
     assert_eq!(outage.code, 1, "{}", outage.text());
     assert!(
-        outage.stderr.contains("region gateway did not answer"),
+        outage
+            .stderr
+            .contains("is the local cloud up? (`tandem local up`)"),
         "{}",
         outage.text()
     );

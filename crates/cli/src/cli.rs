@@ -1,0 +1,177 @@
+//! The command line: global options and one variant per command. The first line of each
+//! command's doc comment is its summary in `tandem --help`; the following paragraphs are the
+//! detail `tandem COMMAND --help` adds. Each command's own arguments live in its module.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::apply::{ApplyCommand, DeployArgs, DestroyArgs};
+use crate::commands::local::LocalCommand;
+use crate::commands::plan::PlanArgs;
+use crate::commands::preview::PreviewArgs;
+use crate::commands::state::StateCommand;
+use crate::error::EXIT_CODES_HELP;
+
+/// Infrastructure as Rust code for an active-passive multi-region AWS architecture, with failover
+/// built in.
+#[derive(Parser, Debug)]
+#[command(name = "tandem", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// Environment: reads `environments/<NAME>.toml`.
+    #[arg(long, global = true, default_value = "local", env = "TANDEM_ENV")]
+    pub env: String,
+    /// Stack program to run.
+    #[arg(
+        long,
+        global = true,
+        default_value = "multi-region",
+        env = "TANDEM_STACK"
+    )]
+    pub stack: String,
+    /// Directory holding the environment files.
+    #[arg(
+        long,
+        global = true,
+        default_value = "environments",
+        env = "TANDEM_ENVIRONMENTS"
+    )]
+    pub environments: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show what apply would change, wave by wave
+    ///
+    /// Live state is read first (unless --no-refresh): what changed outside Tandem is shown
+    /// apart, as drift.
+    Plan(PlanArgs),
+    /// Apply the changes, region wave by region wave
+    ///
+    /// Or apply exactly a plan saved by `plan --out FILE` (refused if the state or the program
+    /// changed since).
+    Apply(ApplyCommand),
+    /// Write a pull-request preview of one or several environments
+    ///
+    /// Markdown for a comment, JSON, or text as `plan` prints it.
+    Preview(PreviewArgs),
+    /// Delete every resource of the stack (protected resources refuse)
+    Destroy(DestroyArgs),
+    /// Read live state from the cloud, report drift and record it in the state
+    Refresh {
+        /// Accepted for scripts that pass it; `refresh` never asks.
+        #[arg(long, hide = true)]
+        yes: bool,
+    },
+    /// Inspect or repair the state
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Deploy by region: primary, secondary or all
+    ///
+    /// `primary`: the global wave and the primary region. `secondary`: refused until the primary
+    /// is deployed. `all`: every wave in order, stopping at the first failure.
+    Deploy(DeployArgs),
+    /// Print the regional CloudFormation template the stack set deploys
+    ///
+    /// For review and linting.
+    Template,
+    /// Fail over to the standby region
+    ///
+    /// Promote its replica, fence the old primary, scale, swap the failover records, reverse
+    /// replication. What needs an unreachable region is deferred.
+    Failover {
+        /// The region to fail over to (default: the standby).
+        #[arg(long)]
+        to: Option<String>,
+        /// Show the failover as a plan; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Complete deferred work whose region answers again.
+        #[arg(long)]
+        resume: bool,
+        /// Fail over even when the preflight (replica lag, standby health) refuses.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Fail back to the original region, as a planned switchover
+    ///
+    /// Rebuild a replica there, wait until it has caught up, stop writes (scale the active
+    /// region's application to zero), wait until the replica has drained them, promote it, fence
+    /// the old writer, swap DNS back, and rebuild the replica in the other region.
+    Failback {
+        /// Show the three steps (rebuild, stop writes, switch back) as plans; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Probe each region's application as Route 53's checkers do
+    ///
+    /// Also shows Route 53's own health-check status where the cloud gives it (the ROUTE53
+    /// column, `route53` in --json; n/a on the local cloud, whose fixed answer is not a status).
+    ///
+    /// Exit 7 when the active region is unhealthy: by the probes, or by Route 53 when it gives a
+    /// status.
+    CheckHealth {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cut a region off, or undo it with --restore
+    ///
+    /// Local cloud: the region gateway blackholes the region's API and application. AWS: the
+    /// region's health check is inverted.
+    SimulateOutage {
+        /// Default: the active region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Undo the outage (default region: the one cut off).
+        #[arg(long)]
+        restore: bool,
+    },
+    /// Drill a failover: outage, detection, failover, verification, restore
+    ///
+    /// Writes a Markdown and JSON report with measured RTO and RPO; exit 7 when an objective is
+    /// missed.
+    Drill {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Seconds between health probes (default: 1 on the local cloud, 10 on AWS).
+        #[arg(long)]
+        interval: Option<u64>,
+        /// Consecutive failed probes that make a region unhealthy (1-10).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+        threshold: u32,
+    },
+    /// Show the active region, health, replica lag, deferred work and last drill
+    ///
+    /// Each region's role and health; the database writer, its replica and the replica's lag;
+    /// asset replication; a simulated outage, a quiesced region, deferred work or a transition in
+    /// progress; the last drill.
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The local cloud: moto behind the region gateway, on loopback
+    #[command(subcommand)]
+    Local(LocalCommand),
+    /// Print the stack's outputs
+    Output {
+        /// One output only.
+        name: Option<String>,
+        /// Print the outputs as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[cfg(test)]
+mod tests;

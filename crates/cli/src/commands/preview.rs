@@ -1,0 +1,100 @@
+//! `tandem preview`: the plans of one or several environments, rendered as one document for a
+//! pull request (Markdown, JSON or text).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use console::style;
+use tandem_engine::{Plan, ops};
+
+use crate::error::{Error, Exit, Result};
+use crate::render::preview;
+use crate::workspace::Workspace;
+
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// Environment to preview; repeat for several (default: the global --env).
+    #[arg(long = "env", id = "env", value_name = "NAME", action = clap::ArgAction::Append)]
+    pub envs: Vec<String>,
+    /// `markdown` (a pull-request comment), `json` or `text`.
+    #[arg(long, value_enum, default_value_t = PreviewFormat::Markdown)]
+    pub format: PreviewFormat,
+    /// Write the preview to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Skip reading live state (no drift detection).
+    #[arg(long)]
+    pub no_refresh: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreviewFormat {
+    Markdown,
+    Json,
+    Text,
+}
+
+/// The plan of each environment named (or the global one), rendered as one document;
+/// `environments` is where the others' files are.
+pub async fn run(ws: &Workspace, environments: &Path, args: &PreviewArgs) -> Result<Exit> {
+    let mut plans = Vec::new();
+    if args.envs.is_empty() {
+        plans.push(plan_of(ws, args).await?);
+    }
+    for name in &args.envs {
+        if *name == ws.env.name {
+            plans.push(plan_of(ws, args).await?);
+        } else {
+            let other = Workspace::open(environments, &ws.stack, name)?;
+            plans.push(plan_of(&other, args).await?);
+        }
+    }
+    let document = match args.format {
+        PreviewFormat::Markdown => preview::markdown(&plans),
+        PreviewFormat::Json => {
+            let mut text = serde_json::to_string_pretty(&preview::json(&plans))?;
+            text.push('\n');
+            text
+        }
+        PreviewFormat::Text => {
+            let colour =
+                args.out.is_none() && std::io::stdout().is_terminal() && console::colors_enabled();
+            preview::text(&plans, colour)
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &document)
+                .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!(
+                "{} wrote the preview of {} to {}",
+                style("note:").green(),
+                plans
+                    .iter()
+                    .map(|p| p.env.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                path.display()
+            );
+        }
+        None => print!("{document}"),
+    }
+    Ok(Exit::Success)
+}
+
+async fn plan_of(ws: &Workspace, args: &PreviewArgs) -> Result<Plan> {
+    let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    if pending > 0 {
+        eprintln!(
+            "{} environment {}: an interrupted run left {pending} operation(s) pending; the next apply reconciles them",
+            style("note:").yellow(),
+            ws.env.name
+        );
+    }
+    let desired = ws.desired(&state)?;
+    let providers = ws.providers();
+    let (plan, _) = ws
+        .plan_reading_live(&desired, &state, &providers, !args.no_refresh, 10)
+        .await?;
+    Ok(plan)
+}

@@ -1,0 +1,329 @@
+//! What every command works on — the environment, its state store, the stack program, the clients
+//! of its cloud — and the steps commands share: taking the state lock ([`Workspace::lock`]),
+//! planning after a read of the cloud ([`Workspace::plan_reading_live`]), asking for confirmation.
+//!
+//! A leaf of the CLI: it uses no CLI module but [`crate::error`].
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use console::style;
+use tandem_aws::{AwsClients, ClientSettings, StaticCredentials};
+use tandem_core::{DesiredStack, Program, ResourceAddr, evaluate};
+use tandem_engine::ops::{self, make_plan};
+use tandem_engine::recovery::Reconciled;
+use tandem_engine::{ErrorClass, LocalStore, Plan, PlanConfig, Providers, State, StateLock};
+use tandem_failover::Posture;
+use tandem_failover::health;
+use tandem_stack_multi_region::{Environment, MultiRegion, process_vars};
+
+use crate::error::{Error, Result};
+
+/// What every command works on: the environment, its state store, the stack program.
+pub struct Workspace {
+    pub env: Environment,
+    pub stack: String,
+    pub store: LocalStore,
+    pub clients: AwsClients,
+}
+
+/// What a command holding the state lock does with the cloud ([`Workspace::lock`]).
+pub enum Access<'a> {
+    /// It reads or changes the cloud through these providers: the account preflight runs first,
+    /// then recovery reconciles what an interrupted run left pending by reading the cloud.
+    Cloud(&'a Providers),
+    /// It changes only the state: no preflight, no read of the cloud; a state with pending
+    /// operations is refused, since only a read of the cloud can reconcile them.
+    StateOnly,
+}
+
+impl Workspace {
+    /// The workspace of environment `env`, read from `environments/<env>.toml`.
+    pub fn open(environments: &Path, stack: &str, env: &str) -> Result<Workspace> {
+        let env = Environment::load(environments, env, &process_vars)?;
+        if stack != tandem_stack_multi_region::STACK_NAME {
+            return Err(Error::Config(format!(
+                "unknown stack {:?}: this build has `{}`",
+                stack,
+                tandem_stack_multi_region::STACK_NAME
+            )));
+        }
+        Ok(Workspace {
+            store: LocalStore::new(env.state_dir.clone()),
+            clients: clients(&env),
+            stack: stack.to_string(),
+            env,
+        })
+    }
+
+    /// The posture recorded in the state: which region is active now.
+    pub fn posture(&self, state: &State) -> Result<Posture> {
+        Posture::of(state, &self.env.primary_region, &self.env.secondary_region)
+            .map_err(Error::State)
+    }
+
+    pub fn program(&self, state: &State) -> Result<Box<dyn Program>> {
+        let posture = self.posture(state)?;
+        Ok(Box::new(MultiRegion::new(self.env.clone(), posture)))
+    }
+
+    pub fn desired(&self, state: &State) -> Result<DesiredStack> {
+        let program = self.program(state)?;
+        Ok(evaluate(program.as_ref()).map_err(tandem_engine::EngineError::from)?)
+    }
+
+    pub fn plan_config(&self) -> PlanConfig {
+        PlanConfig {
+            wave_order: self.env.wave_order(),
+        }
+    }
+
+    pub fn providers(&self) -> Providers {
+        tandem_aws::providers(self.clients.clone())
+    }
+
+    /// The directory holding the state directory (`.tandem` by default): local cloud, reports.
+    pub fn tandem_dir(&self) -> PathBuf {
+        match self.env.state_dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// Refuses a `--region` that is not one of the environment's waves.
+    pub fn check_wave(&self, region: &str) -> Result<()> {
+        let waves = self.env.wave_order();
+        if waves.iter().any(|w| w == region) {
+            return Ok(());
+        }
+        Err(Error::Config(format!(
+            "--region {region}: not a wave of environment {} (waves: {})",
+            self.env.name,
+            waves.join(", ")
+        )))
+    }
+
+    /// Takes the state lock for `operation` (noting a stale lock it broke), then, as `access`
+    /// says: checks the credentials and reconciles what an interrupted run left pending by
+    /// reading the cloud, or refuses a state with pending operations.
+    pub async fn lock(&self, operation: &str, access: Access<'_>) -> Result<(StateLock, State)> {
+        let lock = self.store.lock(&self.stack, &self.env.name, operation)?;
+        if let Some(stale) = &lock.broke_stale {
+            eprintln!(
+                "{} broke a stale lock of pid {} ({} since {}), which no longer runs",
+                style("note:").yellow(),
+                stale.pid,
+                stale.operation,
+                stale.time
+            );
+        }
+        match access {
+            Access::Cloud(providers) => {
+                preflight(&self.clients, &self.env).await?;
+                let (state, reconciled) =
+                    ops::recover(&self.store, &lock, &self.stack, &self.env.name, providers)
+                        .await?;
+                note_recovered(&reconciled);
+                Ok((lock, state))
+            }
+            Access::StateOnly => {
+                let (state, pending) = ops::read_state(&self.store, &self.stack, &self.env.name)?;
+                if pending > 0 {
+                    return Err(Error::State(
+                        "an interrupted run left pending operations: run `tandem apply` (or `refresh`) first".into(),
+                    ));
+                }
+                Ok((lock, state))
+            }
+        }
+    }
+
+    /// Plans after reading live state, except in regions whose control plane does not answer
+    /// (their recorded state is kept, and a note says so).
+    pub async fn plan_reading_live(
+        &self,
+        desired: &DesiredStack,
+        state: &State,
+        providers: &Providers,
+        refresh: bool,
+        parallel: usize,
+    ) -> Result<(Plan, State)> {
+        if !refresh {
+            return Ok(make_plan(desired, state, providers, &self.plan_config(), None).await?);
+        }
+        let down = self.unreachable().await;
+        if !down.is_empty() {
+            eprintln!(
+                "{} not reading live state in {}: no answer from its API; using the recorded state",
+                style("note:").yellow(),
+                down.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let skip = |a: &ResourceAddr| down.contains(a.region_str());
+        Ok(ops::make_plan_except(
+            desired,
+            state,
+            providers,
+            &self.plan_config(),
+            parallel,
+            &skip,
+        )
+        .await?)
+    }
+
+    /// Regions (and `global`) whose control plane does not answer now.
+    pub async fn unreachable(&self) -> BTreeSet<String> {
+        let keys = [
+            "global",
+            self.env.primary_region.as_str(),
+            self.env.secondary_region.as_str(),
+        ];
+        let urls = keys.map(|k| self.api_url(k));
+        // At once: a control plane that does not answer costs its timeout once, not once per key.
+        let (g, p, s) = tokio::join!(
+            health::reachable(&urls[0]),
+            health::reachable(&urls[1]),
+            health::reachable(&urls[2])
+        );
+        keys.into_iter()
+            .zip([g, p, s])
+            .filter(|(_, up)| !up)
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
+    /// The endpoint whose answer says a region's control plane is up.
+    fn api_url(&self, region: &str) -> String {
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL")
+            && !url.is_empty()
+        {
+            return url;
+        }
+        let endpoints = self.env.api_endpoints();
+        if let Some(url) = endpoints.get(region) {
+            return url.clone();
+        }
+        if region == "global" {
+            "https://route53.amazonaws.com".into()
+        } else {
+            format!("https://sts.{region}.amazonaws.com")
+        }
+    }
+}
+
+/// Asks for confirmation on the terminal; refuses when there is none.
+pub fn confirm(question: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "refusing to apply without confirmation: no terminal to ask on (pass --yes)".into(),
+        ));
+    }
+    print!("{question} Only 'yes' is accepted: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused("cancelled: nothing was changed".into()))
+    }
+}
+
+/// Notes on stderr that an interrupted run left operations pending (a command that only reads
+/// the state does not reconcile them).
+pub fn note_pending(pending: usize) {
+    if pending > 0 {
+        eprintln!(
+            "{} an interrupted run left {pending} operation(s) pending; the next apply reconciles them with the cloud",
+            style("note:").yellow()
+        );
+    }
+}
+
+/// Notes on stderr what recovery found of each operation an interrupted run left pending.
+pub fn note_recovered(reconciled: &[Reconciled]) {
+    for r in reconciled {
+        eprintln!(
+            "{} recovered {:?} of {}: {}",
+            style("note:").yellow(),
+            r.op,
+            r.addr,
+            r.finding
+        );
+    }
+}
+
+/// SDK clients for the environment. The local cloud takes moto's conventional test credentials;
+/// anything else uses the standard chain and profiles.
+fn clients(env: &Environment) -> AwsClients {
+    let mut endpoints: std::collections::HashMap<String, String> =
+        env.api_endpoints().into_iter().collect();
+    let credentials = env.local_cloud.as_ref().map(|lc| {
+        // Regions other than the environment's two (Route 53 metrics live in us-east-1) go
+        // through the gateway's global port.
+        endpoints
+            .entry("*".to_string())
+            .or_insert_with(|| format!("http://127.0.0.1:{}", lc.global_port));
+        StaticCredentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+            session_token: None,
+        }
+    });
+    AwsClients::new(ClientSettings {
+        endpoints,
+        credentials,
+        home_region: Some(env.primary_region.clone()),
+        local_cloud: env.local_cloud.is_some(),
+        ..ClientSettings::default()
+    })
+}
+
+/// Refuses to go on when the credentials belong to an account other than the one the environment
+/// names, or are missing or refused.
+///
+/// STS is asked in both of the environment's regions at once, the primary's answer preferred:
+/// a command must not depend on one region's control plane (a failover runs while its active
+/// region is down). Only when neither answers is the primary's failure reported.
+async fn preflight(clients: &AwsClients, env: &Environment) -> Result<()> {
+    use tandem_aws::sts::preflight_in;
+    let account = env.account_id.as_deref();
+    // The wrong account, or credentials missing or refused, is an answer (exit 6); an endpoint
+    // that does not answer is a cloud error like any other (exit 1).
+    let answered = |e: &tandem_aws::AwsError| e.class() == ErrorClass::AccessDenied;
+    let refused = |e: tandem_aws::AwsError| {
+        let message = format!("preflight for environment {}: {e}", env.name);
+        if answered(&e) {
+            Error::Account(message)
+        } else if env.local_cloud.is_some() {
+            Error::Failed(format!(
+                "{message}; is the local cloud up? (`tandem local up`)"
+            ))
+        } else {
+            Error::Failed(message)
+        }
+    };
+    let primary = preflight_in(clients, &env.primary_region, account);
+    let secondary = preflight_in(clients, &env.secondary_region, account);
+    tokio::pin!(primary, secondary);
+    tokio::select! {
+        first = &mut primary => match first {
+            Ok(_) => Ok(()),
+            Err(e) if answered(&e) => Err(refused(e)),
+            Err(e) => match secondary.await {
+                Ok(_) => Ok(()),
+                Err(other) if answered(&other) => Err(refused(other)),
+                Err(_) => Err(refused(e)),
+            },
+        },
+        first = &mut secondary => match first {
+            Ok(_) => Ok(()),
+            Err(other) => match primary.await {
+                Ok(_) => Ok(()),
+                Err(e) if answered(&e) || !answered(&other) => Err(refused(e)),
+                Err(_) => Err(refused(other)),
+            },
+        },
+    }
+}
