@@ -79,38 +79,16 @@ pub enum Command {
     Template,
     /// Fail over to the standby region
     ///
-    /// Promote its replica, fence the old primary, scale, swap the failover records, reverse
-    /// replication. What needs an unreachable region is deferred.
-    Failover {
-        /// The region to fail over to (default: the standby).
-        #[arg(long)]
-        to: Option<String>,
-        /// Show the failover as a plan; change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Complete deferred work whose region answers again.
-        #[arg(long)]
-        resume: bool,
-        /// Fail over even when the preflight (replica lag, standby health) refuses.
-        #[arg(long)]
-        force: bool,
-    },
+    /// Promote its replica (and read it back: the cloud must say it is a writer before anything
+    /// is fenced), fence the old primary, scale, swap the failover records, reverse replication.
+    /// What needs a control plane that does not answer is deferred; `--resume` completes it.
+    Failover(crate::commands::failover::FailoverArgs),
     /// Fail back to the original region, as a planned switchover
     ///
     /// Rebuild a replica there, wait until it has caught up, stop writes (scale the active
     /// region's application to zero), wait until the replica has drained them, promote it, fence
     /// the old writer, swap DNS back, and rebuild the replica in the other region.
-    Failback {
-        /// Show the three steps (rebuild, stop writes, switch back) as plans; change nothing.
-        #[arg(long)]
-        plan: bool,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-    },
+    Failback(crate::commands::failback::FailbackArgs),
     /// Probe each region's application as Route 53's checkers do
     ///
     /// Also shows Route 53's own health-check status where the cloud gives it (the ROUTE53
@@ -118,48 +96,24 @@ pub enum Command {
     ///
     /// Exit 7 when the active region is unhealthy: by the probes, or by Route 53 when it gives a
     /// status.
-    CheckHealth {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    CheckHealth(crate::commands::health::HealthArgs),
     /// Cut a region off, or undo it with --restore
     ///
     /// Local cloud: the region gateway blackholes the region's API and application. AWS: the
     /// region's health check is inverted.
-    SimulateOutage {
-        /// Default: the active region.
-        #[arg(long)]
-        region: Option<String>,
-        /// Undo the outage (default region: the one cut off).
-        #[arg(long)]
-        restore: bool,
-    },
+    SimulateOutage(crate::commands::outage::OutageArgs),
     /// Drill a failover: outage, detection, failover, verification, restore
     ///
-    /// Writes a Markdown and JSON report with measured RTO and RPO; exit 7 when an objective is
-    /// missed.
-    Drill {
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
-        /// Seconds between health probes (default: 1 on the local cloud, 10 on AWS).
-        #[arg(long)]
-        interval: Option<u64>,
-        /// Consecutive failed probes that make a region unhealthy (1-10).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
-        threshold: u32,
-    },
+    /// Writes a Markdown and JSON report with the measured RTO and RPO and each check with what
+    /// it read from where. Exit 7 when an objective is missed or a check failed; exit 8 when
+    /// nothing failed but an objective or check could not be measured here (unverified).
+    Drill(crate::commands::drill::DrillArgs),
     /// Show the active region, health, replica lag, deferred work and last drill
     ///
     /// Each region's role and health; the database writer, its replica and the replica's lag;
     /// asset replication; a simulated outage, a quiesced region, deferred work or a transition in
     /// progress; the last drill.
-    Status {
-        /// Print the status as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Status(crate::commands::status::StatusArgs),
     /// The local cloud: moto behind the region gateway, on loopback
     #[command(subcommand)]
     Local(LocalCommand),

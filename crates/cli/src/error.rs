@@ -44,7 +44,7 @@ Exit codes:
   5   refused: confirmation declined or impossible (no terminal; use --yes)
   6   wrong account or credentials refused
   7   check-health: the active region is unhealthy; drill: an objective was missed
-  8   reserved: a drill or check that could not measure an objective here (unverified, never met)
+  8   drill: nothing failed, but an objective or check could not be measured here (unverified)
   64  bad command line";
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -90,13 +90,6 @@ pub enum Error {
     Unhealthy(String),
     /// A drill or check completed, but an objective or verdict could not be measured here: it is
     /// reported "unverified", never "met".
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "no command reports an unmeasured objective yet: the drill's rewrite will"
-        )
-    )]
     #[error("{0}")]
     Unverified(String),
     /// A bad command line that clap could not refuse by itself.
@@ -114,6 +107,10 @@ pub enum Error {
     /// A saved plan file (its message names the file and the cause).
     #[error("{0}")]
     PlanFile(PlanFileError),
+    /// The failover library: a refused preflight, a phase that failed, a posture that cannot be
+    /// used (an engine error inside it is [`Error::Engine`]).
+    #[error(transparent)]
+    Failover(tandem_failover::FailoverError),
     /// The local cloud: moto, the region gateway and its control API.
     #[error(transparent)]
     LocalCloud(#[from] tandem_localcloud::Error),
@@ -126,6 +123,15 @@ pub enum Error {
 impl From<PlanFileError> for Error {
     fn from(e: PlanFileError) -> Error {
         Error::PlanFile(e)
+    }
+}
+
+impl From<tandem_failover::FailoverError> for Error {
+    fn from(e: tandem_failover::FailoverError) -> Error {
+        match e {
+            tandem_failover::FailoverError::Engine(e) => Error::Engine(e),
+            other => Error::Failover(other),
+        }
     }
 }
 
@@ -156,6 +162,15 @@ impl Error {
             | Error::Store(_)
             | Error::PlanFile(PlanFileError::Decode { .. })
             | Error::Engine(EngineError::Store(_) | EngineError::Journal(_)) => code::STATE,
+            Error::Failover(f) => {
+                use tandem_failover::FailoverError as F;
+                match f {
+                    F::Transform(_) | F::Protected(_) => code::CONFIG,
+                    F::Preflight(_) => code::REFUSED,
+                    F::State(_) => code::STATE,
+                    F::Engine(_) | F::Phase { .. } | F::Apply { .. } | F::Outage(_) => code::FAILED,
+                }
+            }
             Error::Refused(_) => code::REFUSED,
             Error::Account(_) => code::ACCOUNT,
             Error::Unhealthy(_) => code::UNHEALTHY,

@@ -10,8 +10,8 @@
 //!    CLI module.
 //! 2. [`workspace`]: the [`Workspace`](workspace::Workspace) every command works on, the state
 //!    lock, confirmation, notes; it uses only [`error`].
-//! 3. [`commands`]: one module per command, and [`resilience`] (failover, failback, check-health,
-//!    simulate-outage, drill, status). Among the commands only `plan` → `saved_plan` → `apply`.
+//! 3. [`commands`]: one module per command. Among the commands only `plan` → `saved_plan` →
+//!    `apply`, and the failover family → `operation`.
 //! 4. [`cli`]: the clap definitions, which take each command's arguments from its module.
 //! 5. This file: parses, opens the workspace, dispatches, and maps the outcome to an exit code.
 
@@ -20,7 +20,6 @@ mod commands;
 mod error;
 mod progress;
 mod render;
-mod resilience;
 mod workspace;
 
 use std::process::ExitCode;
@@ -29,7 +28,10 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::local::LocalCommand;
-use crate::commands::{apply, local, output, plan, preview, refresh, saved_plan, state, template};
+use crate::commands::{
+    apply, drill, failback, failover, health, local, outage, output, plan, preview, refresh,
+    saved_plan, state, status, template,
+};
 use crate::error::{Exit, Result, code};
 use crate::workspace::Workspace;
 
@@ -85,38 +87,12 @@ async fn run(cli: Cli) -> Result<Exit> {
         Command::Refresh { yes: _ } => refresh::run(&ws).await,
         Command::State(cmd) => state::run(&ws, cmd).await,
         Command::Output { name, json } => output::run(&ws, name.as_deref(), json),
-        Command::Failover {
-            to,
-            plan,
-            yes,
-            resume,
-            force,
-        } => {
-            let args = resilience::FailoverArgs {
-                to,
-                plan,
-                yes,
-                resume,
-                force,
-                drill: false,
-                clock: Default::default(),
-            };
-            Ok(resilience::failover(&ws, &args).await?.0)
-        }
-        Command::Failback { plan, yes } => resilience::failback(&ws, plan, yes).await,
-        Command::CheckHealth { json } => resilience::check_health(&ws, json).await,
-        Command::SimulateOutage { region, restore } => {
-            resilience::simulate_outage(&ws, region.as_deref(), restore).await
-        }
-        Command::Drill {
-            yes,
-            interval,
-            threshold,
-        } => {
-            let secs = interval.unwrap_or(if ws.env.local_cloud.is_some() { 1 } else { 10 });
-            resilience::drill(&ws, yes, std::time::Duration::from_secs(secs), threshold).await
-        }
-        Command::Status { json } => resilience::status(&ws, json).await,
+        Command::Failover(args) => failover::run(&ws, &args).await,
+        Command::Failback(args) => failback::run(&ws, &args).await,
+        Command::CheckHealth(args) => health::run(&ws, &args).await,
+        Command::SimulateOutage(args) => outage::run(&ws, &args).await,
+        Command::Drill(args) => drill::run(&ws, &args).await,
+        Command::Status(args) => status::run(&ws, &args).await,
         Command::Local(cmd) => local::run(&ws, cmd).await,
     }
 }

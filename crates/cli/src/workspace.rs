@@ -9,14 +9,13 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use console::style;
-use tandem_aws::{AwsClients, ClientSettings, StaticCredentials};
+use tandem_aws::{AwsClients, AwsSignals, ClientSettings, StaticCredentials};
 use tandem_core::{DesiredStack, Program, ResourceAddr, evaluate};
 use tandem_engine::ops::{self, make_plan};
 use tandem_engine::recovery::Reconciled;
 use tandem_engine::{ErrorClass, LocalStore, Plan, PlanConfig, Providers, State, StateLock};
-use tandem_failover::Posture;
-use tandem_failover::health;
-use tandem_stack_multi_region::{Environment, MultiRegion, process_vars};
+use tandem_failover::{ControlPlane, Posture};
+use tandem_stack_multi_region::{Environment, MultiRegion, MultiRegionTopology, process_vars};
 
 use crate::error::{Error, Result};
 
@@ -59,8 +58,48 @@ impl Workspace {
 
     /// The posture recorded in the state: which region is active now.
     pub fn posture(&self, state: &State) -> Result<Posture> {
-        Posture::of(state, &self.env.primary_region, &self.env.secondary_region)
-            .map_err(Error::State)
+        tandem_failover::context::posture_of(state, &self.regions())
+            .map_err(|e| Error::State(e.to_string()))
+    }
+
+    /// The environment's primary and secondary regions.
+    pub fn regions(&self) -> [String; 2] {
+        [
+            self.env.primary_region.clone(),
+            self.env.secondary_region.clone(),
+        ]
+    }
+
+    /// The stack's topology: which resources failover promotes, fences, scales and swaps.
+    pub fn topology(&self) -> MultiRegionTopology {
+        MultiRegionTopology::new(self.env.clone())
+    }
+
+    /// The cloud's signals (replica lag, Route 53's verdict, reachability, DNS, database roles).
+    /// On the local cloud the failover records are read from moto itself: the region gateway
+    /// cuts Route 53's control plane off with us-east-1, while the records stand in for the DNS
+    /// data plane, which stays up.
+    pub fn signals(&self) -> AwsSignals {
+        let urls = [
+            "global",
+            &self.env.primary_region,
+            &self.env.secondary_region,
+        ]
+        .into_iter()
+        .map(|k| (k.to_string(), self.api_url(k)))
+        .collect();
+        let signals = AwsSignals::new(self.clients.clone(), urls);
+        match &self.env.local_cloud {
+            Some(lc) => signals.with_records_from(
+                AwsClients::local(
+                    &format!("http://127.0.0.1:{}", lc.moto_port),
+                    "testing",
+                    "testing",
+                ),
+                "read from moto directly: the local stand-in for Route 53's data plane",
+            ),
+            None => signals,
+        }
     }
 
     pub fn program(&self, state: &State) -> Result<Box<dyn Program>> {
@@ -120,10 +159,21 @@ impl Workspace {
         }
         match access {
             Access::Cloud(providers) => {
-                preflight(&self.clients, &self.env).await?;
-                let (state, reconciled) =
-                    ops::recover(&self.store, &lock, &self.stack, &self.env.name, providers)
-                        .await?;
+                // What an interrupted run left pending in a region that does not answer stays
+                // pending (in the state) until it answers: recovery never waits for it.
+                let (checked, down) =
+                    tokio::join!(preflight(&self.clients, &self.env), self.unreachable());
+                checked?;
+                let skip = |a: &ResourceAddr| down.contains(&ControlPlane::of(a.region_str()));
+                let (state, reconciled) = ops::recover_except(
+                    &self.store,
+                    &lock,
+                    &self.stack,
+                    &self.env.name,
+                    providers,
+                    &skip,
+                )
+                .await?;
                 note_recovered(&reconciled);
                 Ok((lock, state))
             }
@@ -157,10 +207,13 @@ impl Workspace {
             eprintln!(
                 "{} not reading live state in {}: no answer from its API; using the recorded state",
                 style("note:").yellow(),
-                down.iter().cloned().collect::<Vec<_>>().join(", ")
+                down.iter()
+                    .map(|p| p.as_str().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
-        let skip = |a: &ResourceAddr| down.contains(a.region_str());
+        let skip = |a: &ResourceAddr| down.contains(&ControlPlane::of(a.region_str()));
         Ok(ops::make_plan_except(
             desired,
             state,
@@ -172,25 +225,9 @@ impl Workspace {
         .await?)
     }
 
-    /// Regions (and `global`) whose control plane does not answer now.
-    pub async fn unreachable(&self) -> BTreeSet<String> {
-        let keys = [
-            "global",
-            self.env.primary_region.as_str(),
-            self.env.secondary_region.as_str(),
-        ];
-        let urls = keys.map(|k| self.api_url(k));
-        // At once: a control plane that does not answer costs its timeout once, not once per key.
-        let (g, p, s) = tokio::join!(
-            health::reachable(&urls[0]),
-            health::reachable(&urls[1]),
-            health::reachable(&urls[2])
-        );
-        keys.into_iter()
-            .zip([g, p, s])
-            .filter(|(_, up)| !up)
-            .map(|(k, _)| k.to_string())
-            .collect()
+    /// The control planes (Route 53's, each region's) that do not answer now.
+    pub async fn unreachable(&self) -> BTreeSet<ControlPlane> {
+        tandem_failover::context::unreachable_now(&self.signals(), &self.regions()).await
     }
 
     /// The endpoint whose answer says a region's control plane is up.

@@ -65,7 +65,7 @@ fn a_commands_own_help_has_its_detail() {
     );
     let long = failover.get_long_about().expect("the detail").to_string();
     assert!(
-        long.contains("What needs an unreachable region is deferred"),
+        long.contains("the cloud must say it is a writer before anything"),
         "{long}"
     );
 }

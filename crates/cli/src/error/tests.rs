@@ -53,6 +53,12 @@ fn one_of_each() -> Vec<Error> {
         Error::LocalCloud(tandem_localcloud::Error::Config("ports".into())),
         Error::Io(std::io::Error::other("disk")),
         Error::Json(serde_json::from_str::<u8>("x").unwrap_err()),
+        Error::Failover(tandem_failover::FailoverError::Preflight("lag".into())),
+        Error::Failover(tandem_failover::FailoverError::State("posture".into())),
+        Error::Failover(tandem_failover::FailoverError::Transform(
+            tandem_failover::TransformError::NoReplica("us-east-1".into()),
+        )),
+        Error::Failover(tandem_failover::FailoverError::Outage("gateway".into())),
     ];
     // A new variant does not compile here until it is listed above.
     for e in &all {
@@ -71,7 +77,8 @@ fn one_of_each() -> Vec<Error> {
             | Error::PlanFile(_)
             | Error::LocalCloud(_)
             | Error::Io(_)
-            | Error::Json(_) => {}
+            | Error::Json(_)
+            | Error::Failover(_) => {}
         }
     }
     all
@@ -102,7 +109,9 @@ fn the_wrapped_errors_keep_their_codes() {
     let codes: Vec<u8> = one_of_each().iter().map(Error::exit_code).collect();
     assert_eq!(
         codes,
-        [1, 3, 4, 5, 6, 7, 8, 64, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1]
+        [
+            1, 3, 4, 5, 6, 7, 8, 64, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1, 5, 4, 3, 1
+        ]
     );
 }
 

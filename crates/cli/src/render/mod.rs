@@ -1,7 +1,10 @@
 //! Rendering plans, drift and state for people (coloured text) and machines (JSON); pull-request
 //! previews in [`preview`]. Pure functions of what they render: no I/O.
 
+pub mod drill;
 pub mod preview;
+pub mod resilience;
+pub mod status;
 
 use std::fmt::Write;
 
