@@ -67,6 +67,8 @@ pub struct DrillReport {
     pub resumed: Vec<PhaseReport>,
     /// Deferred work still left after the restore.
     pub still_deferred: Vec<Deferred>,
+    /// Why completing the deferred work after the restore failed, if it did.
+    pub resume_error: Option<String>,
     pub outcome: DrillOutcome,
     /// Tandem's own time: everything but detection intervals and waiting on the cloud.
     pub overhead: Duration,
@@ -195,8 +197,19 @@ pub async fn drill(
     simulate_outage(ctx, &mut state, simulator, Some(&from), true).await?;
     let restored_at = epoch_now();
     ctx.unreachable = unreachable_now(ctx.cloud.signals, &ctx.regions).await;
-    let (after, resumed, still_deferred) = resume_deferred(ctx, state).await?;
-    state = after;
+    // A resume that fails leaves its work deferred (the posture says what): the drill still
+    // reports what it measured, and says so.
+    let (resumed, still_deferred, resume_error) = match resume_deferred(ctx, state.clone()).await {
+        Ok((after, resumed, still)) => {
+            state = after;
+            (resumed, still, None)
+        }
+        Err(e) => {
+            state = ctx.reload(&state)?;
+            let still = posture_of(&state, &ctx.regions)?.deferred;
+            (Vec::new(), still, Some(e.to_string()))
+        }
+    };
     // A fence deferred during the outage is verified once it was made, after the restore.
     if checks
         .iter()
@@ -246,6 +259,7 @@ pub async fn drill(
         deferred: report.posture.deferred.clone(),
         resumed,
         still_deferred,
+        resume_error,
         outcome,
         overhead,
         cloud_wait: clock.total(),

@@ -227,6 +227,16 @@ pub async fn failover(
             recovery_point = Some(lag_at(ctx, &new_writer).await);
         }
         let done_before = target.transition.as_ref().is_some_and(|t| t.is_done(phase));
+        if phase == Phase::Replication && !done_before && ctx.is_unreachable(&from) {
+            // Replication from the new active region writes into the old one (its destination
+            // bucket and key): it waits for that region, whichever region its resource is in.
+            target.defer(
+                Aspect::Replication,
+                ControlPlane::Region(from.clone()),
+                format!("the replication's destination in {from} does not answer"),
+            );
+            ctx.save_posture(&mut state, &target)?;
+        }
         let report = if done_before {
             done_before_report(phase)
         } else if phase == Phase::Dns {

@@ -39,19 +39,47 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> Result<Exit> {
     if let Some(r) = &args.region {
         plan = limit_to_wave(ws, plan, r)?;
     }
+    // Failover work that waits for a control plane: the program still declares the world as it
+    // was for those parts, so the plan shows no change for them — but the cloud does not match
+    // the posture yet, and the plan says so.
+    let posture = ws.posture(&state)?;
+    let pending_failover = !posture.deferred.is_empty() || posture.transition.is_some();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&render::plan_json(&plan))?
-        );
+        let mut j = render::plan_json(&plan);
+        j["deferred_failover_work"] = serde_json::json!(posture
+            .deferred
+            .iter()
+            .map(|d| serde_json::json!({"aspect": d.aspect, "waits_for": d.waits_for, "why": d.why}))
+            .collect::<Vec<_>>());
+        j["transition_in_progress"] = serde_json::json!(posture.transition);
+        println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         print!("{}", render::plan_text(&plan));
+        if pending_failover {
+            println!("\nFailover work not done yet (the cloud does not match the posture):");
+            for line in render::resilience::deferred_lines(&posture.deferred, false) {
+                println!("{line}");
+            }
+            if let Some(t) = &posture.transition {
+                println!(
+                    "  ! a {} from {} to {} is in progress: run `tandem {}` to finish it",
+                    t.kind,
+                    t.from,
+                    t.to,
+                    t.kind.command()
+                );
+            } else {
+                println!("  complete it with `tandem failover --resume` once they answer");
+            }
+        }
     }
     if let Some(path) = &args.out {
         saved_plan::save(ws, &plan, &state, path)?;
     }
     Ok(
-        if args.detailed_exitcode && (plan.has_changes() || !plan.drift.is_empty()) {
+        if args.detailed_exitcode
+            && (plan.has_changes() || !plan.drift.is_empty() || pending_failover)
+        {
             Exit::Changes
         } else {
             Exit::Success

@@ -51,6 +51,7 @@ pub fn json(env: &str, r: &DrillReport) -> Json {
         })).collect::<Vec<_>>(),
         "completed_after_restore": r.resumed.iter().map(|p| p.phase.name()).collect::<Vec<_>>(),
         "still_deferred": r.still_deferred.iter().map(|d| d.aspect).collect::<Vec<_>>(),
+        "resume_error": r.resume_error,
         "tandem_overhead_ms": r.overhead.as_millis() as u64,
         "cloud_wait_ms": r.cloud_wait.as_millis() as u64,
         "detection_wait_ms": r.detection_wait.as_millis() as u64,
@@ -135,6 +136,11 @@ pub fn markdown(r: &DrillReport) -> String {
                 d.waits_for
             ));
         }
+    }
+    if let Some(e) = &r.resume_error {
+        md.push_str(&format!(
+            "\nCompleting the deferred work after the restore failed: {e}\n"
+        ));
     }
     if !r.still_deferred.is_empty() {
         md.push_str("\nStill deferred (complete with `tandem failover --resume`):\n");

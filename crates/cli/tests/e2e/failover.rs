@@ -109,6 +109,27 @@ region_ports = [{east}, {west}]
         assert_eq!(r.code, 0, "plan must show no changes: {}", r.text());
     }
 
+    /// `plan --detailed-exitcode` says there is work left (deferred failover work).
+    fn work_left(&self) {
+        let r = self.tandem(&["plan", "--detailed-exitcode"]);
+        assert_eq!(r.code, 2, "plan must show the deferred work: {}", r.text());
+        assert!(
+            r.stdout.contains("Failover work not done yet"),
+            "{}",
+            r.text()
+        );
+    }
+
+    /// The drill's JSON report.
+    fn drill_report(&self) -> Value {
+        let path = std::fs::read_dir(self.dir.path().join(".tandem/reports"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+            .expect("a JSON drill report");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
     /// Reads moto directly (not through the gateway, not through Tandem) with boto3.
     fn facts(&self) -> Value {
         crate::support::failover_facts(&self.env, &self.moto)
@@ -178,16 +199,24 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     assert_eq!(health.code, 7, "{}", health.text());
     let health: Value = serde_json::from_str(&health.stdout).unwrap();
     for r in health["regions"].as_array().unwrap() {
-        assert!(r["route53"].is_null(), "{health:#}");
+        let verdict = &r["route53"]["verdict"];
+        assert!(verdict["value"].is_null(), "{health:#}");
         assert!(
-            r["route53_note"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("moto"),
+            verdict["why"].as_str().unwrap_or_default().contains("moto"),
             "{health:#}"
         );
     }
+    // The active region's probe failed: refused at the gateway, not judged healthy.
+    assert_eq!(health["regions"][0]["probes_healthy"], false, "{health:#}");
 
+    // The plan of the failover, before it: the replica promoted, the records and capacities.
+    let plan = c.ok(&["failover", "--plan"]);
+    assert!(
+        plan.stdout
+            .contains("~ us-west-2/rds:DbReadReplica/app-db-replica"),
+        "{}",
+        plan.text()
+    );
     let f = c.ok(&["failover", "--yes"]);
     assert!(
         f.stdout
@@ -195,7 +224,14 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         "{}",
         f.text()
     );
-    c.no_changes();
+    // The database's role, read from the cloud: the emulator keeps a promoted replica's source,
+    // so it cannot say — never "passed".
+    assert!(
+        f.stdout.contains("database writable") && f.stdout.contains("not verifiable here"),
+        "{}",
+        f.text()
+    );
+    c.work_left();
     let after = c.facts();
     // Route 53's control plane lives in us-east-1, which is down: the pre-built records move
     // traffic by health, and swapping their roles waits.
@@ -287,7 +323,7 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
                 .contains("+ us-east-1/rds:DbReadReplica/app-db-g2")
             && preview
                 .stdout
-                .contains("~ us-west-2/rds:DbReadReplica/app-db-replica"),
+                .contains("us-west-2/rds:DbReadReplica/app-db-replica"),
         "{}",
         preview.text()
     );
@@ -295,7 +331,7 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     let failback = c.ok(&["failback", "--yes"]);
     assert!(
         failback.stdout.contains("quiesce")
-            && failback.stdout.contains("switching with writes stopped"),
+            && failback.stdout.contains("Switched with writes stopped"),
         "{}",
         failback.text()
     );
@@ -313,6 +349,20 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
         back["db"].get("tandem-drill-app").is_none(),
         "the stale old primary is gone: {back:#}"
     );
+    // Every writer the failback deleted left a final snapshot: the old primary, and the
+    // promoted replica it failed back from.
+    for writer in ["tandem-drill-app", "tandem-drill-app-replica"] {
+        let snaps = back["snapshots"][writer]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            snaps
+                .iter()
+                .any(|s| s.as_str().unwrap().starts_with(&format!("{writer}-final-"))),
+            "no final snapshot of {writer}: {back:#}"
+        );
+    }
     let new_replica = back["db"]
         .as_object()
         .unwrap()
@@ -368,17 +418,34 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();
-    c.runtime.block_on(control.restore_all()).unwrap();
     let promotions_before = c
         .audit()
         .matches(r#""phase":"promote","event":"start""#)
         .count();
 
+    // Rerun while the old region is cut off: the killed run's pending fence there cannot be
+    // reconciled (it is kept for later), the fence waits, and everything else completes.
+    c.runtime.block_on(control.restore_all()).unwrap();
+    c.runtime
+        .block_on(control.blackhole("us-east-1", BlackholeMode::Refuse))
+        .unwrap();
     let r = c.ok(&["failover", "--yes"]);
     assert!(r.stdout.contains("(resumed)"), "{}", r.text());
     assert!(
         r.stdout.contains("promote") && r.stdout.contains("done before"),
         "{}",
+        r.text()
+    );
+    assert!(
+        r.stdout
+            .contains("deferred: fence the old primary database"),
+        "{}",
+        r.text()
+    );
+    assert!(
+        r.stderr
+            .contains("not reconciled: us-east-1 does not answer"),
+        "the killed run's pending fence is kept: {}",
         r.text()
     );
     assert_eq!(
@@ -389,10 +456,119 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
         "the promotion ran again: {}",
         c.audit()
     );
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    let deferred: Vec<(&str, &str)> = status["deferred"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["aspect"].as_str().unwrap(),
+                d["waits_for"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(deferred.contains(&("fence", "us-east-1")), "{status:#}");
+    assert!(
+        status["transition"].is_null(),
+        "the failover completed what it could: {status:#}"
+    );
+    c.work_left();
+
+    // The region is back: the pending fence is reconciled, the deferred work completes.
+    c.runtime.block_on(control.restore_all()).unwrap();
+    c.ok(&["failover", "--resume", "--yes"]);
     c.no_changes();
     let facts = c.facts();
     assert!(primary_target(&facts).contains("us-west-2"), "{facts:#}");
     assert_eq!(facts["db"]["tandem-crash-app"]["status"], "stopped");
+    c.ok(&["destroy", "--yes"]);
+}
+
+#[test]
+fn a_drill_reads_each_verdict_from_the_cloud_and_a_missing_secondary_fails_it() {
+    let _serial = crate::support::serial();
+    let c = LocalCloud::new("verdicts");
+    c.ok(&["deploy", "all", "--yes"]);
+    // The SECONDARY failover record deleted behind Tandem's back: nothing would route to the
+    // standby when the primary fails.
+    let deleted = crate::support::cloud_edit(&c.moto, &["delete-record", "verdicts", "SECONDARY"]);
+    assert_eq!(
+        deleted["deleted"].as_array().unwrap().len(),
+        1,
+        "{deleted:#}"
+    );
+    let drill = c.tandem(&["drill", "--yes", "--interval", "1"]);
+    assert_eq!(
+        drill.code,
+        7,
+        "a failed check misses the drill: {}",
+        drill.text()
+    );
+    let r = c.drill_report();
+    assert_eq!(r["outcome"], "missed", "{r:#}");
+    let check = |name: &str| {
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {r:#}"))
+            .clone()
+    };
+    let dns = check("DNS answer");
+    assert_eq!(dns["verdict"], "failed", "{r:#}");
+    assert!(
+        dns["observed"]
+            .as_str()
+            .unwrap()
+            .contains("SECONDARY missing"),
+        "{r:#}"
+    );
+    assert_eq!(
+        dns["read_from"]["api"].as_str().unwrap().split(' ').next(),
+        Some("route53:ListResourceRecordSets"),
+        "{r:#}"
+    );
+    // The emulator cannot tell a promoted replica from a replica: not verifiable, never passed.
+    assert_eq!(
+        check("database writable")["verdict"],
+        "not_verifiable",
+        "{r:#}"
+    );
+    assert_eq!(
+        check("database writable")["read_from"]["api"],
+        "rds:DescribeDBInstances"
+    );
+    // The fence, read after the region came back.
+    assert_eq!(check("former writer fenced")["verdict"], "passed", "{r:#}");
+    assert_eq!(check("standby scaled")["verdict"], "passed", "{r:#}");
+    // moto publishes no ReplicaLag: the RPO is unverified, never met.
+    assert_eq!(r["rpo"]["verdict"], "unverified", "{r:#}");
+    assert!(r["rpo"]["seconds"].is_null(), "{r:#}");
+
+    // A second drill back, with both records (the resume recreated the swapped pair): nothing
+    // fails, but the database's role and the RPO cannot be measured here — exit 8.
+    let f = c.facts();
+    assert!(f["records"]["SECONDARY"].is_string(), "{f:#}");
+    std::fs::remove_dir_all(c.dir.path().join(".tandem/reports")).unwrap();
+    c.ok(&["failback", "--yes"]);
+    let drill = c.tandem(&["drill", "--yes", "--interval", "1"]);
+    assert_eq!(drill.code, 8, "{}", drill.text());
+    let r = c.drill_report();
+    assert_eq!(r["outcome"], "unverified", "{r:#}");
+    let dns = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "DNS answer")
+        .unwrap()
+        .clone();
+    assert_eq!(dns["verdict"], "passed", "{r:#}");
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["last_drill"]["outcome"], "unverified", "{status:#}");
     c.ok(&["destroy", "--yes"]);
 }
 

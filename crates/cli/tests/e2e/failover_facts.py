@@ -30,6 +30,14 @@ for region in ("us-east-1", "us-west-2"):
                 "arn": d["DBInstanceArn"],
                 "source": d.get("ReadReplicaSourceDBInstanceIdentifier"),
             }
+# Manual DB snapshots (final snapshots of deleted writers), by instance.
+out["snapshots"] = {}
+for region in ("us-east-1", "us-west-2"):
+    for s in client("rds", region).describe_db_snapshots()["DBSnapshots"]:
+        if s["DBInstanceIdentifier"].startswith(f"tandem-{ENV}-"):
+            out["snapshots"].setdefault(s["DBInstanceIdentifier"], []).append(
+                s["DBSnapshotIdentifier"]
+            )
 # The desired capacity of each region's Auto Scaling group, found through the stack instance
 # that made it.
 out["capacity"] = {}

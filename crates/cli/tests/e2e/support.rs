@@ -89,14 +89,25 @@ pub fn failover_facts(env: &str, moto: &str) -> serde_json::Value {
     boto3_json("failover_facts.py", env, moto)
 }
 
+/// Changes the cloud behind Tandem's back with boto3 (`cloud_edit.py`): `args` as that script
+/// documents (`replica-lag REGION ID SECONDS`, `delete-record ENV PRIMARY|SECONDARY`).
+pub fn cloud_edit(moto: &str, args: &[&str]) -> serde_json::Value {
+    boto3_json_args("cloud_edit.py", args, moto)
+}
+
 /// Runs the boto3 script `tests/e2e/SCRIPT ARG` against moto and parses the JSON it prints.
 fn boto3_json(script: &str, arg: &str, moto: &str) -> serde_json::Value {
+    boto3_json_args(script, &[arg], moto)
+}
+
+fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
+    let arg = args.join(" ");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(script);
     let out = Command::new("python3")
         .arg(path)
-        .arg(arg)
+        .args(args)
         .env("MOTO_ENDPOINT", moto)
         .envs(tandem_testkit::test_credentials_env())
         .output()

@@ -308,3 +308,49 @@ async fn a_failback_in_progress_is_not_resumed_by_failover() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_resumed_failover_defers_replication_while_its_destination_does_not_answer() {
+    let h = Harness::deployed().await;
+    let state = h.state();
+    let p = tandem_failover::context::posture_of(&state, &regions()).unwrap();
+    // Started while every region answered...
+    let mut target = tandem_failover::failover::target_posture(
+        &Default::default(),
+        &h.topology,
+        &state,
+        &p,
+        WEST,
+        false,
+    )
+    .unwrap();
+    target.transition = Some(Transition::new(
+        TransitionKind::Failover,
+        EAST,
+        WEST,
+        "T",
+        false,
+    ));
+    let ctx = h.context(&[]);
+    let mut state = state;
+    ctx.save_posture(&mut state, &target).unwrap();
+    // ...resumed once the old region is gone.
+    let ctx = h.context(&[ControlPlane::Region(EAST.into())]);
+    let pre = preflight(&ctx, &state, &target, WEST).await;
+    let (_, report) = failover(&ctx, state, &request(), &pre).await.unwrap();
+    let replication = report
+        .phases
+        .iter()
+        .find(|p| p.phase == Phase::Replication)
+        .unwrap();
+    assert!(
+        matches!(&replication.outcome, PhaseOutcome::Deferred { waits_for: ControlPlane::Region(r), .. } if r == EAST),
+        "{:?}",
+        replication.outcome
+    );
+    assert!(report.posture.is_deferred(Aspect::Replication));
+    assert!(
+        h.live(EAST, "s3:BucketReplication", "assets").is_some(),
+        "replication still runs from the old region until it answers"
+    );
+}
