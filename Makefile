@@ -51,7 +51,7 @@ simulate-outage: build ## Cut the active region off (local: gateway blackhole; A
 restore-outage: build ## Undo simulate-outage
 	$(TANDEM) simulate-outage --env $(ENV) --restore
 
-test-failover: build ## Drill a failover and write the report
+test-failover: build ## Drill a failover and write the report (exit 8: unverified, see README)
 	$(TANDEM) drill --env $(ENV) --yes
 
 destroy: build ## Delete everything the stack created in ENV
@@ -72,6 +72,8 @@ demo: setup ## A fresh local cloud: deploy both regions, outputs, health, drill 
 	$(TANDEM) deploy all --env local --yes
 	$(TANDEM) output --env local
 	$(TANDEM) check-health --env local
-	$(TANDEM) drill --env local --yes
+	@# Exit 8: the drill measured what the local cloud can measure and says what it cannot
+	@# (the database's role after a promotion, the RPO without ReplicaLag) — unverified, not met.
+	$(TANDEM) drill --env local --yes || [ $$? -eq 8 ]
 	$(TANDEM) status --env local
 	@echo "The local cloud is still running: make local-down stops it."

@@ -43,10 +43,11 @@ cd "$work"
 run() { "$TANDEM" "$@" --env bench --environments "$work/environments"; }
 run local up >/dev/null
 run deploy all --yes >/dev/null
-# Exit 7 (an objective missed) still measures the overhead; any other failure is the bench's.
+# Exit 7 (an objective missed) and 8 (unverified: the local cloud cannot measure everything) still
+# measure the overhead; any other failure is the bench's.
 rc=0
 run drill --yes >/dev/null || rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 7 ]; then
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 7 ] && [ "$rc" -ne 8 ]; then
   echo "bench_drill: tandem drill failed (exit $rc)" >&2
   exit "$rc"
 fi
@@ -55,5 +56,5 @@ python3 - "$report" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 print(f"BENCH drill_overhead_ms {r['tandem_overhead_ms']} ms")
-print(f"BENCH drill_rto_s {r['rto_seconds']:.1f} s")
+print(f"BENCH drill_rto_s {r['rto']['seconds']:.1f} s")
 PY
