@@ -592,9 +592,12 @@ impl Provider for HealthCheckProvider {
 
 /// `route53:RecordSet`: every record of one name and type, changed in one atomic batch.
 ///
-/// Only UPSERT creates and changes records; DELETE is used only for records this resource owns,
-/// identified by their unique `SetIdentifier` (the local cloud's DELETE matches too broadly
-/// otherwise).
+/// The batch is built by [`record_set_change_batch`] from the inputs and the live records: UPSERT
+/// creates records and changes those whose role stays; on AWS a record whose failover role changes
+/// (the swap of a failover pair) is DELETEd with its exact current values and CREATEd anew in the
+/// same batch ([`BatchShape::Aws`]); against an emulator it is UPSERTed ([`BatchShape::Emulator`]).
+/// DELETE is otherwise used only for records this resource owns, identified by their unique
+/// `SetIdentifier` (the local cloud's DELETE matches too broadly otherwise).
 pub struct RecordSetProvider {
     clients: AwsClients,
 }
@@ -711,6 +714,184 @@ fn record_value(r: &ResourceRecordSet, last: Option<&Props>) -> Value {
     Value::Map(m)
 }
 
+/// How [`record_set_change_batch`] shapes a change of a record's failover role.
+///
+/// Rules from the Route 53 API Reference, `ChangeResourceRecordSets` and the `Change` data type:
+/// a change batch is transactional ("Route 53 validates the changes in the request and then
+/// either makes all or none of the changes in the change batch request"); `CREATE` creates a
+/// record set with the specified values (and fails if it exists); `DELETE` deletes an existing
+/// record set that has the specified values — every value as it exists, or the batch fails
+/// (`InvalidChangeBatch`, "not found"); `UPSERT` creates a record set or updates the one with
+/// the same name, type and set identifier in place. Changing the role of a failover record in
+/// place (two UPSERTs that turn PRIMARY into SECONDARY and back on the same set identifiers) was
+/// reported refused by AWS (`InvalidChangeBatch`, "Invalid request"); deleting the old records and
+/// creating the new ones in one batch is the shape the reference documents for replacing a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchShape {
+    /// For AWS: each live record whose `Failover` value differs from the desired record of the same
+    /// set identifier is DELETEd with its live values (as `ListResourceRecordSets` gave them) and
+    /// the desired record CREATEd; every other desired record is UPSERTed. DELETEs come first, then
+    /// CREATEs, then UPSERTs, so that at no point of the batch do two records of the name hold
+    /// the same role.
+    Aws,
+    /// For an emulator (moto 5.2), which cannot take the AWS shape, probed with
+    /// `route53::probe_moto_role_swap` in `tests/it`: its DELETE with a `SetIdentifier` removes
+    /// every record of the zone with that identifier whatever the name (a neighbour is lost), and
+    /// it refuses a CREATE identical to one it has journaled before ("Tried to create resource
+    /// record set ... but it already exists"), so the third swap of a pair fails. Every desired
+    /// record is UPSERTed, a role change included, which moto applies in place.
+    Emulator,
+}
+
+impl BatchShape {
+    /// [`BatchShape::Emulator`] when the clients may reach an emulator ([`AwsClients::emulated`]:
+    /// the local cloud, or any endpoint override), [`BatchShape::Aws`] otherwise.
+    pub fn for_clients(clients: &AwsClients) -> BatchShape {
+        if clients.emulated() {
+            BatchShape::Emulator
+        } else {
+            BatchShape::Aws
+        }
+    }
+}
+
+/// The `ChangeBatch` that makes the records of a `route53:RecordSet` what `inputs` declare, given
+/// the records `live` now (as `ListResourceRecordSets` gives them; records of another name or
+/// type are ignored) and the inputs `old` last applied (`None` on create). `None` when there is
+/// nothing to send. Pure: no call is made.
+///
+/// - A live record whose set identifier `old` declared and `inputs` no longer do is DELETEd, with
+///   its live values (DELETE must match the existing record exactly).
+/// - A desired record whose live namesake (same set identifier) has another `Failover` value is,
+///   in [`BatchShape::Aws`], DELETEd (live values) and CREATEd (desired values) in this batch.
+/// - Every other desired record is UPSERTed: a record created the first time, one whose health
+///   check or alias changes, one that does not change.
+///
+/// Order: DELETEs (in the live order), CREATEs, UPSERTs (in the declared order).
+pub fn record_set_change_batch(
+    inputs: &Props,
+    old: Option<&Props>,
+    live: &[ResourceRecordSet],
+    shape: BatchShape,
+) -> Result<Option<ChangeBatch>, ProviderError> {
+    let op = "route53:ChangeResourceRecordSets";
+    let desired = desired_records(inputs)?;
+    let declared = old.map(old_set_ids).unwrap_or_default();
+    let ty = req_str(inputs, "type")?;
+    let name = fqdn(&req_str(inputs, "name")?);
+    let desired_of = |sid: Option<&str>| {
+        sid.and_then(|sid| desired.iter().find(|d| d.set_identifier() == Some(sid)))
+    };
+    let mut deletes = Vec::new();
+    let mut replaced: Vec<&str> = Vec::new();
+    for r in live {
+        if !same_dns_name(r.name(), &name) || r.r#type().as_str() != ty {
+            continue;
+        }
+        match (desired_of(r.set_identifier()), r.set_identifier()) {
+            // Only records with a set identifier this resource declared before are removed.
+            (None, Some(sid)) if declared.iter().any(|o| o == sid) => deletes.push(r.clone()),
+            (Some(d), Some(sid)) if shape == BatchShape::Aws && d.failover() != r.failover() => {
+                deletes.push(r.clone());
+                replaced.push(sid);
+            }
+            _ => {}
+        }
+    }
+    let mut creates = Vec::new();
+    let mut upserts = Vec::new();
+    for d in &desired {
+        if d.set_identifier()
+            .is_some_and(|sid| replaced.contains(&sid))
+        {
+            creates.push(d.clone());
+        } else {
+            upserts.push(d.clone());
+        }
+    }
+    let changes = [
+        (ChangeAction::Delete, deletes),
+        (ChangeAction::Create, creates),
+        (ChangeAction::Upsert, upserts),
+    ]
+    .into_iter()
+    .flat_map(|(action, records)| records.into_iter().map(move |r| (action.clone(), r)))
+    .map(|(action, r)| {
+        Change::builder()
+            .action(action)
+            .resource_record_set(r)
+            .build()
+            .map_err(build_error(op))
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    change_batch(changes)
+}
+
+/// One batch of `changes`, `None` when there are none.
+fn change_batch(changes: Vec<Change>) -> Result<Option<ChangeBatch>, ProviderError> {
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    ChangeBatch::builder()
+        .comment("tandem")
+        .set_changes(Some(changes))
+        .build()
+        .map(Some)
+        .map_err(build_error("route53:ChangeResourceRecordSets"))
+}
+
+/// Whether live record `l` is desired record `d`: the same name, type, set identifier, role,
+/// health check and alias target or TTL and values (DNS names compared without case and
+/// trailing dot, as Route 53 returns them).
+fn same_record(l: &ResourceRecordSet, d: &ResourceRecordSet) -> bool {
+    let alias = |r: &ResourceRecordSet| {
+        r.alias_target().map(|a| {
+            (
+                a.hosted_zone_id().to_string(),
+                normalize_domain(a.dns_name()),
+                a.evaluate_target_health(),
+            )
+        })
+    };
+    let values = |r: &ResourceRecordSet| -> Vec<String> {
+        r.resource_records()
+            .iter()
+            .map(|v| v.value().to_string())
+            .collect()
+    };
+    same_dns_name(l.name(), d.name())
+        && l.r#type() == d.r#type()
+        && l.set_identifier() == d.set_identifier()
+        && l.failover() == d.failover()
+        && l.health_check_id() == d.health_check_id()
+        && alias(l) == alias(d)
+        && (l.alias_target().is_some() || (l.ttl() == d.ttl() && values(l) == values(d)))
+}
+
+/// Whether `live` already is what `inputs` declare (every desired record there as declared, no
+/// record `old` declared and `inputs` do not left): how a batch refused after a retry is told
+/// from one that failed, since a DELETE + CREATE batch applied once is refused when sent again
+/// (its DELETE no longer matches).
+fn already_applied(
+    inputs: &Props,
+    old: Option<&Props>,
+    live: &[ResourceRecordSet],
+) -> Result<bool, ProviderError> {
+    let desired = desired_records(inputs)?;
+    let declared = old.map(old_set_ids).unwrap_or_default();
+    let all_there = desired
+        .iter()
+        .all(|d| live.iter().any(|l| same_record(l, d)));
+    let none_left = live.iter().all(|l| match l.set_identifier() {
+        Some(sid) => {
+            !declared.iter().any(|o| o == sid)
+                || desired.iter().any(|d| d.set_identifier() == Some(sid))
+        }
+        None => true,
+    });
+    Ok(all_there && none_left)
+}
+
 impl RecordSetProvider {
     pub fn new(clients: AwsClients) -> RecordSetProvider {
         RecordSetProvider { clients }
@@ -768,20 +949,8 @@ impl RecordSetProvider {
         Ok(Some(found))
     }
 
-    async fn apply(
-        &self,
-        r53: &Client,
-        zone: &str,
-        changes: Vec<Change>,
-    ) -> Result<(), ProviderError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let batch = ChangeBatch::builder()
-            .comment("tandem")
-            .set_changes(Some(changes))
-            .build()
-            .map_err(build_error("route53:ChangeResourceRecordSets"))?;
+    /// Sends one batch and waits until it is `INSYNC`.
+    async fn apply(&self, r53: &Client, zone: &str, batch: ChangeBatch) -> Result<(), CallError> {
         let out = call(
             self.clients.retry(),
             "route53:ChangeResourceRecordSets",
@@ -792,65 +961,45 @@ impl RecordSetProvider {
                     .send()
             },
         )
-        .await
-        .map_err(|e| {
-            if e.has_code("NoSuchHostedZone") {
-                ProviderError::new(
-                    ErrorClass::Invalid,
-                    format!("{e}: hosted zone {zone} does not exist"),
-                )
-            } else {
-                e.into()
-            }
-        })?;
+        .await?;
         if let Some(info) = out.change_info() {
             wait_insync(&self.clients, r53, info.id()).await?;
         }
         Ok(())
     }
 
-    /// UPSERTs every desired record and DELETEs owned records no longer desired, in one batch.
+    /// Makes the live records what `inputs` declare, in one batch ([`record_set_change_batch`],
+    /// shaped for the cloud behind the clients).
     async fn converge(&self, inputs: &Props, old: Option<&Props>) -> Result<(), ProviderError> {
         let zone = req_str(inputs, "zone_id")?;
+        let name = req_str(inputs, "name")?;
+        let ty = req_str(inputs, "type")?;
         let r53 = self.clients.route53().await;
-        let desired = desired_records(inputs)?;
-        let mut changes = Vec::new();
-        if let Some(old) = old {
-            let keep: Vec<Option<&str>> = desired.iter().map(|r| r.set_identifier()).collect();
-            let declared = old_set_ids(old);
-            let old_name = req_str(old, "name")?;
-            let old_type = req_str(old, "type")?;
-            let live = self
-                .live(&r53, &zone, &old_name, &old_type)
-                .await?
-                .unwrap_or_default();
-            for r in live {
-                // Only records with a set identifier this resource declared before are removed.
-                let owned = match r.set_identifier() {
-                    Some(sid) => declared.iter().any(|o| o == sid),
-                    None => false,
-                };
-                if owned && !keep.contains(&r.set_identifier()) {
-                    changes.push(
-                        Change::builder()
-                            .action(ChangeAction::Delete)
-                            .resource_record_set(r)
-                            .build()
-                            .map_err(build_error("route53:ChangeResourceRecordSets"))?,
-                    );
+        let live = self
+            .live(&r53, &zone, &name, &ty)
+            .await?
+            .unwrap_or_default();
+        let shape = BatchShape::for_clients(&self.clients);
+        let Some(batch) = record_set_change_batch(inputs, old, &live, shape)? else {
+            return Ok(());
+        };
+        match self.apply(&r53, &zone, batch).await {
+            Ok(()) => Ok(()),
+            // A batch that was applied but whose answer was lost is refused when retried (its
+            // DELETE no longer matches): done if the records already are what was asked.
+            Err(e) if e.has_code("InvalidChangeBatch") => {
+                let now = self
+                    .live(&r53, &zone, &name, &ty)
+                    .await?
+                    .unwrap_or_default();
+                if already_applied(inputs, old, &now)? {
+                    Ok(())
+                } else {
+                    Err(batch_error(e, &zone))
                 }
             }
+            Err(e) => Err(batch_error(e, &zone)),
         }
-        for r in desired {
-            changes.push(
-                Change::builder()
-                    .action(ChangeAction::Upsert)
-                    .resource_record_set(r)
-                    .build()
-                    .map_err(build_error("route53:ChangeResourceRecordSets"))?,
-            );
-        }
-        self.apply(&r53, &zone, changes).await
     }
 
     async fn read_observed(&self, inputs: &Props) -> Result<Option<Observed>, ProviderError> {
@@ -902,6 +1051,19 @@ impl RecordSetProvider {
                 .set("fqdn", normalize_domain(&name))
                 .build(),
         }))
+    }
+}
+
+/// A failed `ChangeResourceRecordSets` as the provider reports it: a zone that does not exist is
+/// an invalid input, naming the zone.
+fn batch_error(e: CallError, zone: &str) -> ProviderError {
+    if e.has_code("NoSuchHostedZone") {
+        ProviderError::new(
+            ErrorClass::Invalid,
+            format!("{e}: hosted zone {zone} does not exist"),
+        )
+    } else {
+        e.into()
     }
 }
 
@@ -993,7 +1155,14 @@ impl Provider for RecordSetProvider {
                 );
             }
         }
-        match self.apply(&r53, &zone, changes).await {
+        let Some(batch) = change_batch(changes)? else {
+            return Ok(());
+        };
+        match self
+            .apply(&r53, &zone, batch)
+            .await
+            .map_err(|e| batch_error(e, &zone))
+        {
             Ok(()) => Ok(()),
             Err(e) if e.class == ErrorClass::NotFound => Ok(()),
             Err(e) => Err(e),
@@ -1339,5 +1508,310 @@ mod status_tests {
             ErrorClass::Retryable,
             "could not reach the endpoint (connection failed)"
         )));
+    }
+}
+
+#[cfg(test)]
+mod record_set_tests {
+    use super::*;
+    use tandem_core::Region;
+    use tandem_schema::props_of;
+    use tandem_schema::regions::alb_hosted_zone_id;
+    use tandem_schema::route53::{Failover as Role, Record, RecordSet};
+
+    const EAST: &str = "us-east-1";
+    const WEST: &str = "us-west-2";
+
+    fn alb(region: &str) -> String {
+        format!("tandem-{region}-123.{region}.elb.amazonaws.com")
+    }
+
+    /// The failover pair as the stack declares it: set identifier `app-<region>`, an alias to the
+    /// region's ALB (AWS's published hosted-zone id), the region's health check.
+    fn pair(primary: &str, secondary: &str, check: impl Fn(&str) -> String) -> Props {
+        let alias = |role, r: &str| {
+            Record::failover_alias(
+                role,
+                format!("app-{r}"),
+                alb_hosted_zone_id(r).unwrap(),
+                alb(r),
+            )
+            .health_check_id(check(r))
+        };
+        props_of(
+            RecordSet::new(&Region::Global, "app")
+                .unwrap()
+                .zone_id("Z0ZONE")
+                .name("app.example.com")
+                .record_type("A")
+                .record(alias(Role::Primary, primary))
+                .record(alias(Role::Secondary, secondary)),
+        )
+    }
+
+    fn check(r: &str) -> String {
+        format!("hc-{r}")
+    }
+
+    /// The records of `inputs` as `ListResourceRecordSets` gives them back: alias names with the
+    /// trailing dot Route 53 stores, which a DELETE repeats.
+    fn live_of(inputs: &Props) -> Vec<ResourceRecordSet> {
+        desired_records(inputs)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let a = r.alias_target().unwrap();
+                ResourceRecordSet::builder()
+                    .name(r.name())
+                    .r#type(r.r#type().clone())
+                    .set_set_identifier(r.set_identifier().map(str::to_string))
+                    .set_failover(r.failover().cloned())
+                    .set_health_check_id(r.health_check_id().map(str::to_string))
+                    .alias_target(
+                        AliasTarget::builder()
+                            .hosted_zone_id(a.hosted_zone_id())
+                            .dns_name(format!("{}.", a.dns_name()))
+                            .evaluate_target_health(a.evaluate_target_health())
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    fn change(action: ChangeAction, r: &ResourceRecordSet) -> Change {
+        Change::builder()
+            .action(action)
+            .resource_record_set(r.clone())
+            .build()
+            .unwrap()
+    }
+
+    fn batch(changes: Vec<Change>) -> ChangeBatch {
+        ChangeBatch::builder()
+            .comment("tandem")
+            .set_changes(Some(changes))
+            .build()
+            .unwrap()
+    }
+
+    fn by_sid<'a>(records: &'a [ResourceRecordSet], sid: &str) -> &'a ResourceRecordSet {
+        records
+            .iter()
+            .find(|r| r.set_identifier() == Some(sid))
+            .unwrap()
+    }
+
+    fn actions(b: &ChangeBatch) -> Vec<(String, String, String)> {
+        b.changes()
+            .iter()
+            .map(|c| {
+                let r = c.resource_record_set().unwrap();
+                (
+                    c.action().as_str().to_string(),
+                    r.set_identifier().unwrap_or_default().to_string(),
+                    r.failover()
+                        .map(|f| f.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn aws_swap_is_delete_of_the_exact_live_records_then_create() {
+        let before = pair(EAST, WEST, check);
+        let after = pair(WEST, EAST, check);
+        let live = live_of(&before);
+        let got = record_set_change_batch(&after, Some(&before), &live, BatchShape::Aws)
+            .unwrap()
+            .unwrap();
+        let new = desired_records(&after).unwrap();
+        let expected = batch(vec![
+            change(ChangeAction::Delete, by_sid(&live, "app-us-east-1")),
+            change(ChangeAction::Delete, by_sid(&live, "app-us-west-2")),
+            change(ChangeAction::Create, by_sid(&new, "app-us-west-2")),
+            change(ChangeAction::Create, by_sid(&new, "app-us-east-1")),
+        ]);
+        assert_eq!(got, expected);
+        // The DELETEs carry the live spelling (what AWS matches), not the declared one.
+        let deleted = got.changes()[0].resource_record_set().unwrap();
+        assert_eq!(
+            deleted.alias_target().unwrap().dns_name(),
+            format!("{}.", alb(EAST))
+        );
+        assert_eq!(
+            deleted.failover(),
+            Some(&ResourceRecordSetFailover::Primary)
+        );
+        assert_eq!(deleted.health_check_id(), Some("hc-us-east-1"));
+    }
+
+    #[test]
+    fn emulator_swap_is_two_upserts() {
+        let before = pair(EAST, WEST, check);
+        let after = pair(WEST, EAST, check);
+        let got = record_set_change_batch(
+            &after,
+            Some(&before),
+            &live_of(&before),
+            BatchShape::Emulator,
+        )
+        .unwrap()
+        .unwrap();
+        let new = desired_records(&after).unwrap();
+        assert_eq!(
+            got,
+            batch(vec![
+                change(ChangeAction::Upsert, &new[0]),
+                change(ChangeAction::Upsert, &new[1]),
+            ])
+        );
+    }
+
+    #[test]
+    fn first_creation_upserts_in_both_shapes() {
+        let inputs = pair(EAST, WEST, check);
+        for shape in [BatchShape::Aws, BatchShape::Emulator] {
+            let got = record_set_change_batch(&inputs, None, &[], shape)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                actions(&got),
+                [
+                    ("UPSERT".into(), "app-us-east-1".into(), "PRIMARY".into()),
+                    ("UPSERT".into(), "app-us-west-2".into(), "SECONDARY".into()),
+                ],
+                "{shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn changes_that_keep_the_roles_are_upserts() {
+        let before = pair(EAST, WEST, check);
+        let live = live_of(&before);
+        // A new health check id on both records.
+        let new_checks = pair(EAST, WEST, |r| format!("hc2-{r}"));
+        // One record only changing: the secondary's alias.
+        let mut one = pair(EAST, WEST, check);
+        if let Some(Value::List(records)) = one.get_mut("records") {
+            if let Some(Value::Map(m)) = records.get_mut(1) {
+                if let Some(Value::Map(a)) = m.get_mut("alias") {
+                    a.insert(
+                        "dns_name".into(),
+                        Value::str("other.us-west-2.elb.amazonaws.com"),
+                    );
+                }
+            }
+        }
+        for (what, after) in [("health checks", new_checks), ("one record", one)] {
+            let got = record_set_change_batch(&after, Some(&before), &live, BatchShape::Aws)
+                .unwrap()
+                .unwrap();
+            let new = desired_records(&after).unwrap();
+            assert_eq!(
+                got,
+                batch(vec![
+                    change(ChangeAction::Upsert, &new[0]),
+                    change(ChangeAction::Upsert, &new[1]),
+                ]),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn swap_with_a_new_health_check_deletes_the_old_values() {
+        let before = pair(EAST, WEST, check);
+        let after = pair(WEST, EAST, |r| format!("hc2-{r}"));
+        let live = live_of(&before);
+        let got = record_set_change_batch(&after, Some(&before), &live, BatchShape::Aws)
+            .unwrap()
+            .unwrap();
+        let checks: Vec<(String, Option<String>)> = got
+            .changes()
+            .iter()
+            .map(|c| {
+                let r = c.resource_record_set().unwrap();
+                (
+                    c.action().as_str().to_string(),
+                    r.health_check_id().map(str::to_string),
+                )
+            })
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("DELETE".into(), Some("hc-us-east-1".into())),
+                ("DELETE".into(), Some("hc-us-west-2".into())),
+                ("CREATE".into(), Some("hc2-us-west-2".into())),
+                ("CREATE".into(), Some("hc2-us-east-1".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn removed_records_are_deleted_and_others_left_alone() {
+        let before = pair(EAST, WEST, check);
+        let mut live = live_of(&before);
+        // Not this resource's: another name, another type, an undeclared set identifier.
+        let stranger = |name: &str, ty: RrType, sid: &str| {
+            ResourceRecordSet::builder()
+                .name(name)
+                .r#type(ty)
+                .set_identifier(sid)
+                .failover(ResourceRecordSetFailover::Primary)
+                .ttl(60)
+                .resource_records(
+                    ResourceRecord::builder()
+                        .value("192.0.2.1")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        live.push(stranger("api.example.com.", RrType::A, "app-us-west-2"));
+        live.push(stranger("app.example.com.", RrType::Aaaa, "app-us-west-2"));
+        live.push(stranger("app.example.com.", RrType::A, "someone-else"));
+        // Only the primary is declared now.
+        let mut after = before.clone();
+        if let Some(Value::List(records)) = after.get_mut("records") {
+            records.truncate(1);
+        }
+        for shape in [BatchShape::Aws, BatchShape::Emulator] {
+            let got = record_set_change_batch(&after, Some(&before), &live, shape)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                got,
+                batch(vec![
+                    change(ChangeAction::Delete, &live[1]),
+                    change(ChangeAction::Upsert, &desired_records(&after).unwrap()[0]),
+                ]),
+                "{shape:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_retry_is_told_from_a_failure() {
+        let before = pair(EAST, WEST, check);
+        let after = pair(WEST, EAST, check);
+        assert!(!already_applied(&after, Some(&before), &live_of(&before)).unwrap());
+        assert!(already_applied(&after, Some(&before), &live_of(&after)).unwrap());
+        assert!(already_applied(&before, None, &live_of(&before)).unwrap());
+        let mut one = live_of(&after);
+        one.pop();
+        assert!(!already_applied(&after, Some(&before), &one).unwrap());
+    }
+
+    #[test]
+    fn the_shape_follows_the_clients() {
+        let local = AwsClients::local("http://127.0.0.1:1", "k", "s");
+        assert_eq!(BatchShape::for_clients(&local), BatchShape::Emulator);
     }
 }

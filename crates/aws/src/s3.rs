@@ -16,7 +16,7 @@ use aws_sdk_s3::types::{
 };
 use tandem_core::{Props, ResourceAddr, Value};
 use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
-use tandem_schema::{kinds, s3 as schema};
+use tandem_schema::{kinds, regions, s3 as schema};
 
 use crate::call::call;
 use crate::clients::AwsClients;
@@ -80,12 +80,14 @@ impl BucketProvider {
     }
 }
 
-fn bucket_arn(name: &str) -> String {
-    format!("arn:aws:s3:::{name}")
-}
-
-fn deny_insecure_policy(name: &str) -> String {
-    let arn = bucket_arn(name);
+/// The bucket policy Tandem puts (`s3:PutBucketPolicy`) on a bucket whose
+/// `deny_insecure_transport` is on: one statement denying every request not made over TLS. Its
+/// resources are the bucket's ARN and its objects', in the partition of the bucket's region
+/// ([`schema::bucket_arn`]): in GovCloud or China `arn:aws:s3:::NAME` is not this bucket, and S3
+/// refuses a bucket policy whose resource is not the bucket (`MalformedPolicy`, "Policy has
+/// invalid resource").
+pub fn deny_insecure_policy(region: &str, name: &str) -> String {
+    let arn = schema::bucket_arn(region, name);
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
@@ -171,9 +173,12 @@ impl BucketProvider {
             );
         let outputs = PropsBuilder::new()
             .set("bucket", name)
-            .set("arn", bucket_arn(name))
+            .set("arn", schema::bucket_arn(region, name))
             .set("region", region)
-            .set("domain_name", format!("{name}.s3.{region}.amazonaws.com"))
+            .set(
+                "domain_name",
+                format!("{name}.s3.{region}.{}", regions::dns_suffix(region)),
+            )
             .build();
         Observed {
             id: name.to_string(),
@@ -360,7 +365,7 @@ impl BucketProvider {
             .or_not_found()?;
         }
         if bool_or(inputs, "deny_insecure_transport", true)? {
-            let policy = deny_insecure_policy(name);
+            let policy = deny_insecure_policy(&region_of(ctx)?, name);
             call(r, "s3:PutBucketPolicy", || {
                 s3.put_bucket_policy().bucket(name).policy(&policy).send()
             })
@@ -924,5 +929,31 @@ impl Provider for BucketReplicationProvider {
         let region = region_of(ctx)?;
         let source = req_str(inputs, "bucket")?;
         self.read_observed(&region, &source, inputs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tls_policy_names_the_bucket_in_its_region_partition() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("cn-north-1", "aws-cn"),
+        ] {
+            let policy: serde_json::Value =
+                serde_json::from_str(&deny_insecure_policy(region, "b")).unwrap();
+            assert_eq!(
+                policy["Statement"][0]["Resource"],
+                serde_json::json!([
+                    format!("arn:{partition}:s3:::b"),
+                    format!("arn:{partition}:s3:::b/*")
+                ]),
+                "{region}"
+            );
+            assert!(policy_denies_insecure(&policy.to_string()));
+        }
     }
 }

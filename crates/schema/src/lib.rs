@@ -3,10 +3,10 @@
 //! Each resource kind has a Pulumi-style builder that turns into a [`tandem_core::ResourceDecl`]:
 //! [`s3::Bucket`], [`s3::BucketReplication`], [`route53::HostedZone`], [`route53::HealthCheck`],
 //! [`route53::RecordSet`] (with [`route53::Record`]), [`rds::DbInstance`], [`rds::DbReadReplica`],
-//! [`cloudformation::Stack`], [`cloudformation::StackSet`], [`cloudformation::StackInstance`],
-//! [`cloudwatch::Alarm`] and [`autoscaling::GroupCapacity`]. Every property setter accepts
-//! anything that converts into a [`tandem_core::Value`], so the output of another resource (a
-//! reference) works wherever a literal does.
+//! [`rds::DbParameterGroup`], [`cloudformation::Stack`], [`cloudformation::StackSet`],
+//! [`cloudformation::StackInstance`], [`cloudwatch::Alarm`] and [`autoscaling::GroupCapacity`].
+//! Every property setter accepts anything that converts into a [`tandem_core::Value`], so the
+//! output of another resource (a reference) works wherever a literal does.
 //!
 //! The kind names live in [`kinds`]; the pure validation functions the providers run before any cloud
 //! call live next to each builder (`s3::validate_bucket`, `route53::validate_health_check`, ...);
@@ -39,6 +39,7 @@ pub mod kinds {
     pub const ROUTE53_RECORD_SET: &str = "route53:RecordSet";
     pub const RDS_DB_INSTANCE: &str = "rds:DbInstance";
     pub const RDS_DB_READ_REPLICA: &str = "rds:DbReadReplica";
+    pub const RDS_DB_PARAMETER_GROUP: &str = "rds:DbParameterGroup";
     pub const CLOUDFORMATION_STACK: &str = "cloudformation:Stack";
     pub const CLOUDFORMATION_STACK_SET: &str = "cloudformation:StackSet";
     pub const CLOUDFORMATION_STACK_INSTANCE: &str = "cloudformation:StackInstance";
@@ -54,6 +55,7 @@ pub mod kinds {
         ROUTE53_RECORD_SET,
         RDS_DB_INSTANCE,
         RDS_DB_READ_REPLICA,
+        RDS_DB_PARAMETER_GROUP,
         CLOUDFORMATION_STACK,
         CLOUDFORMATION_STACK_SET,
         CLOUDFORMATION_STACK_INSTANCE,

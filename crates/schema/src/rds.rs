@@ -6,10 +6,22 @@
 //! replaces), `kms_key_id` (replaces), `backup_retention_period` (days, 1 or more, default 7),
 //! `publicly_accessible` (must be false), `multi_az` (false), `master_username` (`tandem`;
 //! replaces), `db_name` (replaces), `deletion_protection` (false), `skip_final_snapshot` (false),
-//! `final_snapshot_identifier`, `vpc_security_group_ids`, `tags`, `fenced` (false) and
+//! `final_snapshot_identifier`, `vpc_security_group_ids`, `db_subnet_group_name` (replaces),
+//! `db_parameter_group_name`, `tags`, `fenced` (false) and
 //! `fence_security_group_id` (see below). The master password is always managed by RDS in Secrets
 //! Manager (`ManageMasterUserPassword`): there is no password property.
 //! Outputs: `identifier`, `arn`, `endpoint`, `port`, `resource_id`, `master_user_secret_arn`.
+//!
+//! ## Network and parameters
+//! `db_subnet_group_name` puts the instance in the VPC of that DB subnet group (CreateDBInstance
+//! `DBSubnetGroupName`; without one RDS uses the region's default VPC), and
+//! `vpc_security_group_ids` are groups of that VPC (without them RDS uses the VPC's default
+//! group). A change of subnet group replaces the instance: RDS moves an instance to another VPC
+//! only under conditions a running deployment does not meet (RDS User Guide, "Updating the VPC for
+//! a DB instance": not Multi-AZ, no read replicas, not a read replica). `db_parameter_group_name`
+//! names a DB parameter group of the instance's engine family in its region (see
+//! [`DbParameterGroup`]); `engine_version` may be a major version only (`16`: RDS picks the
+//! minor), which then reads back as such while the live version is `16.x`.
 //!
 //! ## Final snapshots
 //! Unless `skip_final_snapshot` is true, deleting the instance takes a final snapshot
@@ -39,9 +51,21 @@
 //! `source_region`, `kms_key_id` (a key in the destination region; required when the source is
 //! encrypted), `instance_class`, `publicly_accessible` (false), `multi_az` (false),
 //! `deletion_protection`, `skip_final_snapshot` (false), `final_snapshot_identifier`,
-//! `vpc_security_group_ids`, `backup_retention_period` (days, 1 to 35; applied by the promotion),
+//! `vpc_security_group_ids`, `db_subnet_group_name` (replaces), `db_parameter_group_name`,
+//! `backup_retention_period` (days, 1 to 35; applied by the promotion),
 //! `tags`, `promoted` (false), `fenced` (false) and `fence_security_group_id` (see below).
 //! Outputs as for `rds:DbInstance`.
+//!
+//! `db_subnet_group_name` must name a subnet group **of the replica's region** (RDS API Reference,
+//! CreateDBInstanceReadReplica, `DBSubnetGroupName`: the group must be in the Region in which the
+//! operation runs, and all read replicas in one Region of the same source use subnet groups of
+//! the same VPC or none); without one a cross-region replica lands in the region's default VPC.
+//! `vpc_security_group_ids` are groups of that VPC (default: the VPC's default group).
+//! `db_parameter_group_name` is applied after the replica is created for most engines: AWS takes a
+//! parameter group in CreateDBInstanceReadReplica only for MySQL cross-region replicas, Db2 and
+//! Oracle, and refuses one for PostgreSQL (`InvalidParameterCombination`); a cross-region replica
+//! otherwise starts with the engine's default group. The provider then associates the group
+//! (`ModifyDBInstance`) and reboots the new replica, so that it runs with it.
 //!
 //! `promoted: true` promotes the replica to a standalone instance (`PromoteReadReplica`, with
 //! `BackupRetentionPeriod` = `backup_retention_period` when given: AWS's default on promotion is
@@ -59,12 +83,22 @@
 //! (with `fence_security_group_id` likewise): a writer that was a replica once is fenced this way
 //! when it is failed away from. AWS does not stop a read replica, so `fenced` without `promoted` is
 //! refused.
+//!
+//! # `rds:DbParameterGroup` inputs
+//! A DB parameter group of one region: `name` (required; replaces), `family` (required, for
+//! example `postgres16`; replaces), `description` (required; replaces: RDS cannot change it),
+//! `parameters` (a map of parameter names to values, changed in place) and `tags`.
+//! Outputs: `name`, `arn`, `family`. Parameters are set with `ApplyMethod=pending-reboot`, valid
+//! for static and dynamic parameters alike (RDS API Reference, ModifyDBParameterGroup): an
+//! instance created with the group starts with them, and a running instance takes a change at its
+//! next reboot. RDS does not delete a group that an instance still uses.
 
 use tandem_core::Props;
 
 use crate::kinds;
 use crate::props::{
-    PropError, bool_of, check_string_list, check_tags, int_of, required_str, str_of,
+    PropError, bool_of, check_string_list, check_string_map, check_tags, int_of, required_str,
+    str_of,
 };
 use crate::regions;
 
@@ -93,6 +127,10 @@ setters!(DbInstance {
     final_snapshot_identifier => "final_snapshot_identifier",
     /// The instance's VPC security groups (restored when it is unfenced).
     vpc_security_group_ids => "vpc_security_group_ids",
+    /// The DB subnet group: the instance's VPC and subnets (replaces).
+    db_subnet_group_name => "db_subnet_group_name",
+    /// The DB parameter group, of the engine's family.
+    db_parameter_group_name => "db_parameter_group_name",
     /// Stops the instance (fencing an old primary from writes); `false` starts it again.
     fenced => "fenced",
     /// The isolating security group a fenced instance is moved into before it is stopped.
@@ -121,6 +159,10 @@ setters!(DbReadReplica {
     final_snapshot_identifier => "final_snapshot_identifier",
     /// The instance's VPC security groups (restored when it is unfenced).
     vpc_security_group_ids => "vpc_security_group_ids",
+    /// A DB subnet group of the replica's own region (replaces).
+    db_subnet_group_name => "db_subnet_group_name",
+    /// A DB parameter group of the replica's region (associated after creation: see above).
+    db_parameter_group_name => "db_parameter_group_name",
     /// Days of automated backups the promotion turns on (AWS's default on promotion is 1).
     backup_retention_period => "backup_retention_period",
     /// Promotes the replica to a standalone instance (one way: it cannot be undone).
@@ -129,6 +171,23 @@ setters!(DbReadReplica {
     fenced => "fenced",
     /// The isolating security group a fenced instance is moved into before it is stopped.
     fence_security_group_id => "fence_security_group_id",
+});
+
+resource_builder!(
+    /// A DB parameter group of one region, for the DB instances of one engine family.
+    DbParameterGroup,
+    kinds::RDS_DB_PARAMETER_GROUP
+);
+
+setters!(DbParameterGroup {
+    /// The group's name (RDS stores it in lowercase; replaces).
+    name => "name",
+    /// The engine family, for example `postgres16` (replaces).
+    family => "family",
+    /// Required by RDS, and fixed once created (replaces).
+    description => "description",
+    /// Parameter name → value, as strings (`rds.force_ssl` → `1`).
+    parameters => "parameters",
 });
 
 /// Checks a DB instance identifier against RDS's rules.
@@ -153,11 +212,18 @@ pub fn check_identifier(id: &str) -> Result<(), PropError> {
 /// `FinalDBSnapshotIdentifier`): 1 to 255 letters, digits and hyphens; the first a letter; not
 /// ending with a hyphen, nor holding two hyphens in a row.
 pub fn check_snapshot_identifier(id: &str) -> Result<(), PropError> {
-    let bad = |why: &str| {
-        Err(PropError(format!(
-            "DB snapshot identifier {id:?} is invalid: {why}"
-        )))
-    };
+    check_name_255("DB snapshot identifier", id)
+}
+
+/// Checks the name of a DB parameter group to create against RDS's rules (RDS API Reference,
+/// CreateDBParameterGroup, `DBParameterGroupName`): the same as a snapshot identifier's.
+pub fn check_parameter_group_name(name: &str) -> Result<(), PropError> {
+    check_name_255("DB parameter group name", name)
+}
+
+/// 1 to 255 letters, digits and hyphens; the first a letter; no trailing or doubled hyphen.
+fn check_name_255(what: &str, id: &str) -> Result<(), PropError> {
+    let bad = |why: &str| Err(PropError(format!("{what} {id:?} is invalid: {why}")));
     if id.is_empty() || id.len() > 255 {
         return bad("it must be 1 to 255 characters long");
     }
@@ -181,6 +247,42 @@ fn check_security_group_id(name: &str, id: &str) -> Result<(), PropError> {
         return Err(PropError(format!(
             "`{name}` must be a VPC security group id (sg-...), not {id:?}"
         )));
+    }
+    Ok(())
+}
+
+/// Checks a reference to an existing DB subnet group: RDS's rule for subnet group names (RDS API
+/// Reference, CreateDBSubnetGroup, `DBSubnetGroupName`: no more than 255 letters, numbers,
+/// periods, underscores, spaces or hyphens). That it exists, in the instance's region, is AWS's
+/// to check.
+fn check_subnet_group_ref(name: &str) -> Result<(), PropError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ' ' | '-');
+    if name.is_empty() || name.len() > 255 || !name.chars().all(ok) {
+        return Err(PropError(format!(
+            "`db_subnet_group_name` {name:?} is invalid: 1 to 255 letters, digits, periods, \
+             underscores, spaces or hyphens"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a reference to an existing DB parameter group: a name RDS accepts at creation, or one of
+/// RDS's own default groups (`default.postgres16`, the only names with periods).
+fn check_parameter_group_ref(name: &str) -> Result<(), PropError> {
+    if name.starts_with("default.") {
+        return Ok(());
+    }
+    check_parameter_group_name(name)
+        .map_err(|e| PropError(format!("`db_parameter_group_name`: {}", e.0)))
+}
+
+/// The inputs about the network and the parameter group, shared by both instance kinds.
+fn check_network_and_parameters(props: &Props) -> Result<(), PropError> {
+    if let Some(g) = str_of(props, "db_subnet_group_name")? {
+        check_subnet_group_ref(g)?;
+    }
+    if let Some(g) = str_of(props, "db_parameter_group_name")? {
+        check_parameter_group_ref(g)?;
     }
     Ok(())
 }
@@ -282,6 +384,7 @@ pub fn validate_db_instance(props: &Props) -> Result<(), PropError> {
         bool_of(props, b)?;
     }
     check_snapshot_and_groups(props)?;
+    check_network_and_parameters(props)?;
     check_not_public(props)?;
     check_no_password(props)?;
     check_tags(props)
@@ -331,8 +434,45 @@ pub fn validate_db_read_replica(props: &Props) -> Result<(), PropError> {
         check_backup_retention(d)?;
     }
     check_snapshot_and_groups(props)?;
+    check_network_and_parameters(props)?;
     check_not_public(props)?;
     check_no_password(props)?;
+    check_tags(props)
+}
+
+/// Validates the inputs of an `rds:DbParameterGroup`.
+pub fn validate_db_parameter_group(props: &Props) -> Result<(), PropError> {
+    if let Some(name) = required_str(props, "name")? {
+        check_parameter_group_name(name)?;
+    }
+    if let Some(family) = required_str(props, "family")? {
+        let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-');
+        if !family.chars().all(ok) {
+            return Err(PropError(format!(
+                "`family` {family:?} is not a DB parameter group family (like `postgres16`)"
+            )));
+        }
+    }
+    if let Some(d) = required_str(props, "description")? {
+        if d.trim().is_empty() {
+            // RDS API Reference, CreateDBParameterGroup: `Description` is required.
+            return Err(PropError("`description` must not be blank".into()));
+        }
+    }
+    check_string_map(props, "parameters")?;
+    if let Some(tandem_core::Value::Map(m)) = props.get("parameters") {
+        for (k, v) in m {
+            if k.trim().is_empty() {
+                return Err(PropError("`parameters` has an empty parameter name".into()));
+            }
+            if v.as_str() == Some("") {
+                return Err(PropError(format!(
+                    "`parameters.{k}` is empty: RDS takes no empty value (leave the parameter \
+                     out to keep the family's default)"
+                )));
+            }
+        }
+    }
     check_tags(props)
 }
 
@@ -419,6 +559,80 @@ mod tests {
             )),
             Ok(())
         );
+    }
+
+    #[test]
+    fn network_and_parameter_group_inputs() {
+        let placed = db()
+            .db_subnet_group_name("tandem-prod-db")
+            .db_parameter_group_name("tandem-prod-postgres16-tls")
+            .engine_version("16");
+        assert_eq!(validate_db_instance(&props_of(placed)), Ok(()));
+        assert_eq!(
+            validate_db_instance(&props_of(
+                db().db_parameter_group_name("default.postgres16")
+            )),
+            Ok(())
+        );
+        let e = validate_db_instance(&props_of(db().db_subnet_group_name("a/b"))).unwrap_err();
+        assert!(e.0.contains("`db_subnet_group_name`"), "{e}");
+        let e = validate_db_instance(&props_of(db().db_subnet_group_name(""))).unwrap_err();
+        assert!(e.0.contains("1 to 255"), "{e}");
+        let e =
+            validate_db_instance(&props_of(db().db_parameter_group_name("tls--pg"))).unwrap_err();
+        assert!(
+            e.0.contains("`db_parameter_group_name`") && e.0.contains("`--`"),
+            "{e}"
+        );
+        // References not resolved yet are not judged.
+        assert_eq!(
+            validate_db_instance(&props_of(
+                db().db_subnet_group_name(tandem_core::Value::Unknown)
+                    .db_parameter_group_name(tandem_core::Value::Unknown)
+            )),
+            Ok(())
+        );
+    }
+
+    fn parameter_group() -> DbParameterGroup {
+        DbParameterGroup::new(&Region::named("us-east-1"), "postgres-tls")
+            .unwrap()
+            .name("tandem-prod-postgres16-tls")
+            .family("postgres16")
+            .description("TLS required")
+            .parameters(tandem_core::map([("rds.force_ssl", "1")]))
+    }
+
+    #[test]
+    fn parameter_group_rules() {
+        assert_eq!(
+            validate_db_parameter_group(&props_of(parameter_group())),
+            Ok(())
+        );
+        for (bad, why) in [
+            (parameter_group().name("1pg"), "letter"),
+            (parameter_group().name("pg_tls"), "letters, digits"),
+            (parameter_group().name("pg-"), "end with"),
+            (parameter_group().family(""), "must not be empty"),
+            (parameter_group().family("postgres 16"), "family"),
+            (parameter_group().description("  "), "blank"),
+            (
+                parameter_group().parameters(tandem_core::map([("rds.force_ssl", 1)])),
+                "must be a string",
+            ),
+            (
+                parameter_group().parameters(tandem_core::map([("rds.force_ssl", "")])),
+                "is empty",
+            ),
+        ] {
+            let e = validate_db_parameter_group(&props_of(bad)).unwrap_err();
+            assert!(e.0.contains(why), "{why}: {e}");
+        }
+        let e = validate_db_parameter_group(&props_of(
+            DbParameterGroup::new(&Region::named("us-east-1"), "pg").unwrap(),
+        ))
+        .unwrap_err();
+        assert!(e.0.contains("`name` is required"), "{e}");
     }
 
     #[test]

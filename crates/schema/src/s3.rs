@@ -104,14 +104,22 @@ pub fn validate_bucket(props: &Props) -> Result<(), PropError> {
     if let Some(arn) = str_of(props, "kms_key_arn")? {
         if !arn.starts_with("arn:") || !arn.contains(":kms:") {
             return Err(PropError(format!(
-                "`kms_key_arn` must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not {arn:?}"
+                "`kms_key_arn` must be a KMS key ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID), not {arn:?}"
             )));
         }
     }
     check_tags(props)
 }
 
-/// The bucket name inside an S3 bucket ARN `arn:aws:s3:::NAME`.
+/// The ARN of bucket `name` in `region`: `arn:PARTITION:s3:::NAME`, the partition from the region
+/// ([`crate::regions::partition`]: `aws-us-gov` in GovCloud, `aws-cn` in China). A bucket ARN
+/// names no region and no account (AWS General Reference, "Amazon Resource Names"; S3 User
+/// Guide, "Policy resources for Amazon S3"), but its partition is the bucket's region's.
+pub fn bucket_arn(region: &str, name: &str) -> String {
+    format!("arn:{}:s3:::{name}", crate::regions::partition(region))
+}
+
+/// The bucket name inside an S3 bucket ARN `arn:PARTITION:s3:::NAME` (any partition).
 pub fn bucket_name_from_arn(arn: &str) -> Option<&str> {
     let rest = arn.strip_prefix("arn:")?;
     let mut parts = rest.splitn(5, ':');
@@ -148,7 +156,7 @@ pub fn validate_bucket_replication(props: &Props) -> Result<(), PropError> {
             }
             None => {
                 return Err(PropError(format!(
-                    "`destination_bucket_arn` must be an S3 bucket ARN (arn:aws:s3:::NAME), not {arn:?}"
+                    "`destination_bucket_arn` must be an S3 bucket ARN (arn:PARTITION:s3:::NAME), not {arn:?}"
                 )));
             }
         }
@@ -237,5 +245,19 @@ mod tests {
         );
         assert_eq!(bucket_name_from_arn("arn:aws:s3:::a-b"), Some("a-b"));
         assert_eq!(bucket_name_from_arn("arn:aws:s3:::a-b/k"), None);
+        assert_eq!(bucket_name_from_arn("arn:aws-us-gov:s3:::a-b"), Some("a-b"));
+        assert_eq!(bucket_name_from_arn("arn:aws-cn:s3:::a-b"), Some("a-b"));
+    }
+
+    #[test]
+    fn bucket_arns_carry_the_region_partition() {
+        assert_eq!(bucket_arn("us-east-1", "b"), "arn:aws:s3:::b");
+        assert_eq!(bucket_arn("eu-north-1", "b"), "arn:aws:s3:::b");
+        assert_eq!(bucket_arn("us-gov-west-1", "b"), "arn:aws-us-gov:s3:::b");
+        assert_eq!(bucket_arn("cn-north-1", "b"), "arn:aws-cn:s3:::b");
+        assert_eq!(
+            bucket_name_from_arn(&bucket_arn("cn-northwest-1", "b")),
+            Some("b")
+        );
     }
 }

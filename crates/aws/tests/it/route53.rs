@@ -242,6 +242,99 @@ async fn failover_alias_pair_in_one_record_set() {
     assert_gone(&zones, &ctx, &zone.id, &Default::default()).await;
 }
 
+/// The role swap of a failover pair, as a failover and a failback make it, three times over on
+/// the local cloud (the emulator's batch shape, `BatchShape::Emulator`: moto refuses the third
+/// DELETE + CREATE of the AWS shape and its DELETE would take a neighbour sharing a set
+/// identifier). The AWS shape is checked by the `contracts` tests, which the emulator cannot judge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_roles_swap_back_and_forth() {
+    let zones = HostedZoneProvider::new(clients());
+    let records = RecordSetProvider::new(clients());
+    let domain = format!("{}.example.com", unique("swap"));
+    let zone = validate_and_create(&zones, &zone_decl("swap", &domain))
+        .await
+        .unwrap();
+    let alias = |role, r: &str| {
+        Record::failover_alias(
+            role,
+            format!("app-{r}"),
+            alb_hosted_zone_id(r).unwrap(),
+            format!("alb-1.{r}.elb.amazonaws.com"),
+        )
+    };
+    let pair = |name: &str, primary: &str, secondary: &str| -> ResourceDecl {
+        RecordSet::new(&Region::Global, name)
+            .unwrap()
+            .zone_id(zone.id.as_str())
+            .name(format!("{name}.{domain}"))
+            .record_type("A")
+            .record(alias(Failover::Primary, primary))
+            .record(alias(Failover::Secondary, secondary))
+            .into()
+    };
+    // A neighbour of another name with the same set identifiers.
+    let api = pair("api", "us-east-1", "us-west-2");
+    validate_and_create(&records, &api).await.unwrap();
+    let first = pair("app", "us-east-1", "us-west-2");
+    let ctx = ctx_for(&first);
+    let created = validate_and_create(&records, &first).await.unwrap();
+    let c = clients();
+    let mut last = first.inputs.clone();
+    for (i, (primary, secondary)) in [
+        ("us-west-2", "us-east-1"),
+        ("us-east-1", "us-west-2"),
+        ("us-west-2", "us-east-1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let next = pair("app", primary, secondary);
+        update_reads_back(&records, &ctx, &created.id, &last, &next.inputs).await;
+        let mut read = failover_records(&c, &zone.id, &format!("app.{domain}"))
+            .await
+            .unwrap();
+        read.sort_by_key(|r| r.set_identifier.clone());
+        let roles: Vec<(&str, Role)> = read
+            .iter()
+            .map(|r| (r.set_identifier.as_str(), r.role))
+            .collect();
+        let role = |r: &str| {
+            if r == primary {
+                Role::Primary
+            } else {
+                Role::Secondary
+            }
+        };
+        assert_eq!(
+            roles,
+            [
+                ("app-us-east-1", role("us-east-1")),
+                ("app-us-west-2", role("us-west-2"))
+            ],
+            "swap {}",
+            i + 1
+        );
+        last = next.inputs;
+    }
+    assert_eq!(
+        failover_records(&c, &zone.id, &format!("api.{domain}"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "the neighbour sharing the set identifiers survived"
+    );
+    records.delete(&ctx, &created.id, &last).await.unwrap();
+    records
+        .delete(&ctx_for(&api), "", &api.inputs)
+        .await
+        .unwrap();
+    zones
+        .delete(&ctx, &zone.id, &Default::default())
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_set_in_a_missing_zone_is_a_clear_error() {
     let records = RecordSetProvider::new(clients());
@@ -418,4 +511,135 @@ async fn failover_records_read_back_from_route53() {
         .delete(&ctx, &zone.id, &Default::default())
         .await
         .unwrap();
+}
+
+/// A probe of the local cloud, not a test of Tandem: what moto 5.2 does with the batch shape AWS
+/// documents for changing a failover record's role (ChangeResourceRecordSets: DELETE of the exact
+/// current records, then CREATE of the new ones, in one atomic batch). Prints what it sees and
+/// asserts nothing about moto (its wrong answers are not to be relied on). Run it by hand:
+/// `cargo test -p tandem-aws --test it route53::probe_moto_role_swap -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a probe of the emulator's behaviour, run by hand"]
+async fn probe_moto_role_swap() {
+    use aws_sdk_route53::types::{
+        AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet,
+        ResourceRecordSetFailover, RrType,
+    };
+    let zones = HostedZoneProvider::new(clients());
+    let domain = format!("{}.example.com", unique("probe"));
+    let zone = validate_and_create(&zones, &zone_decl("probe", &domain))
+        .await
+        .unwrap();
+    let r53 = clients().route53().await;
+    let name = format!("app.{domain}.");
+    let rec = |name: &str, sid: &str, role: ResourceRecordSetFailover, dns: &str| {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::A)
+            .set_identifier(sid)
+            .failover(role)
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id("Z35SXDOTRQ7X7K")
+                    .dns_name(dns)
+                    .evaluate_target_health(true)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let change = |action: ChangeAction, r: ResourceRecordSet| {
+        Change::builder()
+            .action(action)
+            .resource_record_set(r)
+            .build()
+            .unwrap()
+    };
+    let send = |changes: Vec<Change>| {
+        let r53 = r53.clone();
+        let zone = zone.id.clone();
+        async move {
+            r53.change_resource_record_sets()
+                .hosted_zone_id(zone)
+                .change_batch(
+                    ChangeBatch::builder()
+                        .set_changes(Some(changes))
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    format!(
+                        "{:?}",
+                        aws_sdk_route53::error::ProvideErrorMetadata::meta(&e)
+                    )
+                })
+        }
+    };
+    let list = || {
+        let r53 = r53.clone();
+        let zone = zone.id.clone();
+        async move {
+            let out = r53
+                .list_resource_record_sets()
+                .hosted_zone_id(zone)
+                .send()
+                .await
+                .unwrap();
+            out.resource_record_sets()
+                .iter()
+                .filter(|r| r.set_identifier().is_some())
+                .map(|r| {
+                    format!(
+                        "{} {} {:?}",
+                        r.name(),
+                        r.set_identifier().unwrap_or_default(),
+                        r.failover().map(|f| f.as_str().to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    use ResourceRecordSetFailover::{Primary as P, Secondary as S};
+    let (a, b) = (
+        "a.us-east-1.elb.amazonaws.com",
+        "b.us-west-2.elb.amazonaws.com",
+    );
+    // As Tandem creates them today: UPSERT.
+    let r = send(vec![
+        change(ChangeAction::Upsert, rec(&name, "app-us-east-1", P, a)),
+        change(ChangeAction::Upsert, rec(&name, "app-us-west-2", S, b)),
+        // A neighbour of another name that happens to use the same set identifier.
+        change(
+            ChangeAction::Upsert,
+            rec(&format!("api.{domain}."), "app-us-east-1", P, a),
+        ),
+    ])
+    .await;
+    println!("create (UPSERT x3): {r:?}\n  {:?}", list().await);
+    for (i, (p_sid, s_sid)) in [
+        ("app-us-west-2", "app-us-east-1"),
+        ("app-us-east-1", "app-us-west-2"),
+        ("app-us-west-2", "app-us-east-1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dns = |sid: &str| if sid == "app-us-east-1" { a } else { b };
+        let r = send(vec![
+            change(ChangeAction::Delete, rec(&name, s_sid, P, dns(s_sid))),
+            change(ChangeAction::Delete, rec(&name, p_sid, S, dns(p_sid))),
+            change(ChangeAction::Create, rec(&name, p_sid, P, dns(p_sid))),
+            change(ChangeAction::Create, rec(&name, s_sid, S, dns(s_sid))),
+        ])
+        .await;
+        println!(
+            "swap {} (DELETE x2 + CREATE x2): {r:?}\n  {:?}",
+            i + 1,
+            list().await
+        );
+    }
 }
