@@ -233,3 +233,29 @@ fn a_cycle_is_found() {
         ]
     );
 }
+
+/// The CLI stays thin: no module (tests apart) grows past about 400 lines.
+#[test]
+fn no_module_of_the_cli_is_over_400_lines() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, usize)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && path.file_name().is_some_and(|n| n != "tests.rs")
+            {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                out.push((path, lines));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 20, "the walk found the modules: {files:?}");
+    let long: Vec<_> = files.iter().filter(|(_, n)| *n > 400).collect();
+    assert!(long.is_empty(), "modules over 400 lines: {long:?}");
+}
