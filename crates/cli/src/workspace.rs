@@ -241,10 +241,23 @@ impl Workspace {
         if let Some(url) = endpoints.get(region) {
             return url.clone();
         }
+        // The partition's DNS suffix (amazonaws.com, amazonaws.com.cn): Route 53's control plane
+        // is global in the partition of the environment's primary region.
         if region == "global" {
-            "https://route53.amazonaws.com".into()
+            let primary = &self.env.primary_region;
+            match tandem_schema::regions::partition(primary) {
+                "aws" => "https://route53.amazonaws.com".into(),
+                "aws-us-gov" => "https://route53.us-gov.amazonaws.com".into(),
+                _ => format!(
+                    "https://route53.{}",
+                    tandem_schema::regions::dns_suffix(primary)
+                ),
+            }
         } else {
-            format!("https://sts.{region}.amazonaws.com")
+            format!(
+                "https://sts.{region}.{}",
+                tandem_schema::regions::dns_suffix(region)
+            )
         }
     }
 }
