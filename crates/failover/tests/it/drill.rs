@@ -9,6 +9,29 @@ use tandem_failover::{ControlPlane, DrillOutcome};
 
 use crate::support::*;
 
+/// Drills the harness's stack with the fake outage simulator.
+async fn drill_once(
+    h: &Harness,
+) -> Result<
+    (tandem_engine::State, tandem_failover::drill::DrillReport),
+    tandem_failover::FailoverError,
+> {
+    let outage = FakeOutage {
+        probe: &h.probe,
+        signals: &h.signals,
+        fail: false,
+    };
+    let mut ctx = h.context(&[]);
+    drill(
+        &mut ctx,
+        h.state(),
+        &outage,
+        &config(),
+        Arc::new(CloudClock::default()),
+    )
+    .await
+}
+
 fn config() -> DrillConfig {
     DrillConfig {
         interval: Duration::from_millis(10),
@@ -22,21 +45,7 @@ fn config() -> DrillConfig {
 #[tokio::test]
 async fn a_drill_measures_each_check_and_an_unmeasured_rpo_is_unverified() {
     let h = Harness::deployed().await;
-    let outage = FakeOutage {
-        probe: &h.probe,
-        signals: &h.signals,
-        fail: false,
-    };
-    let mut ctx = h.context(&[]);
-    let (state, report) = drill(
-        &mut ctx,
-        h.state(),
-        &outage,
-        &config(),
-        Arc::new(CloudClock::default()),
-    )
-    .await
-    .unwrap();
+    let (state, report) = drill_once(&h).await.unwrap();
     assert_eq!((report.from.as_str(), report.to.as_str()), (EAST, WEST));
     assert!(
         report.detected_by.contains("probes"),
@@ -75,21 +84,7 @@ async fn a_drill_measures_each_check_and_an_unmeasured_rpo_is_unverified() {
     // With a measured lag, everything is met.
     let h = Harness::deployed().await;
     *h.signals.lag.lock().unwrap() = Some(0.2);
-    let outage = FakeOutage {
-        probe: &h.probe,
-        signals: &h.signals,
-        fail: false,
-    };
-    let mut ctx = h.context(&[]);
-    let (_, report) = drill(
-        &mut ctx,
-        h.state(),
-        &outage,
-        &config(),
-        Arc::new(CloudClock::default()),
-    )
-    .await
-    .unwrap();
+    let (_, report) = drill_once(&h).await.unwrap();
     assert!(
         report.checks.iter().all(|c| c.verdict == Verdict::Passed),
         "{:?}",
@@ -108,21 +103,7 @@ async fn a_drill_whose_promotion_the_cloud_cannot_tell_is_not_reported_writable(
             why: "the emulator keeps the source".into(),
         },
     );
-    let outage = FakeOutage {
-        probe: &h.probe,
-        signals: &h.signals,
-        fail: false,
-    };
-    let mut ctx = h.context(&[]);
-    let (_, report) = drill(
-        &mut ctx,
-        h.state(),
-        &outage,
-        &config(),
-        Arc::new(CloudClock::default()),
-    )
-    .await
-    .unwrap();
+    let (_, report) = drill_once(&h).await.unwrap();
     assert!(matches!(
         report.checks[0].verdict,
         Verdict::NotVerifiable(_)
@@ -140,21 +121,7 @@ async fn a_drill_with_the_secondary_record_gone_misses() {
         alias_target: Some(format!("{EAST}.elb.test")),
         health_check_id: None,
     }]);
-    let outage = FakeOutage {
-        probe: &h.probe,
-        signals: &h.signals,
-        fail: false,
-    };
-    let mut ctx = h.context(&[]);
-    let (_, report) = drill(
-        &mut ctx,
-        h.state(),
-        &outage,
-        &config(),
-        Arc::new(CloudClock::default()),
-    )
-    .await
-    .unwrap();
+    let (_, report) = drill_once(&h).await.unwrap();
     let dns = report
         .checks
         .iter()
@@ -168,21 +135,7 @@ async fn a_drill_with_the_secondary_record_gone_misses() {
 async fn a_drill_whose_failover_is_refused_undoes_its_outage() {
     let h = Harness::deployed().await;
     *h.signals.lag.lock().unwrap() = Some(9000.0);
-    let outage = FakeOutage {
-        probe: &h.probe,
-        signals: &h.signals,
-        fail: false,
-    };
-    let mut ctx = h.context(&[]);
-    let e = drill(
-        &mut ctx,
-        h.state(),
-        &outage,
-        &config(),
-        Arc::new(CloudClock::default()),
-    )
-    .await
-    .unwrap_err();
+    let e = drill_once(&h).await.unwrap_err();
     assert!(
         e.to_string().contains("exceeds the RPO") && e.to_string().contains("was undone"),
         "{e}"

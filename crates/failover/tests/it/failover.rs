@@ -8,6 +8,31 @@ use tandem_failover::{Aspect, ControlPlane, FailoverError, Phase, Transition, Tr
 
 use crate::support::*;
 
+/// A failover to the west as a run saves it before its first phase: the target posture, with the
+/// transition under way.
+fn started_failover(h: &Harness) -> (tandem_engine::State, tandem_failover::Posture) {
+    let mut state = h.state();
+    let p = tandem_failover::context::posture_of(&state, &regions()).unwrap();
+    let mut target = tandem_failover::failover::target_posture(
+        &Default::default(),
+        &h.topology,
+        &state,
+        &p,
+        WEST,
+        false,
+    )
+    .unwrap();
+    target.transition = Some(Transition::new(
+        TransitionKind::Failover,
+        EAST,
+        WEST,
+        "T",
+        false,
+    ));
+    h.context(&[]).save_posture(&mut state, &target).unwrap();
+    (state, target)
+}
+
 fn request() -> FailoverRequest {
     FailoverRequest {
         to: None,
@@ -228,27 +253,8 @@ async fn a_failover_killed_before_its_fence_resumes_with_the_old_region_down_and
 {
     let h = Harness::deployed().await;
     // The killed run: the target saved, the promotion done, then killed.
-    let state = h.state();
-    let p = tandem_failover::context::posture_of(&state, &regions()).unwrap();
-    let mut target = tandem_failover::failover::target_posture(
-        &Default::default(),
-        &h.topology,
-        &state,
-        &p,
-        WEST,
-        false,
-    )
-    .unwrap();
-    target.transition = Some(Transition::new(
-        TransitionKind::Failover,
-        EAST,
-        WEST,
-        "T",
-        false,
-    ));
+    let (mut state, mut target) = started_failover(&h);
     let ctx = h.context(&[]);
-    let mut state = state;
-    ctx.save_posture(&mut state, &target).unwrap();
     let writer = h.topology.database(&target.db.writer);
     ctx.phase(
         Phase::Promote,
@@ -312,28 +318,8 @@ async fn a_failback_in_progress_is_not_resumed_by_failover() {
 #[tokio::test]
 async fn a_resumed_failover_defers_replication_while_its_destination_does_not_answer() {
     let h = Harness::deployed().await;
-    let state = h.state();
-    let p = tandem_failover::context::posture_of(&state, &regions()).unwrap();
     // Started while every region answered...
-    let mut target = tandem_failover::failover::target_posture(
-        &Default::default(),
-        &h.topology,
-        &state,
-        &p,
-        WEST,
-        false,
-    )
-    .unwrap();
-    target.transition = Some(Transition::new(
-        TransitionKind::Failover,
-        EAST,
-        WEST,
-        "T",
-        false,
-    ));
-    let ctx = h.context(&[]);
-    let mut state = state;
-    ctx.save_posture(&mut state, &target).unwrap();
+    let (state, target) = started_failover(&h);
     // ...resumed once the old region is gone.
     let ctx = h.context(&[ControlPlane::Region(EAST.into())]);
     let pre = preflight(&ctx, &state, &target, WEST).await;
