@@ -20,6 +20,11 @@
 //! [`route53::failover_records`] (the failover records as the control plane holds them) and
 //! [`dns`] (what the hosted zone's name servers answer, and the system resolver's addresses).
 //!
+//! [`iam`] declares, as data, the API operations each provider operation and each direct call
+//! makes, the IAM actions and resources each needs, and builds the least-privilege policy of an
+//! environment from them (`tandem iam-policy`); its tests check the declaration against this
+//! crate's sources.
+//!
 //! # Invariants
 //! - Every AWS call goes through [`call::call`]: errors are classified in one place
 //!   ([`error::classify`]) into the engine's [`ErrorClass`](tandem_engine::ErrorClass), and
@@ -52,6 +57,7 @@ pub mod cloudformation;
 pub mod cloudwatch;
 pub mod dns;
 pub mod error;
+pub mod iam;
 pub mod presign;
 pub mod props;
 pub mod rds;
