@@ -8,6 +8,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::calls::CallLogSnapshot;
 use crate::error::{Error, Result};
 use crate::fault::{BlackholeMode, Fault, FaultTable};
 
@@ -69,6 +70,19 @@ impl GatewayControl {
     /// The current fault table.
     pub async fn faults(&self) -> Result<FaultTable> {
         self.table("GET", "/faults", Vec::new()).await
+    }
+
+    /// Every distinct (service, action, region) the gateway has forwarded a signed request for,
+    /// since it started or since [`clear_calls`](Self::clear_calls).
+    pub async fn calls(&self) -> Result<CallLogSnapshot> {
+        let body = self.call("GET", "/calls", Vec::new()).await?;
+        serde_json::from_slice(&body)
+            .map_err(|err| self.error("GET", "/calls", format!("bad call log: {err}")))
+    }
+
+    /// Empties the call log.
+    pub async fn clear_calls(&self) -> Result<()> {
+        self.call("DELETE", "/calls", Vec::new()).await.map(drop)
     }
 
     /// Reseeds the random source behind the fault rates.

@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::calls::CallLog;
 use crate::capacity::{Capacity, region_capacity};
 use crate::error::{Error, Result};
 use crate::fault::{
@@ -204,6 +205,8 @@ struct Shared {
     moto_base: String,
     endpoints: serde_json::Value,
     next_request_id: AtomicU64,
+    /// Every signed request's (service, action, region): `GET /calls`.
+    calls: Mutex<CallLog>,
 }
 
 impl Shared {
@@ -211,6 +214,12 @@ impl Shared {
         // A panic while holding the lock cannot leave the book half-written (every update is a
         // single map operation), so a poisoned lock is still usable.
         self.faults
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn calls(&self) -> MutexGuard<'_, CallLog> {
+        self.calls
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
@@ -274,6 +283,7 @@ impl Gateway {
             }),
             moto_base,
             next_request_id: AtomicU64::new(1),
+            calls: Mutex::new(CallLog::default()),
         });
         let (shutdown, _) = watch::channel(false);
         let mut tasks: Vec<JoinHandle<()>> = listeners
@@ -468,12 +478,16 @@ async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
             Role::Region(region) if request.path() == HEALTH_PATH => Some(region.as_str()),
             _ => None,
         };
-        let service = if health_of.is_some() {
-            "health".to_owned()
-        } else {
-            credential_scope(&request)
-                .map(|scope| scope.service)
-                .unwrap_or_default()
+        let scope = health_of
+            .is_none()
+            .then(|| credential_scope(&request))
+            .flatten();
+        if let Some(scope) = &scope {
+            shared.calls().record(scope, &request);
+        }
+        let service = match (health_of, scope) {
+            (Some(_), _) => "health".to_owned(),
+            (None, scope) => scope.map(|scope| scope.service).unwrap_or_default(),
         };
         let decision = shared.faults().decide(&keys, &service);
         match decision.blackhole {
@@ -661,7 +675,8 @@ fn table_response(shared: &Shared) -> Response {
 }
 
 /// The control API: `GET /health`, `GET /faults`, `PUT /faults/{region}`,
-/// `DELETE /faults/{region}`, `DELETE /faults`, `PUT /seed`.
+/// `DELETE /faults/{region}`, `DELETE /faults`, `PUT /seed`, `GET /calls` (the call log since the
+/// start or the last `DELETE /calls`, see [`crate::calls`]).
 fn control_response(shared: &Shared, request: &Request) -> Response {
     let segments: Vec<&str> = request
         .path()
@@ -675,6 +690,14 @@ fn control_response(shared: &Shared, request: &Request) -> Response {
             &json!({ "status": "ok", "endpoints": shared.endpoints }),
         ),
         ("GET", ["faults"]) => table_response(shared),
+        ("GET", ["calls"]) => match serde_json::to_value(shared.calls().snapshot()) {
+            Ok(log) => Response::json(200, &log),
+            Err(err) => Response::json(500, &json!({ "error": err.to_string() })),
+        },
+        ("DELETE", ["calls"]) => {
+            shared.calls().clear();
+            Response::json(200, &json!({ "calls": [], "dropped": 0 }))
+        }
         ("DELETE", ["faults"]) => {
             shared.faults().restore_all();
             tracing::info!("all faults cleared");
@@ -716,7 +739,7 @@ fn control_response(shared: &Shared, request: &Request) -> Response {
                 None => Response::json(400, &json!({ "error": "expected {\"seed\": <u64>}" })),
             }
         }
-        (_, ["health"] | ["faults"] | ["faults", _] | ["seed"]) => Response::json(
+        (_, ["health"] | ["faults"] | ["faults", _] | ["seed"] | ["calls"]) => Response::json(
             405,
             &json!({ "error": format!("method {method} not allowed on {}", request.path()) }),
         ),

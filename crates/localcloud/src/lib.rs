@@ -14,7 +14,9 @@
 //!   the request, shows an Auto Scaling group of the region with a desired capacity above 0, and
 //!   503 with the reason otherwise (no group, every group at 0, or moto unreadable within
 //!   [`CAPACITY_TIMEOUT`]).
-//!   [`Gateway::start`] returns a [`RunningGateway`] that runs on tokio tasks.
+//!   [`Gateway::start`] returns a [`RunningGateway`] that runs on tokio tasks. It also keeps a
+//!   log of the API actions the signed requests ask for ([`RecordedCall`], `GET /calls`), which
+//!   the CLI's IAM coverage test checks against `tandem iam-policy`.
 //! - [`GatewayControl`] is the typed client of the control API ([`Fault`], [`BlackholeMode`],
 //!   [`FaultTable`]).
 //! - [`LocalCloud`] manages the background daemons behind `tandem local up|down|status`: it
@@ -28,6 +30,7 @@
 //! - Which faults apply to a request is decided by pure code ([`Fault`] tables and a seedable
 //!   random source), so a drill with a fixed seed is reproducible.
 
+mod calls;
 mod capacity;
 mod control;
 mod daemon;
@@ -39,6 +42,7 @@ mod outage;
 mod process;
 mod protocol;
 
+pub use calls::{CallLogSnapshot, MAX_ENTRIES as MAX_CALL_LOG_ENTRIES, RecordedCall};
 pub use control::GatewayControl;
 pub use daemon::{
     DaemonRecord, DownOutcome, EndpointStatus, LocalCloud, LocalCloudConfig, LocalCloudRecord,

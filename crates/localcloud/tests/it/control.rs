@@ -151,3 +151,90 @@ async fn bad_requests_are_errors_naming_what_is_wrong() {
         .to_string();
     assert!(gone.contains(&url), "{gone}");
 }
+
+#[tokio::test]
+async fn the_call_log_names_each_signed_requests_action_until_cleared() {
+    use crate::support::{rds, s3, unique};
+    let gw = gateway(&["us-east-1", "us-west-2"]).await;
+    let control = GatewayControl::new(gw.control_url());
+    control.clear_calls().await.unwrap();
+    assert!(control.calls().await.unwrap().calls.is_empty());
+
+    let east = gw.region_endpoint("us-east-1").unwrap();
+    let west = gw.region_endpoint("us-west-2").unwrap();
+    let bucket = unique("tandem-it-calls");
+    s3(&east, "us-east-1", "PUT", &format!("/{bucket}"), b"")
+        .await
+        .unwrap();
+    s3(&east, "us-east-1", "HEAD", &format!("/{bucket}"), b"")
+        .await
+        .unwrap();
+    s3(
+        &east,
+        "us-east-1",
+        "GET",
+        &format!("/{bucket}?versioning"),
+        b"",
+    )
+    .await
+    .unwrap();
+    s3(
+        &east,
+        "us-east-1",
+        "PUT",
+        &format!("/{bucket}?lifecycle"),
+        b"",
+    )
+    .await
+    .unwrap();
+    rds(&west, "us-west-2").await.unwrap();
+    rds(&west, "us-west-2").await.unwrap();
+    // Not AWS calls: the application health endpoint and an unsigned request.
+    send(
+        &east,
+        "GET",
+        tandem_localcloud::HEALTH_PATH,
+        &[],
+        b"",
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    send(&west, "GET", "/", &[], b"", Duration::from_secs(5))
+        .await
+        .unwrap();
+    // A fault does not hide a call that was read: on AWS it would have needed the permission.
+    // (A connection refused at once is never read, hence never recorded.)
+    let failing = Fault {
+        error_rate: 1.0,
+        ..Fault::for_service("rds")
+    };
+    control.set_fault("us-west-2", failing).await.unwrap();
+    assert_eq!(rds(&west, "us-west-2").await.unwrap().status, 500);
+    control.restore_all().await.unwrap();
+
+    let log = control.calls().await.unwrap();
+    let seen: Vec<(String, String, u64)> = log
+        .calls
+        .iter()
+        .map(|c| (c.api(), c.region.clone(), c.count))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "rds:DescribeDBInstances".to_string(),
+                "us-west-2".to_string(),
+                3
+            ),
+            ("s3:CreateBucket".into(), "us-east-1".into(), 1),
+            ("s3:GetBucketVersioning".into(), "us-east-1".into(), 1),
+            ("s3:HeadBucket".into(), "us-east-1".into(), 1),
+            (format!("s3:UNKNOWN PUT /{bucket}"), "us-east-1".into(), 1),
+        ],
+        "{log:?}"
+    );
+    assert_eq!(log.dropped, 0);
+    control.clear_calls().await.unwrap();
+    assert!(control.calls().await.unwrap().calls.is_empty());
+}
