@@ -13,6 +13,7 @@
 mod addr;
 mod error;
 mod graph;
+mod name;
 mod program;
 mod props;
 mod resource;
@@ -21,6 +22,7 @@ mod value;
 pub use addr::{Region, ResourceAddr};
 pub use error::{AddrError, GraphError};
 pub use graph::ResourceGraph;
+pub use name::{NAME_RULE, NameError, check_name};
 pub use program::{
     DesiredStack, EvaluateError, Program, ProgramError, Resource, StackBuilder, evaluate,
 };
