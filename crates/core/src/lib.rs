@@ -17,6 +17,7 @@ mod name;
 mod program;
 mod props;
 mod resource;
+pub mod secret;
 mod value;
 
 pub use addr::{Region, ResourceAddr};
@@ -28,4 +29,7 @@ pub use program::{
 };
 pub use props::{PropEntry, Props};
 pub use resource::{ResourceDecl, ResourceOptions};
-pub use value::{OutputRef, Value, map, props_from_json, props_to_json, secret_digest};
+pub use secret::SecretKey;
+pub use value::{
+    OutputRef, Value, map, props_from_json, props_to_json, props_to_state_json, secret_digest,
+};

@@ -7,14 +7,17 @@ use serde_json::Value as Json;
 
 use crate::addr::ResourceAddr;
 use crate::props::Props;
+use crate::secret::{DIGEST_PREFIX, MASKED_SECRET, SecretKey, hex};
 
 /// One property value.
 ///
 /// `Unknown` is a value that only apply will know (an id the cloud assigns). `Ref` points at an
 /// output of another resource; declaring one creates a graph edge. `Secret` wraps a value that must
-/// never be shown: it renders as `(secret)` and is stored only as a digest. `SecretDigest` is what a
-/// secret becomes once read back from state.
-#[derive(Clone, Debug, PartialEq)]
+/// never be shown: it renders (`Display` and `Debug` included) as `(secret)`, the state stores it
+/// only as its keyed digest ([`Value::to_state_json`], [`crate::secret`]) and every other JSON form
+/// masks it ([`Value::to_json`]). `SecretDigest` is what a secret becomes once read back from
+/// state (or `masked`, read back from a saved plan).
+#[derive(Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
@@ -103,6 +106,17 @@ impl Value {
         matches!(self, Value::Secret(_) | Value::SecretDigest(_))
     }
 
+    /// True when the value, or anything inside it, is a secret masked out of a saved plan
+    /// (`{"$secret": "masked"}` read back): its digest is only in the state.
+    pub fn holds_masked_secret(&self) -> bool {
+        match self {
+            Value::SecretDigest(d) => d == MASKED_SECRET,
+            Value::List(l) => l.iter().any(Value::holds_masked_secret),
+            Value::Map(m) => m.values().any(Value::holds_masked_secret),
+            _ => false,
+        }
+    }
+
     /// True when the value holds a reference somewhere inside.
     pub fn has_refs(&self) -> bool {
         match self {
@@ -155,20 +169,23 @@ impl Value {
         }
     }
 
-    /// Whether a desired value and a recorded one mean the same thing. A secret equals a digest of it.
-    pub fn same_as(&self, recorded: &Value) -> bool {
+    /// Whether a desired value and a recorded one mean the same thing. A secret equals its digest
+    /// under `key`, the key of the state that recorded it. A digest made otherwise (under another
+    /// key, or by the unkeyed SHA-256 of states written before keys existed) compares unequal: such
+    /// a secret is updated once, and recorded under the state's key from then on.
+    pub fn same_as(&self, recorded: &Value, key: &SecretKey) -> bool {
         match (self, recorded) {
             (Value::Secret(v), Value::SecretDigest(d))
-            | (Value::SecretDigest(d), Value::Secret(v)) => &secret_digest(v) == d,
-            (Value::Secret(a), Value::Secret(b)) => a.same_as(b),
+            | (Value::SecretDigest(d), Value::Secret(v)) => &secret_digest(key, v) == d,
+            (Value::Secret(a), Value::Secret(b)) => a.same_as(b, key),
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y))
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_as(y, key))
             }
             (Value::Map(a), Value::Map(b)) => {
                 a.len() == b.len()
                     && a.iter()
                         .zip(b)
-                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb))
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.same_as(vb, key))
             }
             (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
                 (*a as f64) == *b
@@ -177,23 +194,45 @@ impl Value {
         }
     }
 
-    /// The value as it may be stored or shown to a machine: secrets become digests,
-    /// unknowns and references become tagged objects.
+    /// The value as it may be shown to a machine or a person (plans, saved plans, previews, JSON
+    /// output): unknowns and references become tagged objects, and every secret, value or digest,
+    /// becomes `{"$secret": "masked"}`.
     pub fn to_json(&self) -> Json {
+        self.json_as(SecretForm::Masked)
+    }
+
+    /// The value as the state (and its journal) records it: a secret becomes
+    /// `{"$secret": DIGEST}`, its digest under the state's `key`; a recorded digest stays as it is.
+    pub fn to_state_json(&self, key: &SecretKey) -> Json {
+        self.json_as(SecretForm::Keyed(key))
+    }
+
+    fn json_as(&self, form: SecretForm<'_>) -> Json {
         match self {
             Value::Null => Json::Null,
             Value::Bool(b) => Json::Bool(*b),
             Value::Int(i) => Json::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
             Value::String(s) => Json::String(s.clone()),
-            Value::List(l) => Json::Array(l.iter().map(Value::to_json).collect()),
-            Value::Map(m) => {
-                Json::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
-            }
+            Value::List(l) => Json::Array(l.iter().map(|v| v.json_as(form)).collect()),
+            Value::Map(m) => Json::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.json_as(form)))
+                    .collect(),
+            ),
             Value::Unknown => tagged("$unknown", Json::Bool(true)),
             Value::Ref(r) => tagged("$ref", Json::String(format!("{}#{}", r.addr, r.output))),
-            Value::Secret(v) => tagged("$secret", Json::String(secret_digest(v))),
-            Value::SecretDigest(d) => tagged("$secret", Json::String(d.clone())),
+            Value::Secret(v) => match form {
+                SecretForm::Masked => tagged("$secret", Json::String(MASKED_SECRET.into())),
+                SecretForm::Keyed(key) => tagged("$secret", Json::String(secret_digest(key, v))),
+                SecretForm::Plain => v.json_as(form),
+            },
+            Value::SecretDigest(d) => match form {
+                SecretForm::Masked => tagged("$secret", Json::String(MASKED_SECRET.into())),
+                SecretForm::Keyed(_) | SecretForm::Plain => {
+                    tagged("$secret", Json::String(d.clone()))
+                }
+            },
         }
     }
 
@@ -288,20 +327,45 @@ fn tagged(tag: &str, v: Json) -> Json {
     Json::Object(m)
 }
 
-/// The digest under which a secret is stored: never the value itself.
-pub fn secret_digest(v: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    let text = serde_json::to_string(&v.to_json()).expect("json values serialize");
-    let mut h = Sha256::new();
-    h.update(b"tandem-secret-v1\0");
-    h.update(text.as_bytes());
-    let out = h.finalize();
-    let mut hex = String::with_capacity(71);
-    hex.push_str("sha256:");
-    for b in out {
-        hex.push_str(&format!("{b:02x}"));
+/// How [`Value::json_as`] writes secrets.
+#[derive(Clone, Copy)]
+enum SecretForm<'k> {
+    /// Secrets and digests alike as `masked`.
+    Masked,
+    /// Secrets as their digest under the key; digests as they are.
+    Keyed(&'k SecretKey),
+    /// Secrets as their plain value: only the input of a digest, never written anywhere.
+    Plain,
+}
+
+/// The digest under which a state with key `key` records secret `v`: `hmac-sha256:HEX`,
+/// `HMAC-SHA256(key, "tandem-secret-v2\0" || the value's compact JSON)`. Never the value itself,
+/// and useless without the key (see [`crate::secret`]).
+pub fn secret_digest(key: &SecretKey, v: &Value) -> String {
+    let text = serde_json::to_string(&v.json_as(SecretForm::Plain)).expect("json values serialize");
+    let mut message = Vec::with_capacity(17 + text.len());
+    message.extend_from_slice(b"tandem-secret-v2\0");
+    message.extend_from_slice(text.as_bytes());
+    format!("{DIGEST_PREFIX}{}", hex(&key.hmac(&message)))
+}
+
+/// As derived, except that a secret shows as `(secret)` and a digest as `(secret digest)`.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("Null"),
+            Value::Bool(b) => f.debug_tuple("Bool").field(b).finish(),
+            Value::Int(i) => f.debug_tuple("Int").field(i).finish(),
+            Value::Float(x) => f.debug_tuple("Float").field(x).finish(),
+            Value::String(s) => f.debug_tuple("String").field(s).finish(),
+            Value::List(l) => f.debug_tuple("List").field(l).finish(),
+            Value::Map(m) => f.debug_tuple("Map").field(m).finish(),
+            Value::Unknown => f.write_str("Unknown"),
+            Value::Ref(r) => f.debug_tuple("Ref").field(r).finish(),
+            Value::Secret(_) => f.write_str("(secret)"),
+            Value::SecretDigest(_) => f.write_str("(secret digest)"),
+        }
     }
-    hex
 }
 
 impl fmt::Display for Value {
@@ -351,12 +415,23 @@ impl From<OutputRef> for Value {
     }
 }
 
-/// Converts props to a JSON object (for state, plans and journals).
+/// Converts props to a JSON object for plans and output: secrets masked ([`Value::to_json`]).
 pub fn props_to_json(props: &Props) -> Json {
     Json::Object(
         props
             .iter()
             .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+}
+
+/// Converts props to a JSON object for the state and its journal: secrets as their digests under
+/// the state's `key` ([`Value::to_state_json`]).
+pub fn props_to_state_json(props: &Props, key: &SecretKey) -> Json {
+    Json::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_state_json(key)))
             .collect(),
     )
 }
@@ -387,15 +462,58 @@ pub fn map<K: Into<String>, V: Into<Value>>(pairs: impl IntoIterator<Item = (K, 
 mod tests {
     use super::*;
 
+    fn key(byte: u8) -> SecretKey {
+        SecretKey::from_bytes([byte; 32])
+    }
+
     #[test]
     fn secrets_never_render_or_serialize_in_plaintext() {
         let v = Value::secret(Value::str("hunter2"));
         assert_eq!(v.render(), "(secret)");
-        let json = serde_json::to_string(&v.to_json()).unwrap();
-        assert!(!json.contains("hunter2"), "{json}");
-        let back = Value::from_json(&v.to_json()).unwrap();
-        assert!(v.same_as(&back));
-        assert!(!Value::secret(Value::str("other")).same_as(&back));
+        assert_eq!(format!("{v}"), "(secret)");
+        assert_eq!(format!("{v:?}"), "(secret)");
+        let nested = map([("password", v.clone()), ("user", Value::str("admin"))]);
+        assert_eq!(
+            format!("{nested:?}"),
+            r#"Map({"password": (secret), "user": String("admin")})"#
+        );
+        assert_eq!(
+            format!("{:?}", Value::SecretDigest("x".into())),
+            "(secret digest)"
+        );
+        let k = key(1);
+        let stored = serde_json::to_string(&v.to_state_json(&k)).unwrap();
+        assert!(!stored.contains("hunter2"), "{stored}");
+        let back = Value::from_json(&v.to_state_json(&k)).unwrap();
+        assert!(v.same_as(&back, &k));
+        assert!(!Value::secret(Value::str("other")).same_as(&back, &k));
+        // Shown anywhere else, neither the value nor its digest appears.
+        let shown = serde_json::to_string(&v.to_json()).unwrap();
+        assert_eq!(shown, r#"{"$secret":"masked"}"#);
+        assert_eq!(back.to_json(), v.to_json());
+        assert!(
+            Value::from_json(&v.to_json())
+                .unwrap()
+                .holds_masked_secret()
+        );
+        assert!(!back.holds_masked_secret());
+    }
+
+    #[test]
+    fn a_digest_is_keyed_per_state_and_deterministic_per_key() {
+        let s = Value::str("hunter2");
+        let (a, b) = (key(1), key(2));
+        assert_eq!(secret_digest(&a, &s), secret_digest(&a, &s));
+        assert_ne!(secret_digest(&a, &s), secret_digest(&b, &s));
+        assert!(secret_digest(&a, &s).starts_with("hmac-sha256:"));
+        assert_eq!(secret_digest(&a, &s).len(), "hmac-sha256:".len() + 64);
+        // Recorded under one state's key, the secret does not match under another's.
+        let recorded = Value::SecretDigest(secret_digest(&a, &s));
+        assert!(Value::secret(s.clone()).same_as(&recorded, &a));
+        assert!(!Value::secret(s.clone()).same_as(&recorded, &b));
+        // Nor does a digest of the unkeyed scheme states used before: one update re-records it.
+        let unkeyed = Value::SecretDigest(format!("sha256:{}", "0".repeat(64)));
+        assert!(!Value::secret(s).same_as(&unkeyed, &a));
     }
 
     #[test]

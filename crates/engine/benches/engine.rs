@@ -337,7 +337,7 @@ fn done_record(i: usize) -> JournalRecord {
     JournalRecord::Done {
         seq: i as u64,
         addr: a.clone(),
-        record: Some(ResourceRecord::from_state(&a, &rs)),
+        record: Some(ResourceRecord::masked(&a, &rs)),
     }
 }
 
@@ -352,6 +352,7 @@ fn bench_journal(existing: usize, appends: usize, reps: usize) -> f64 {
                 lineage: "bench".into(),
                 base_serial: 0,
                 operation: "apply".into(),
+                secret_key: None,
             },
         )
         .expect("create journal"),

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tandem_core::{OutputRef, Props, ResourceAddr, Value, props_to_json};
+use tandem_core::{OutputRef, Props, ResourceAddr, SecretKey, Value, props_to_state_json};
 use tokio::task::JoinSet;
 
 use crate::diff::{Action, ResourceChange};
@@ -137,6 +137,8 @@ struct Run {
     /// The state's stack and env, for each call's context without taking the state's lock.
     stack: String,
     env: String,
+    /// The state's secret key: the journal records secrets as their digests under it.
+    secret_key: SecretKey,
     journal: Arc<Journal>,
     providers: Providers,
     seq: AtomicU64,
@@ -156,6 +158,7 @@ pub async fn apply(
         token_base: format!("{}:{}", state.lineage, state.serial),
         stack: state.stack.clone(),
         env: state.env.clone(),
+        secret_key: state.secret_key.clone(),
         state: Mutex::new(state),
         journal,
         providers: providers.clone(),
@@ -530,7 +533,7 @@ async fn journal_write_intent(
             op,
             token: token.clone(),
             id,
-            inputs: Some(props_to_json(inputs)),
+            inputs: Some(props_to_state_json(inputs, &run.secret_key)),
             dependencies: change.dependencies.clone(),
             protect: change.protect,
             retain_on_delete: change.retain_on_delete,
@@ -614,7 +617,9 @@ async fn record_done(
     addr: &ResourceAddr,
     rs: Option<ResourceState>,
 ) -> Result<(), String> {
-    let record = rs.as_ref().map(|r| ResourceRecord::from_state(addr, r));
+    let record = rs
+        .as_ref()
+        .map(|r| ResourceRecord::from_state(addr, r, &run.secret_key));
     // The cloud has changed: keep the in-memory state true even if the journal write fails.
     {
         let mut state = run.state.lock().expect("state lock");

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, Value};
+use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, SecretKey, Value};
 
 use crate::provider::Providers;
 use crate::state::{ResourceState, State};
@@ -257,7 +257,7 @@ pub(crate) fn diff_each<'a>(
                 let provider_forces = provider.replace_on();
                 let mut changes = Vec::new();
                 let mut replace_reasons = Vec::new();
-                for (name, o, n) in differing(&old.inputs, &inputs) {
+                for (name, o, n) in differing(&old.inputs, &inputs, &prior.secret_key) {
                     let by_provider = provider_forces.contains(&name.as_str());
                     let by_option = opts.replace_on_changes.iter().any(|r| r == name);
                     if by_provider {
@@ -346,13 +346,15 @@ pub(crate) fn diff_each<'a>(
 }
 
 /// The properties whose values differ between `old` and `new` (present on one side only, or not
-/// [`Value::same_as`] the other), in name order, with their value on each side.
+/// [`Value::same_as`] the other, secrets compared under `key`, the state's), in name order, with
+/// their value on each side.
 pub(crate) fn differing<'p>(
     old: &'p Props,
     new: &'p Props,
+    key: &'p SecretKey,
 ) -> impl Iterator<Item = (&'p String, Option<&'p Value>, Option<&'p Value>)> {
-    union(old, new).filter(|(_, o, n)| match (o, n) {
-        (Some(o), Some(n)) => !n.same_as(o),
+    union(old, new).filter(move |(_, o, n)| match (o, n) {
+        (Some(o), Some(n)) => !n.same_as(o, key),
         _ => true,
     })
 }

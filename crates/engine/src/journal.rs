@@ -38,6 +38,11 @@ pub enum JournalRecord {
         lineage: String,
         base_serial: u64,
         operation: String,
+        /// The state's secret key (hex), under which this journal's secret digests are made: a
+        /// run on a state not yet saved with its key (the first apply, or a state written before
+        /// keys existed) is recovered with the same key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_key: Option<String>,
     },
     /// About to call the provider.
     Intent {

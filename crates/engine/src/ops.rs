@@ -60,7 +60,8 @@ fn load_with_journal(
 }
 
 /// The state before the first apply: empty, with the lineage of the journal a killed first apply
-/// left (its records continue that lineage), or a fresh one.
+/// left (its records continue that lineage; folding them brings back its secret key too), or a
+/// fresh one.
 fn first_state(stack: &str, env: &str, records: &[JournalRecord]) -> State {
     let lineage = match records.first() {
         Some(JournalRecord::Begin { lineage, .. }) => lineage.clone(),
@@ -128,7 +129,10 @@ pub async fn recover_except(
             ),
         });
     }
-    state.unreconciled = kept.iter().map(PendingOp::to_intent).collect();
+    state.unreconciled = kept
+        .iter()
+        .map(|p| p.to_intent(&state.secret_key))
+        .collect();
     if replayed > 0 || !notes.is_empty() || had_earlier {
         state.serial = state
             .serial
@@ -197,6 +201,7 @@ pub async fn apply_plan(
             lineage: state.lineage.clone(),
             base_serial: state.serial,
             operation: operation.to_string(),
+            secret_key: Some(state.secret_key.to_hex()),
         },
     )?);
     let mut report = apply(

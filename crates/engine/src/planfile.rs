@@ -27,9 +27,12 @@
 //! ```
 //!
 //! # Secrets
-//! Files hold only digests of secrets, never their values; the executor needs the values. So a
+//! Files hold neither secrets nor their digests: every secret is `{"$secret": "masked"}`
+//! ([`Value::to_json`]); the digests are only in the state. The executor needs the values, so a
 //! plan whose inputs hold a [`Value::Secret`] is refused at save ([`PlanFileError::Secret`]): apply
-//! such changes with a plain `tandem apply`, which re-runs the program and has the values.
+//! such changes with a plain `tandem apply`, which re-runs the program and has the values. The
+//! digests a masked plan leaves out (a prior resource's, an input kept by `ignore_changes`) are
+//! taken back from the state at apply ([`SavedPlan::restore_secrets`]).
 //!
 //! # Freshness
 //! [`check_fresh`] refuses a saved plan when the state's lineage differs, when its serial moved
@@ -247,6 +250,53 @@ impl SavedPlan {
         state
     }
 
+    /// Puts back, from `current` (the state the plan is applied on, checked fresh by
+    /// [`check_fresh`]), the secret digests the file masked: each property of a change's prior
+    /// resource, inputs or drift holding a masked secret takes the value the state records for it.
+    /// Call it before [`SavedPlan::base_state`], so that neither the state nor a provider call
+    /// receives a masked digest.
+    pub fn restore_secrets(&mut self, current: &State) {
+        fn restore(props: &mut Props, recorded: &Props) {
+            let masked: Vec<String> = props
+                .iter()
+                .filter(|(_, v)| v.holds_masked_secret())
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in masked {
+                if let Some(v) = recorded.get(&name) {
+                    props.insert(name, v.clone());
+                }
+            }
+        }
+        for wave in &mut self.plan.waves {
+            for c in &mut wave.changes {
+                let Some(rec) = current.resources.get(&c.addr) else {
+                    continue;
+                };
+                if let Some(prior) = &mut c.prior {
+                    restore(&mut prior.inputs, &rec.inputs);
+                    restore(&mut prior.outputs, &rec.outputs);
+                }
+                if let Some(inputs) = &mut c.inputs {
+                    restore(inputs, &rec.inputs);
+                }
+            }
+        }
+        for d in &mut self.plan.drift {
+            if let DriftKind::Changed(props) = &mut d.kind {
+                let rec = current.resources.get(&d.addr).map(|r| &r.inputs);
+                for p in props.iter_mut() {
+                    if let (Some(v), Some(rec)) = (&mut p.new, rec)
+                        && v.holds_masked_secret()
+                        && let Some(recorded) = rec.get(&p.name)
+                    {
+                        *v = recorded.clone();
+                    }
+                }
+            }
+        }
+    }
+
     /// The file's bytes (pretty JSON, newline-terminated).
     ///
     /// # Errors
@@ -427,10 +477,7 @@ fn wave_record(w: &Wave) -> WaveRecord {
                 properties: c.property_changes().iter().map(property_record).collect(),
                 replace_reasons: c.replace_reasons.clone(),
                 inputs: c.inputs.as_ref().map(props_to_json),
-                prior: c
-                    .prior
-                    .as_ref()
-                    .map(|p| ResourceRecord::from_state(&c.addr, p)),
+                prior: c.prior.as_ref().map(|p| ResourceRecord::masked(&c.addr, p)),
                 dependencies: c.dependencies.clone(),
                 protect: c.protect,
                 retain_on_delete: c.retain_on_delete,
@@ -599,6 +646,8 @@ fn drift_from(d: DriftRecord) -> Result<Drift, String> {
 
 #[cfg(test)]
 mod tests {
+    use tandem_core::secret::MASKED_SECRET;
+
     use super::*;
     use crate::state::ResourceState;
 
@@ -617,7 +666,7 @@ mod tests {
                 ("engine".to_string(), Value::str("postgres")),
                 (
                     "password".to_string(),
-                    Value::SecretDigest("sha256:ab".into()),
+                    Value::SecretDigest(MASKED_SECRET.into()),
                 ),
             ]
             .into_iter()
@@ -685,7 +734,7 @@ mod tests {
                             },
                             PropertyChange {
                                 name: "password".into(),
-                                old: Some(Value::SecretDigest("sha256:ab".into())),
+                                old: Some(Value::SecretDigest(MASKED_SECRET.into())),
                                 new: None,
                                 forces_replacement: false,
                             },
@@ -754,6 +803,76 @@ mod tests {
         let mut compact = plan.clone();
         compact.waves[0].changes[0].changes.clear();
         assert_eq!(encode(&compact, "fp-1").unwrap(), bytes);
+    }
+
+    #[test]
+    fn digests_are_masked_in_the_file_and_restored_from_the_state_at_apply() {
+        let mut state = State::new("demo", "dev", "lin-1".into());
+        state.serial = 7;
+        let db = addr("us-east-1/rds:DbInstance/app");
+        let digest = Value::SecretDigest(tandem_core::secret_digest(
+            &state.secret_key,
+            &Value::str("hunter2"),
+        ));
+        let mut plan = rich_plan();
+        let change = &mut plan.waves[0].changes[1];
+        let prior = change.prior.as_mut().unwrap();
+        prior.inputs.insert("password".into(), digest.clone());
+        state.resources.insert(db.clone(), prior.clone());
+        state
+            .resources
+            .insert(addr("global/route53:HealthCheck/web"), prior.clone());
+        change.changes[2].old = Some(digest.clone());
+        let kept = tandem_core::map([("inner", digest.clone())]);
+        change
+            .inputs
+            .as_mut()
+            .unwrap()
+            .insert("kept".into(), kept.clone());
+        state
+            .resources
+            .get_mut(&db)
+            .unwrap()
+            .inputs
+            .insert("kept".into(), kept.clone());
+        plan.drift[0] = Drift {
+            addr: db.clone(),
+            kind: DriftKind::Changed(vec![PropertyChange {
+                name: "password".into(),
+                old: Some(digest.clone()),
+                new: Some(digest.clone()),
+                forces_replacement: false,
+            }]),
+        };
+        plan.outputs
+            .insert("secret".into(), Value::secret(Value::str("hunter2")));
+        let bytes = encode(&plan, "fp").unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let Value::SecretDigest(hex) = &digest else {
+            unreachable!()
+        };
+        assert!(!text.contains(hex.as_str()), "{text}");
+        assert!(!text.contains("hmac-sha256:"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains(r#""$secret": "masked""#), "{text}");
+        // Applied on the state it was made from, the plan gets the state's digests back.
+        let mut back = decode(&bytes).unwrap();
+        check_fresh(&back, &state, "fp").unwrap();
+        back.restore_secrets(&state);
+        let change = &back.plan.waves[0].changes[1];
+        assert_eq!(change.prior.as_ref().unwrap().inputs["password"], digest);
+        assert_eq!(change.inputs.as_ref().unwrap()["kept"], kept);
+        let DriftKind::Changed(props) = &back.plan.drift[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(props[0].new, Some(digest.clone()));
+        let base = back.base_state(state.clone());
+        assert_eq!(base.resources[&db].inputs["password"], digest);
+        assert!(
+            base.resources
+                .values()
+                .all(|r| !r.inputs.values().any(Value::holds_masked_secret))
+        );
     }
 
     #[test]

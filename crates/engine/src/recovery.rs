@@ -1,7 +1,7 @@
 //! Recovery: folds a journal left by an interrupted run into the state, and reconciles the
 //! operations whose outcome was never recorded by reading the cloud — never by redoing them blindly.
 
-use tandem_core::{Props, ResourceAddr, props_from_json};
+use tandem_core::{Props, ResourceAddr, SecretKey, props_from_json};
 
 use crate::error::EngineError;
 use crate::journal::{JournalRecord, OpKind};
@@ -54,15 +54,17 @@ impl PendingOp {
         })
     }
 
-    /// The journal intent record of this operation (`seq` 0: it is kept apart from any journal).
-    pub fn to_intent(&self) -> JournalRecord {
+    /// The journal intent record of this operation (`seq` 0: it is kept apart from any journal),
+    /// secrets as their digests under `key`, the state's key.
+    pub fn to_intent(&self, key: &SecretKey) -> JournalRecord {
         JournalRecord::Intent {
             seq: 0,
             addr: self.addr.clone(),
             op: self.op,
             token: self.token.clone(),
             id: self.id.clone(),
-            inputs: (!self.inputs.is_empty()).then(|| tandem_core::props_to_json(&self.inputs)),
+            inputs: (!self.inputs.is_empty())
+                .then(|| tandem_core::props_to_state_json(&self.inputs, key)),
             dependencies: self.dependencies.clone(),
             protect: self.protect,
             retain_on_delete: self.retain_on_delete,
@@ -102,6 +104,7 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, FoldE
     let JournalRecord::Begin {
         lineage,
         base_serial,
+        secret_key,
         ..
     } = first
     else {
@@ -127,6 +130,12 @@ pub fn fold(mut state: State, records: &[JournalRecord]) -> Result<Folded, FoldE
             "the journal continues state serial {base_serial}, but the state file is at serial {}",
             state.serial
         )));
+    }
+    // The run made its digests under this key: the state keeps it (it differs only when the run
+    // began on a state not yet saved with its key).
+    if let Some(hex) = secret_key {
+        state.secret_key =
+            SecretKey::from_hex(hex).map_err(|e| at(1)(format!("secret_key: {e}")))?;
     }
     let mut pending: Vec<(u64, PendingOp)> = Vec::new();
     let mut replayed = 0;

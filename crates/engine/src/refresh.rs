@@ -107,14 +107,15 @@ pub async fn refresh_except(
             }
             Some(obs) => {
                 let rec = new_state.resources.get_mut(&addr).expect("read from state");
-                let changes: Vec<PropertyChange> = differing(&rec.inputs, &obs.inputs)
-                    .map(|(name, o, n)| PropertyChange {
-                        name: name.clone(),
-                        old: o.cloned(),
-                        new: n.cloned(),
-                        forces_replacement: false,
-                    })
-                    .collect();
+                let changes: Vec<PropertyChange> =
+                    differing(&rec.inputs, &obs.inputs, &state.secret_key)
+                        .map(|(name, o, n)| PropertyChange {
+                            name: name.clone(),
+                            old: o.cloned(),
+                            new: n.cloned(),
+                            forces_replacement: false,
+                        })
+                        .collect();
                 if !changes.is_empty() {
                     drift.push(Drift {
                         addr: addr.clone(),

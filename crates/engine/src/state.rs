@@ -7,10 +7,21 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use tandem_core::{Props, ResourceAddr, Value, props_from_json, props_to_json};
+use tandem_core::{
+    Props, ResourceAddr, SecretKey, Value, props_from_json, props_to_json, props_to_state_json,
+};
 
 /// The newest state format this build reads and the one it writes.
-pub const STATE_FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 added `secret_key`. A version 1 file is read as it is and given a key; it is written
+/// back as version 2 (which an older tandem refuses as newer rather than as corrupt).
+pub const STATE_FORMAT_VERSION: u32 = 2;
+
+/// A new random key for a state's secret digests, from the thread's CSPRNG (ChaCha, seeded by the
+/// operating system).
+pub fn new_secret_key() -> SecretKey {
+    SecretKey::from_bytes(rand::random())
+}
 
 /// The state of one stack in one environment.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +32,9 @@ pub struct State {
     pub serial: u64,
     pub stack: String,
     pub env: String,
+    /// The key of this state's secret digests ([`tandem_core::secret`]): drawn when the state is
+    /// created (or first read from a file that has none), kept with it, never shown.
+    pub secret_key: SecretKey,
     pub resources: BTreeMap<ResourceAddr, ResourceState>,
     /// The stack outputs of the last apply.
     pub outputs: BTreeMap<String, Value>,
@@ -46,12 +60,14 @@ pub struct ResourceState {
 }
 
 impl State {
+    /// An empty state, with a new secret key.
     pub fn new(stack: &str, env: &str, lineage: String) -> State {
         State {
             lineage,
             serial: 0,
             stack: stack.to_string(),
             env: env.to_string(),
+            secret_key: new_secret_key(),
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             extensions: BTreeMap::new(),
@@ -71,15 +87,16 @@ impl State {
             serial: self.serial,
             stack: self.stack.clone(),
             env: self.env.clone(),
+            secret_key: Some(self.secret_key.to_hex()),
             resources: self
                 .resources
                 .iter()
-                .map(|(addr, r)| ResourceRecord::from_state(addr, r))
+                .map(|(addr, r)| ResourceRecord::from_state(addr, r, &self.secret_key))
                 .collect(),
             outputs: self
                 .outputs
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
+                .map(|(k, v)| (k.clone(), v.to_state_json(&self.secret_key)))
                 .collect(),
             extensions: self.extensions.clone(),
             unreconciled: self.unreconciled.clone(),
@@ -142,6 +159,10 @@ pub struct StateFile {
     pub serial: u64,
     pub stack: String,
     pub env: String,
+    /// The key of the state's secret digests, 64 hex digits (absent before version 2: a key is
+    /// drawn when such a file is read, and written with the next save).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
     pub resources: Vec<ResourceRecord>,
     #[serde(default)]
     pub outputs: serde_json::Map<String, Json>,
@@ -168,7 +189,18 @@ pub struct ResourceRecord {
 }
 
 impl ResourceRecord {
-    pub fn from_state(addr: &ResourceAddr, r: &ResourceState) -> ResourceRecord {
+    /// The record as the state and its journal keep it: secrets as their digests under `key`,
+    /// the state's key.
+    pub fn from_state(addr: &ResourceAddr, r: &ResourceState, key: &SecretKey) -> ResourceRecord {
+        ResourceRecord {
+            inputs: props_to_state_json(&r.inputs, key),
+            outputs: props_to_state_json(&r.outputs, key),
+            ..ResourceRecord::masked(addr, r)
+        }
+    }
+
+    /// The record as a saved plan shows it: every secret masked, no digest.
+    pub fn masked(addr: &ResourceAddr, r: &ResourceState) -> ResourceRecord {
         ResourceRecord {
             addr: addr.clone(),
             id: r.id.clone(),
@@ -223,11 +255,19 @@ impl StateFile {
                 StateDecodeError::Corrupt(format!("unreconciled operation {}: {e}", i + 1))
             })?;
         }
+        let secret_key = match &self.secret_key {
+            Some(hex) => SecretKey::from_hex(hex)
+                .map_err(|e| StateDecodeError::Corrupt(format!("secret_key: {e}")))?,
+            // A state written before keys existed gets one now, saved with its next write. Its
+            // secrets' unkeyed digests then differ from their keyed ones: each is updated once.
+            None => new_secret_key(),
+        };
         Ok(State {
             lineage: self.lineage,
             serial: self.serial,
             stack: self.stack,
             env: self.env,
+            secret_key,
             resources,
             outputs,
             extensions: self.extensions,
@@ -274,6 +314,34 @@ mod tests {
         assert!(matches!(
             State::from_json_bytes(b"{}"),
             Err(StateDecodeError::Corrupt(m)) if m.contains("missing field `version`")
+        ));
+    }
+
+    #[test]
+    fn the_secret_key_is_kept_with_the_state_and_drawn_for_a_state_without_one() {
+        let state = State::new("s", "dev", "l".into());
+        assert_ne!(
+            state.secret_key,
+            State::new("s", "dev", "l".into()).secret_key
+        );
+        let bytes = state.to_json_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(&state.secret_key.to_hex()), "{text}");
+        assert!(text.contains("\"version\": 2"), "{text}");
+        assert_eq!(State::from_json_bytes(&bytes).unwrap(), state);
+        assert!(!format!("{state:?}").contains(&state.secret_key.to_hex()));
+        // A version 1 file, written before keys existed, is read and given a key.
+        let old = file(|j| {
+            j["version"] = 1.into();
+            j.as_object_mut().unwrap().remove("secret_key");
+        });
+        let read = State::from_json_bytes(&old).unwrap();
+        let again = State::from_json_bytes(&read.to_json_bytes()).unwrap();
+        assert_eq!(again.secret_key, read.secret_key);
+        let damaged = file(|j| j["secret_key"] = "abc".into());
+        assert!(matches!(
+            State::from_json_bytes(&damaged),
+            Err(StateDecodeError::Corrupt(m)) if m.starts_with("secret_key")
         ));
     }
 }

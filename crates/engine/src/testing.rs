@@ -4,6 +4,8 @@
 //! `FakeCloud` is not a model of AWS. It keeps resources in memory, or in a directory (one file per resource)
 //! so that a test can kill a process mid-apply and look at what the "cloud" holds afterwards. It can
 //! delay operations, fail chosen resources, and it counts calls and the peak number in flight.
+//! Like a real cloud it never gives a secret back: a read or find answers each secret input with
+//! what the caller recorded for it (in a directory, secrets are kept masked).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -233,6 +235,17 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The properties a fake resource holds, each secret as `recorded` (the caller's inputs) has it:
+/// what a provider reading a real cloud answers, since no cloud gives a secret back.
+fn secrets_as_recorded(held: Props, recorded: &Props) -> Props {
+    held.iter()
+        .map(|(k, v)| match recorded.get(k) {
+            Some(r) if v.is_secret() || v.holds_masked_secret() => (k.clone(), r.clone()),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
 /// One kind of fake resource. Outputs: `id`, and `arn` = `arn:fake:<kind>:<id>`.
 pub struct FakeProvider {
     cloud: Arc<FakeCloud>,
@@ -282,7 +295,7 @@ impl Provider for FakeProvider {
         &self,
         ctx: &OpContext,
         id: &str,
-        _inputs: &Props,
+        inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         self.cloud
             .calls
@@ -291,7 +304,7 @@ impl Provider for FakeProvider {
             .push(format!("read {}", ctx.addr));
         Ok(self.cloud.get(id).map(|(_, props)| Observed {
             id: id.to_string(),
-            inputs: props,
+            inputs: secrets_as_recorded(props, inputs),
             outputs: outputs(self.kind, id),
         }))
     }
@@ -338,7 +351,7 @@ impl Provider for FakeProvider {
     async fn find(
         &self,
         ctx: &OpContext,
-        _inputs: &Props,
+        inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         Ok(self
             .cloud
@@ -348,7 +361,7 @@ impl Provider for FakeProvider {
             .map(|(id, _, props)| Observed {
                 outputs: outputs(self.kind, &id),
                 id,
-                inputs: props,
+                inputs: secrets_as_recorded(props, inputs),
             }))
     }
 }

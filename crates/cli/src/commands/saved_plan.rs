@@ -34,7 +34,7 @@ pub async fn apply(ws: &Workspace, path: &Path, cmd: &ApplyCommand) -> Result<Ex
         )));
     }
     let args = &cmd.apply;
-    let saved = load_plan(path)?;
+    let mut saved = load_plan(path)?;
     let stale = |stale: tandem_engine::Stale| {
         Error::State(format!("cannot apply {}: {stale}", path.display()))
     };
@@ -45,6 +45,8 @@ pub async fn apply(ws: &Workspace, path: &Path, cmd: &ApplyCommand) -> Result<Ex
     let (lock, state) = ws.lock("apply", Access::Cloud(&providers)).await?;
     let fingerprint = ws.program(&state)?.fingerprint();
     check_fresh(&saved, &state, &fingerprint).map_err(stale)?;
+    // The file masks every secret digest: the state has them.
+    saved.restore_secrets(&state);
     let plan = &saved.plan;
     print!("{}", render::plan_text(plan));
     let base = saved.base_state(state);

@@ -14,6 +14,7 @@ fn begin(lineage: &str, serial: u64) -> JournalRecord {
         lineage: lineage.into(),
         base_serial: serial,
         operation: "apply".into(),
+        secret_key: None,
     }
 }
 

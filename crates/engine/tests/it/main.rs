@@ -11,5 +11,6 @@ mod lock;
 mod plan_snapshots;
 mod planfile;
 mod refresh;
+mod secrets;
 mod state_store;
 mod support;

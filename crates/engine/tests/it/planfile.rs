@@ -55,14 +55,20 @@ fn v2() -> DesiredStack {
     )
 }
 
-/// What `tandem apply FILE` does: lock, recover, load, check, apply the saved plan as it is.
-async fn apply_saved(home: &Home, path: &Path, fingerprint: &str) -> Result<ApplyReport, String> {
+/// What `tandem apply FILE` does: lock, recover, load, check, put back the secrets' digests the
+/// file masks, apply the saved plan as it is.
+pub(crate) async fn apply_saved(
+    home: &Home,
+    path: &Path,
+    fingerprint: &str,
+) -> Result<ApplyReport, String> {
     let lock = home.store.lock(STACK, ENV, "apply").expect("lock");
     let (state, _) = ops::recover(&home.store, &lock, STACK, ENV, &home.providers)
         .await
         .expect("recover");
-    let saved = load_plan(path).map_err(|e| e.to_string())?;
+    let mut saved = load_plan(path).map_err(|e| e.to_string())?;
     check_fresh(&saved, &state, fingerprint).map_err(|e| e.to_string())?;
+    saved.restore_secrets(&state);
     let base = saved.base_state(state);
     Ok(ops::apply_plan(
         &home.store,
@@ -86,7 +92,8 @@ fn plan_out(home: &Home, desired: &DesiredStack, path: &Path) {
 }
 
 /// The cloud's resources and the state, as text, without what differs between two runs: the
-/// lineage and the fake cloud's ids (`fake-N-HASH`, the hash derived from the lineage).
+/// lineage, the secret key and the fake cloud's ids (`fake-N-HASH`, the hash derived from the
+/// lineage).
 fn outcome(home: &Home) -> String {
     let mut cloud: Vec<String> = home
         .cloud
@@ -100,7 +107,9 @@ fn outcome(home: &Home) -> String {
     let text = format!(
         "{}\n{}",
         cloud.join("\n"),
-        String::from_utf8(state.to_json_bytes()).unwrap()
+        String::from_utf8(state.to_json_bytes())
+            .unwrap()
+            .replace(&state.secret_key.to_hex(), "[KEY]")
     );
     without_id_hashes(&text)
 }

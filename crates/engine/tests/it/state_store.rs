@@ -58,7 +58,7 @@ fn save_and_load_round_trip_with_secrets_as_digests() {
         !text.contains("hunter2-plaintext"),
         "plaintext secret in {text}"
     );
-    assert!(text.contains("sha256:"));
+    assert!(text.contains("hmac-sha256:"));
     // Written atomically: no temporary file is left beside it.
     assert_eq!(files_in(&store.paths(STACK, ENV).dir), ["dev.state.json"]);
 
@@ -67,7 +67,10 @@ fn save_and_load_round_trip_with_secrets_as_digests() {
     let password = &loaded.resources[&db].inputs["password"];
     assert_eq!(
         password,
-        &Value::SecretDigest(tandem_core::secret_digest(&Value::str("hunter2-plaintext")))
+        &Value::SecretDigest(tandem_core::secret_digest(
+            &state.secret_key,
+            &Value::str("hunter2-plaintext")
+        ))
     );
     // Apart from the secret, now a digest, everything reads back as it was written.
     let mut expected = state.clone();

@@ -345,7 +345,10 @@ fn secret() -> Vec<Plan> {
                     Action::Update,
                     props([(
                         "master_password",
-                        Value::SecretDigest(tandem_core::secret_digest(&Value::str("old-pw"))),
+                        Value::SecretDigest(tandem_core::secret_digest(
+                            &tandem_core::SecretKey::from_bytes([7; 32]),
+                            &Value::str("old-pw"),
+                        )),
                     )]),
                     props([(
                         "master_password",
@@ -484,6 +487,7 @@ fn secret_preview() {
         assert!(!rendered.contains("hunter2"), "{rendered}");
         assert!(!rendered.contains("correct horse"), "{rendered}");
         assert!(!rendered.contains("sha256:"), "a digest leaked: {rendered}");
+        assert!(!rendered.contains("hmac-"), "a digest leaked: {rendered}");
     }
     check("secret", &plans);
 }
