@@ -161,6 +161,15 @@ fn regional_template_json() -> Json {
             {"Sid": "AccountAdministers", "Effect": "Allow",
              "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
              "Action": "kms:*", "Resource": "*"},
+            // The region's log groups are encrypted with this key: CloudWatch Logs uses it as its
+            // service principal, for log groups of this region and account only (CloudWatch Logs
+            // User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS").
+            {"Sid": "LogsEncryptRegionLogGroups", "Effect": "Allow",
+             "Principal": {"Service": {"Fn::Sub": "logs.${AWS::Region}.${AWS::URLSuffix}"}},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*",
+             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                 {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}}}},
         ]
     });
     let user_data = "#!/bin/bash\n# Application bootstrap: serve /health for the load balancer.\n";
@@ -359,6 +368,8 @@ fn regional_template_json() -> Json {
                 "Properties": {
                     "LogGroupName": {"Fn::Sub": "/tandem/${EnvName}/app"},
                     "RetentionInDays": 30,
+                    // Encrypted at rest with the region's own key (policy rule TP003).
+                    "KmsKeyId": {"Fn::GetAtt": ["KmsKey", "Arn"]},
                 }
             },
             "InstanceRole": {
@@ -477,6 +488,10 @@ mod tests {
         assert_eq!(
             t["Resources"]["HttpsListener"]["Properties"]["SslPolicy"],
             TLS_POLICY
+        );
+        assert_eq!(
+            t["Resources"]["LogGroup"]["Properties"]["KmsKeyId"],
+            serde_json::json!({"Fn::GetAtt": ["KmsKey", "Arn"]})
         );
         assert_eq!(
             t["Resources"]["TargetGroup"]["Properties"]["HealthCheckPath"],
