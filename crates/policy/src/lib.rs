@@ -145,7 +145,7 @@ impl fmt::Display for Finding {
         if let Some(s) = &self.subject {
             write!(f, " [{s}]")?;
         }
-        write!(f, ": {} Fix: {}", self.message, self.fix)
+        write!(f, ": {}; fix: {}", self.message, self.fix)
     }
 }
 

@@ -38,6 +38,9 @@ pub struct Environment {
     pub replication_time_control: bool,
     /// Peer the two regions' VPCs (default: on, except for the local cloud, which cannot).
     pub vpc_peering: bool,
+    /// The policy pack's findings this environment accepts (`[policy] suppress`), each with its
+    /// reason.
+    pub policy_suppressions: Vec<tandem_policy::Suppression>,
 }
 
 /// Capacity and instance sizes.
@@ -127,6 +130,24 @@ struct FileForm {
     sizes: Option<Sizes>,
     #[serde(default)]
     local_cloud: Option<LocalCloudPorts>,
+    #[serde(default)]
+    policy: PolicySection,
+}
+
+/// `[policy]`: `suppress = [{ rule = "TP007", reason = "...", resource = "ADDRESS or glob" }]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicySection {
+    #[serde(default)]
+    suppress: Vec<SuppressEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuppressEntry {
+    rule: Option<String>,
+    reason: Option<String>,
+    resource: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -393,6 +414,16 @@ impl Environment {
                     .into(),
             ));
         }
+        let policy_suppressions = form
+            .policy
+            .suppress
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                suppression(entry)
+                    .map_err(|message| invalid(&format!("policy.suppress[{i}]"), None, message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Environment {
             name: name.to_string(),
             file: path.to_path_buf(),
@@ -412,6 +443,7 @@ impl Environment {
             protect_stateful: e.protect_stateful,
             replication_time_control: e.replication_time_control,
             vpc_peering: e.vpc_peering.unwrap_or(form.local_cloud.is_none()),
+            policy_suppressions,
             local_cloud: form.local_cloud,
         })
     }
@@ -473,6 +505,46 @@ impl Environment {
             self.secondary_region.clone(),
         ]
     }
+}
+
+/// One `[policy] suppress` entry, validated: a rule of the pack, a reason, and a resource that is
+/// an address or a glob over addresses.
+fn suppression(entry: SuppressEntry) -> Result<tandem_policy::Suppression, String> {
+    let rule = match entry.rule {
+        Some(r) if tandem_policy::rule(&r).is_some() => r,
+        Some(r) => {
+            let ids: Vec<&str> = tandem_policy::RULES.iter().map(|r| r.id).collect();
+            return Err(format!(
+                "unknown rule {r:?} (the pack's rules: {})",
+                ids.join(", ")
+            ));
+        }
+        None => return Err("needs `rule`, the id of the rule it suppresses".into()),
+    };
+    let reason = match entry.reason {
+        Some(r) if !r.trim().is_empty() => r.trim().to_string(),
+        _ => {
+            return Err(format!(
+                "the suppression of {rule} has no reason: say why the finding is accepted \
+                 (`reason = \"...\"`)"
+            ));
+        }
+    };
+    if let Some(resource) = &entry.resource {
+        let glob = resource.contains(['*', '?']);
+        if resource.is_empty() || (!glob && resource.parse::<tandem_core::ResourceAddr>().is_err())
+        {
+            return Err(format!(
+                "`resource` {resource:?} is neither a resource address \
+                 (REGION/service:Type/NAME) nor a glob over addresses (`*`, `?`)"
+            ));
+        }
+    }
+    Ok(tandem_policy::Suppression {
+        rule,
+        reason,
+        resource: entry.resource,
+    })
 }
 
 fn check_domain(domain: &str) -> Result<(), &'static str> {
