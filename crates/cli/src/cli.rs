@@ -117,6 +117,12 @@ pub enum Command {
     /// The local cloud: moto behind the region gateway, on loopback
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Print the least-privilege IAM policy for running Tandem on the environment
+    ///
+    /// JSON, made from the API calls Tandem declares: the environment's account, its regions and
+    /// the stack set's administration region, its names and its domain. --read-only prints what
+    /// reading the cloud needs (plan, preview, status, check-health).
+    IamPolicy(crate::commands::iam_policy::IamPolicyArgs),
     /// Print the stack's outputs
     Output {
         /// One output only.

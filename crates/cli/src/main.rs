@@ -29,8 +29,8 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::commands::local::LocalCommand;
 use crate::commands::{
-    apply, drill, failback, failover, health, local, outage, output, plan, preview, refresh,
-    saved_plan, state, status, template,
+    apply, drill, failback, failover, health, iam_policy, local, outage, output, plan, preview,
+    refresh, saved_plan, state, status, template,
 };
 use crate::error::{Exit, Result, code};
 use crate::workspace::Workspace;
@@ -84,6 +84,7 @@ async fn run(cli: Cli) -> Result<Exit> {
         Command::Destroy(args) => apply::destroy(&ws, &args).await,
         Command::Deploy(args) => apply::deploy(&ws, &args).await,
         Command::Template => template::run(),
+        Command::IamPolicy(args) => iam_policy::run(&ws, &args),
         Command::Refresh { yes: _ } => refresh::run(&ws).await,
         Command::State(cmd) => state::run(&ws, cmd).await,
         Command::Output { name, json } => output::run(&ws, name.as_deref(), json),

@@ -11,6 +11,7 @@ pub mod drill;
 pub mod failback;
 pub mod failover;
 pub mod health;
+pub mod iam_policy;
 pub mod local;
 pub mod operation;
 pub mod outage;
