@@ -155,12 +155,11 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| io_err("create", e))?;
+        let mut file = crate::store::open_private(
+            path,
+            OpenOptions::new().create(true).write(true).truncate(true),
+        )
+        .map_err(|e| io_err("create", e))?;
         let mut line = serde_json::to_vec(&begin).expect("records serialize");
         line.push(b'\n');
         file.write_all(&line).map_err(|e| io_err("write", e))?;

@@ -7,6 +7,13 @@
 //! <stack>/<env>.journal      per-step records of the run in progress (see `journal`)
 //! <stack>/<env>.lock         the lock, naming its holder
 //! ```
+//!
+//! # Files and permissions
+//! Everything Tandem writes — state, journal, lock, audit log, saved plans, previews, drill
+//! reports, the local cloud's record and logs — goes through [`create_private_dir`],
+//! [`open_private`], [`write_private`] or [`write_atomically`]: files are mode 0600 (a file written
+//! anew included, whatever its mode was), the directories Tandem creates 0700. Unix only; elsewhere
+//! the defaults apply.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -210,11 +217,7 @@ impl LocalStore {
         let me = LockInfo::current(operation);
         let mut broke_stale = None;
         for _ in 0..2 {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&paths.lock)
-            {
+            match open_private(&paths.lock, OpenOptions::new().write(true).create_new(true)) {
                 Ok(mut f) => {
                     let body = serde_json::to_vec_pretty(&me).expect("lock info serializes");
                     f.write_all(&body)
@@ -301,14 +304,66 @@ fn read_lock(path: &Path) -> Result<Option<LockInfo>, StoreError> {
 }
 
 pub(crate) fn create_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+    create_private_dir(dir).map_err(|source| StoreError::Io {
         action: "create directory",
         path: dir.to_path_buf(),
         source,
     })
 }
 
+/// The mode of the files Tandem writes.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+/// The mode of the directories Tandem creates.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` and its missing parents, each with mode 0700. Directories that exist already
+/// are left as they are.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(PRIVATE_DIR_MODE)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// Opens `path` with `options`: a file it creates has mode 0600, and an existing regular file it
+/// opens is set to 0600 (a device such as `/dev/stdout` is left alone).
+pub fn open_private(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = options.mode(PRIVATE_FILE_MODE).open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_file() && meta.permissions().mode() & 0o7777 != PRIVATE_FILE_MODE {
+            file.set_permissions(fs::Permissions::from_mode(PRIVATE_FILE_MODE))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        options.open(path)
+    }
+}
+
+/// Writes `bytes` to `path` (created or truncated) with mode 0600, without fsync: for reports
+/// and previews. The state and saved plans use [`write_atomically`].
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = open_private(
+        path,
+        OpenOptions::new().write(true).create(true).truncate(true),
+    )?;
+    file.write_all(bytes)
+}
+
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename, fsync dir).
+/// The file is mode 0600 (the temporary file is created so), a directory it creates 0700.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_dir(dir)?;
@@ -323,7 +378,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         source,
     };
     {
-        let mut f = File::create(&tmp).map_err(|e| io_err("create", e))?;
+        let mut f = open_private(
+            &tmp,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )
+        .map_err(|e| io_err("create", e))?;
         f.write_all(bytes).map_err(|e| io_err("write", e))?;
         f.sync_all().map_err(|e| io_err("fsync", e))?;
     }

@@ -10,16 +10,14 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// Appends to `path` (created with its directory when missing) for `operation`.
+    /// Appends to `path` (created with its directory when missing: mode 0600 in a directory of
+    /// mode 0700) for `operation`.
     pub fn open(path: &Path, operation: &str) -> AuditLog {
+        use tandem_engine::store::{create_private_dir, open_private};
         if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
+            let _ = create_private_dir(dir);
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .ok();
+        let file = open_private(path, std::fs::OpenOptions::new().create(true).append(true)).ok();
         AuditLog {
             operation: operation.to_string(),
             file: Mutex::new(file),

@@ -14,6 +14,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use tandem_engine::store::{create_private_dir, write_private};
 
 use crate::error::{Error, Result};
 use crate::gateway::{CAPACITY_TIMEOUT, Gateway, GatewayConfig, HEALTH_PATH, HEALTH_UNKNOWN};
@@ -424,8 +425,7 @@ impl LocalCloud {
         gateway_args: &[String],
         report: &mut dyn FnMut(&str),
     ) -> Result<LocalCloudStatus> {
-        std::fs::create_dir_all(&self.state_dir)
-            .map_err(|source| Error::io(&self.state_dir, source))?;
+        create_private_dir(&self.state_dir).map_err(|source| Error::io(&self.state_dir, source))?;
         if let Some(record) = self.record()? {
             let mut status = self.status_of(&record);
             if status.running {
@@ -728,7 +728,7 @@ impl LocalCloud {
             path: path.clone(),
             source,
         })?;
-        std::fs::write(&temporary, json).map_err(|source| Error::io(&temporary, source))?;
+        write_private(&temporary, &json).map_err(|source| Error::io(&temporary, source))?;
         // A rename is atomic: the gateway daemon never reads half a record.
         std::fs::rename(&temporary, &path).map_err(|source| Error::io(&path, source))
     }

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tandem_engine::store::open_private;
+
 use crate::error::{Error, Result};
 
 /// Starts `program args...` in a new session (no controlling terminal, not in the caller's process
@@ -19,10 +21,7 @@ pub(crate) fn spawn_detached<S: AsRef<OsStr>>(
     log: &Path,
 ) -> Result<Child> {
     let open_log = || {
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
+        open_private(log, OpenOptions::new().create(true).append(true))
             .map_err(|source| Error::io(log, source))
     };
     let mut command = Command::new(program);

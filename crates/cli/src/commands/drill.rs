@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use tandem_engine::store::{create_private_dir, write_private};
 use tandem_failover::DrillOutcome;
 use tandem_failover::drill::{DrillConfig, drill};
 
@@ -59,16 +60,16 @@ pub async fn run(ws: &Workspace, args: &DrillArgs) -> Result<Exit> {
     .await?;
 
     let dir = ws.tandem_dir().join("reports");
-    std::fs::create_dir_all(&dir)?;
+    create_private_dir(&dir)?;
     let stamp = report.finished_at.replace([':', '-'], "");
     let json_path = dir.join(format!("drill-{}-{stamp}.json", ws.env.name));
     let md_path = json_path.with_extension("md");
-    std::fs::write(
+    write_private(
         &json_path,
-        serde_json::to_string_pretty(&json(&ws.env.name, &report))? + "\n",
+        (serde_json::to_string_pretty(&json(&ws.env.name, &report))? + "\n").as_bytes(),
     )?;
     let md = markdown(&report);
-    std::fs::write(&md_path, &md)?;
+    write_private(&md_path, md.as_bytes())?;
     println!("\n{md}");
     println!("{}", outcome_text(report.outcome));
     println!("Report: {} and {}", md_path.display(), json_path.display());

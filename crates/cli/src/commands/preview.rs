@@ -64,7 +64,7 @@ pub async fn run(ws: &Workspace, environments: &Path, args: &PreviewArgs) -> Res
     };
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &document)
+            tandem_engine::store::write_private(path, document.as_bytes())
                 .map_err(|e| Error::Failed(format!("cannot write {}: {e}", path.display())))?;
             eprintln!(
                 "{} wrote the preview of {} to {}",

@@ -38,6 +38,32 @@ fn aws_like_environment(dir: &Path) {
     std::fs::write(dir.join(format!("{ENV}.toml")), out).unwrap();
 }
 
+/// What the run left under `.tandem` — state, audit log, drill reports — is private to its user:
+/// files 0600, directories 0700.
+fn private_files(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tandem = dir.join(".tandem");
+    let state = tandem.join("state/multi-region");
+    let reports = tandem.join("reports");
+    for d in [&tandem, &tandem.join("state"), &state, &reports] {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+    }
+    let mut files = 0;
+    for d in [&state, &reports] {
+        for entry in std::fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            files += 1;
+        }
+    }
+    let audit = state.join(format!("{ENV}.audit.jsonl"));
+    assert!(
+        audit.exists() && files >= 4,
+        "state, audit log, two reports"
+    );
+}
+
 struct AwsLike {
     dir: tempfile::TempDir,
     envs: tempfile::TempDir,
@@ -111,6 +137,7 @@ fn drill_on_the_aws_path_inverts_the_health_check_and_detects_by_route53() {
         .expect("a JSON drill report");
     let r: Value = serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
     assert_eq!(r["outcome"], "unverified", "{r:#}\n{}", drill.text());
+    private_files(c.dir.path());
     assert_eq!(r["detected_by"], "Route 53's health check", "{r:#}");
     assert_eq!(r["rto"]["verdict"], "met", "{r:#}");
     assert_eq!(

@@ -6,6 +6,7 @@
 mod child;
 mod crash;
 mod executor;
+mod file_modes;
 mod journal;
 mod lock;
 mod plan_snapshots;

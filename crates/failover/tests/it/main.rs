@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod drill;
 mod failback;
 mod failover;

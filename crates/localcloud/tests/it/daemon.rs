@@ -109,6 +109,16 @@ fn up_status_down() {
 
     let record = cloud.record().unwrap().unwrap();
     assert_eq!(record.regions, regions);
+    // The record and the daemons' logs are private to their user.
+    for file in [
+        dir.path().join(RECORD_FILE),
+        record.moto.log.clone(),
+        record.gateway.log.clone(),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     assert_eq!(record.moto.pid, Some(moto_pid));
     assert_eq!(record.gateway.pid, Some(gateway_pid));
 
