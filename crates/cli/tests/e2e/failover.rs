@@ -10,16 +10,16 @@ use tandem_localcloud::{BlackholeMode, Fault, Gateway, GatewayConfig, RunningGat
 use crate::support::Run;
 
 /// A scratch directory with an environment file that points each region at the gateway.
-struct LocalCloud {
-    dir: tempfile::TempDir,
-    env: String,
-    gateway: RunningGateway,
-    runtime: tokio::runtime::Runtime,
-    moto: String,
+pub(crate) struct LocalCloud {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) env: String,
+    pub(crate) gateway: RunningGateway,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) moto: String,
 }
 
 impl LocalCloud {
-    fn new(env: &str) -> LocalCloud {
+    pub(crate) fn new(env: &str) -> LocalCloud {
         let moto = tandem_testkit::moto().endpoint();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -94,11 +94,11 @@ region_ports = [{east}, {west}]
         cmd
     }
 
-    fn tandem(&self, args: &[&str]) -> Run {
+    pub(crate) fn tandem(&self, args: &[&str]) -> Run {
         Run::of(&mut self.command(args))
     }
 
-    fn ok(&self, args: &[&str]) -> Run {
+    pub(crate) fn ok(&self, args: &[&str]) -> Run {
         let r = self.tandem(args);
         assert_eq!(r.code, 0, "tandem {args:?}: {}", r.text());
         r

@@ -5,5 +5,6 @@ mod aws_path;
 mod cli;
 mod deploy;
 mod failover;
+mod iam;
 mod local;
 mod support;
