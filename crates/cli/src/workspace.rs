@@ -39,7 +39,12 @@ pub enum Access<'a> {
 
 impl Workspace {
     /// The workspace of environment `env`, read from `environments/<env>.toml`.
+    ///
+    /// Both names become file names (`<state dir>/<stack>/<env>.state.json`): each is checked
+    /// against [`tandem_core::NAME_RULE`] before it is part of any path (the environment's by
+    /// `Environment::load`), and refused with exit code 3.
     pub fn open(environments: &Path, stack: &str, env: &str) -> Result<Workspace> {
+        tandem_core::check_name("stack", stack).map_err(|e| Error::Config(e.to_string()))?;
         let env = Environment::load(environments, env, &process_vars)?;
         if stack != tandem_stack_multi_region::STACK_NAME {
             return Err(Error::Config(format!(

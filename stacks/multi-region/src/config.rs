@@ -195,6 +195,9 @@ pub enum ConfigError {
         source_note: String,
         message: String,
     },
+    /// A name that is not [`tandem_core::NAME_RULE`]'s: it would become a file name.
+    #[error(transparent)]
+    Name(#[from] tandem_core::NameError),
 }
 
 /// Reads the environment variables the seed names; a function so tests can pass their own.
@@ -208,7 +211,11 @@ pub fn process_vars(name: &str) -> Option<String> {
 impl Environment {
     /// Loads `dir/<name>.toml`, applies the seed's variables (`PRIMARY_REGION`, `SECONDARY_REGION`,
     /// `DOMAIN_NAME`, `RTO_MINUTES`, `RPO_MINUTES`) over it, and validates the result.
+    ///
+    /// The name is checked first ([`tandem_core::check_name`]), before it is part of any path: it
+    /// names the environment's file here, and its state, journal and lock files later.
     pub fn load(dir: &Path, name: &str, vars: VarLookup<'_>) -> Result<Environment, ConfigError> {
+        tandem_core::check_name("environment", name)?;
         let path = dir.join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ConfigError::NotFound {
@@ -229,6 +236,8 @@ impl Environment {
         text: &str,
         vars: VarLookup<'_>,
     ) -> Result<Environment, ConfigError> {
+        // Every environment has a name that is safe in a path (`load` checked it already).
+        tandem_core::check_name("environment", name)?;
         let form: FileForm = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             message: e.to_string().trim().replace('\n', " "),

@@ -143,6 +143,43 @@ fn each_invalid_input_is_named() {
 }
 
 #[test]
+fn an_environment_name_is_checked_before_it_reaches_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("environments");
+    std::fs::create_dir(&envs).unwrap();
+    std::fs::write(envs.join("prod-1.toml"), GOOD).unwrap();
+    // A file outside the environments directory that `../x` would otherwise reach.
+    std::fs::write(dir.path().join("x.toml"), GOOD).unwrap();
+    assert_eq!(
+        Environment::load(&envs, "prod-1", &|_| None).unwrap().name,
+        "prod-1"
+    );
+    let long = "a".repeat(64);
+    for bad in [
+        "..",
+        "../x",
+        "a/b",
+        "UPPER",
+        "x y",
+        "",
+        "-a",
+        "a-",
+        long.as_str(),
+    ] {
+        let err = Environment::load(&envs, bad, &|_| None).unwrap_err();
+        assert!(matches!(err, ConfigError::Name(_)), "{bad:?}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("invalid environment name {bad:?}"))
+                && text.contains(tandem_core::NAME_RULE),
+            "{text}"
+        );
+        let parsed = Environment::parse(&envs.join("prod-1.toml"), bad, GOOD, &|_| None);
+        assert!(matches!(parsed, Err(ConfigError::Name(_))), "{bad:?}");
+    }
+}
+
+#[test]
 fn the_shipped_environments_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
     for name in ["local", "dev", "staging", "prod"] {

@@ -195,6 +195,77 @@ fn a_held_lock_names_its_holder_until_unlock_force() {
     assert!(again.stdout.contains("not locked"), "{}", again.text());
 }
 
+/// `--env ../../x` once reached outside `.tandem`: `state unlock --force` deleted the lock file two
+/// directories up. A name that is not plainly one path component is refused before any path is
+/// built (exit 3), and nothing is touched.
+#[test]
+fn an_environment_name_outside_the_rule_is_refused_and_touches_nothing() {
+    let c = Cli::new();
+    // `environments/../../x.toml` exists, and so do the lock files `--env ../../x` named.
+    let envs = c.path("a/b/environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    let local = std::fs::read_to_string(environments().join("local.toml")).unwrap();
+    std::fs::write(c.path("a/x.toml"), &local).unwrap();
+    std::fs::create_dir_all(c.path(".tandem/state/multi-region")).unwrap();
+    let planted = [c.path(".tandem/x.lock"), c.path("x.lock")];
+    for lock in &planted {
+        std::fs::write(lock, "{}").unwrap();
+    }
+    let before = tree(c.dir.path());
+    for bad in ["../../x", "..", "a/b", "UPPER", "x y", ""] {
+        let r = Run::of(
+            Command::new(env!("CARGO_BIN_EXE_tandem"))
+                .current_dir(c.dir.path())
+                .args(["state", "unlock", "--force", "--env", bad, "--environments"])
+                .arg(&envs)
+                .env_remove("AWS_ENDPOINT_URL")
+                .env_remove("TANDEM_ENV"),
+        );
+        expect(&r, 3, &format!("invalid environment name {bad:?}"));
+        assert!(
+            r.stderr.contains("1 to 63 characters of a-z, 0-9 and '-'"),
+            "{}",
+            r.text()
+        );
+    }
+    let long = "a".repeat(64);
+    expect(
+        &c.tandem(&["state", "list", "--env", &long]),
+        3,
+        "invalid environment name",
+    );
+    expect(
+        &c.tandem(&["state", "list", "--stack", "../x"]),
+        3,
+        "invalid stack name \"../x\"",
+    );
+    for lock in &planted {
+        assert!(lock.exists(), "{} was deleted", lock.display());
+    }
+    assert_eq!(
+        tree(c.dir.path()),
+        before,
+        "something was written or removed"
+    );
+}
+
+/// Every path under `dir`, sorted.
+fn tree(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
 #[test]
 fn a_damaged_or_newer_state_is_refused() {
     let c = Cli::new();
