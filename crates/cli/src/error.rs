@@ -29,6 +29,8 @@ pub mod code {
     pub const UNHEALTHY: u8 = 7;
     /// A drill or check completed, but an objective or verdict could not be measured here.
     pub const UNVERIFIED: u8 = 8;
+    /// `apply`, `deploy`: the policy pack found a mandatory finding that is not suppressed.
+    pub const POLICY: u8 = 9;
     /// A bad command line.
     pub const USAGE: u8 = 64;
 }
@@ -45,6 +47,7 @@ Exit codes:
   6   wrong account or credentials refused
   7   check-health: the active region is unhealthy; drill: an objective was missed
   8   drill: nothing failed, but an objective or check could not be measured here (unverified)
+  9   apply/deploy refused by the policy pack: a mandatory finding that is not suppressed
   64  bad command line";
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -92,6 +95,10 @@ pub enum Error {
     /// reported "unverified", never "met".
     #[error("{0}")]
     Unverified(String),
+    /// `apply`, `deploy`: the policy pack found a mandatory finding that is not suppressed;
+    /// nothing was changed.
+    #[error("{0}")]
+    Policy(String),
     /// A bad command line that clap could not refuse by itself.
     #[error("{0}")]
     Usage(String),
@@ -175,6 +182,7 @@ impl Error {
             Error::Account(_) => code::ACCOUNT,
             Error::Unhealthy(_) => code::UNHEALTHY,
             Error::Unverified(_) => code::UNVERIFIED,
+            Error::Policy(_) => code::POLICY,
             Error::Usage(_) => code::USAGE,
         }
     }

@@ -15,8 +15,8 @@
 //! blocks nothing.
 //!
 //! # Invariants
-//! Pure: no I/O, no AWS SDK, no async, no terminal. Deterministic: findings are ordered by
-//! severity, rule, address and subject. A value the pack cannot judge before apply (an unknown, a
+//! Pure: no I/O, no AWS SDK, no async, no terminal. Deterministic: findings are ordered — those
+//! that block, those that warn, those suppressed — then by rule, address and subject. A value the pack cannot judge before apply (an unknown, a
 //! reference it cannot place) fails a mandatory check rather than passing it.
 //!
 //! # What the pack does not do
@@ -152,7 +152,8 @@ impl fmt::Display for Finding {
 /// What the pack found in one stack.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
-    /// Mandatory first, then by rule, address and subject.
+    /// Those that block first, then advisory ones, then suppressed ones; each by rule, address
+    /// and subject.
     pub findings: Vec<Finding>,
     /// Suppressions that accepted no finding (stale, or a typo in `resource`).
     pub unused_suppressions: Vec<Suppression>,
@@ -193,11 +194,20 @@ pub fn evaluate(stack: &DesiredStack, context: &Context, suppressions: &[Suppres
             f.suppressed = Some(suppressions[i].reason.clone());
         }
     }
+    // What blocks first, then what warns, then what is accepted.
+    let rank = |f: &Finding| match (f.suppressed.is_some(), f.severity) {
+        (false, Severity::Mandatory) => 0,
+        (false, Severity::Advisory) => 1,
+        (true, _) => 2,
+    };
     findings.sort_by(|a, b| {
-        b.severity.cmp(&a.severity).then_with(|| {
-            (a.rule.id, &a.addr, &a.subject, &a.message)
-                .cmp(&(b.rule.id, &b.addr, &b.subject, &b.message))
-        })
+        (rank(a), a.rule.id, &a.addr, &a.subject, &a.message).cmp(&(
+            rank(b),
+            b.rule.id,
+            &b.addr,
+            &b.subject,
+            &b.message,
+        ))
     });
     findings.dedup();
     let unused_suppressions = suppressions

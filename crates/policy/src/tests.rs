@@ -626,7 +626,7 @@ fn suppressions_mark_findings_without_hiding_them() {
         .iter()
         .map(|f| (f.addr.name(), f.suppressed.as_deref()))
         .collect();
-    assert_eq!(states, [("app", Some("test data only")), ("other", None)]);
+    assert_eq!(states, [("other", None), ("app", Some("test data only"))]);
     assert_eq!(r.counts(), (1, 0, 1));
 
     let all = evaluate(&stack(decls()), &ctx, &[suppress(None)]);
@@ -638,7 +638,7 @@ fn suppressions_mark_findings_without_hiding_them() {
 }
 
 #[test]
-fn findings_are_ordered_mandatory_first_then_by_rule_and_address() {
+fn findings_are_ordered_blocking_first_then_by_rule_and_address() {
     let r = report_in(
         with_instances(vec![
             db("us-west-2", "b").input("db_subnet_group_name", Value::Null),

@@ -1,12 +1,16 @@
 //! `tandem apply`, `deploy` and `destroy`: plan after reading live state, confirm, apply region
-//! wave by region wave; and how an apply ends ([`finish`]), shared with `apply FILE`.
+//! wave by region wave; and how an apply ends ([`finish`]), shared with `apply FILE`. `apply` and
+//! `deploy` hold the desired stack to the policy pack first ([`check_policy`]): a mandatory
+//! finding that is not suppressed refuses the run before any change; `destroy` is not judged.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use console::style;
+use tandem_core::DesiredStack;
 use tandem_core::StackBuilder;
 use tandem_engine::{ApplyOptions, ApplyReport, Outcome, ops};
+use tandem_stack_multi_region::policy;
 
 use crate::error::{Error, Exit, Result};
 use crate::progress::Progress;
@@ -133,6 +137,9 @@ async fn run(
         plan.waves.retain(|w| keep.contains(&w.name));
     }
     print!("{}", render::plan_text(&plan));
+    if !destroy {
+        check_policy(ws, &desired)?;
+    }
     if !plan.has_changes() {
         if !plan.drift.is_empty() {
             let mut base = base;
@@ -164,6 +171,20 @@ async fn run(
     .await?;
     println!();
     finish(&report, operation, destroy)
+}
+
+/// Prints the policy pack's findings on `desired` (after the plan) and refuses the run when one
+/// of them blocks it (exit 9): the pack decides, this prints and maps.
+pub fn check_policy(ws: &Workspace, desired: &DesiredStack) -> Result<()> {
+    let findings = policy::evaluate(&ws.env, desired);
+    print!("\n{}", render::policy::policy_text(&findings));
+    if findings.is_blocking() {
+        return Err(Error::Policy(render::policy::refusal(
+            &findings,
+            &ws.env.file,
+        )));
+    }
+    Ok(())
 }
 
 /// Prints how an apply ended: success, or each failure and an error that counts them.

@@ -1,8 +1,10 @@
-//! `tandem plan`: what apply would change, wave by wave, after reading live state.
+//! `tandem plan`: what apply would change, wave by wave, after reading live state, and what the
+//! policy pack finds in the desired stack (reported; a plan does not fail on findings).
 
 use std::path::PathBuf;
 
 use tandem_engine::{Plan, ops};
+use tandem_stack_multi_region::policy;
 
 use crate::commands::saved_plan;
 use crate::error::{Exit, Result};
@@ -32,6 +34,7 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> Result<Exit> {
     let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     note_pending(pending);
     let desired = ws.desired(&state)?;
+    let findings = policy::evaluate(&ws.env, &desired);
     let providers = ws.providers();
     let (mut plan, _) = ws
         .plan_reading_live(&desired, &state, &providers, !args.no_refresh, 10)
@@ -52,6 +55,7 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> Result<Exit> {
             .map(|d| serde_json::json!({"aspect": d.aspect, "waits_for": d.waits_for, "why": d.why}))
             .collect::<Vec<_>>());
         j["transition_in_progress"] = serde_json::json!(posture.transition);
+        j["policy"] = render::policy::policy_json(&findings);
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else {
         print!("{}", render::plan_text(&plan));
@@ -72,6 +76,7 @@ pub async fn run(ws: &Workspace, args: &PlanArgs) -> Result<Exit> {
                 println!("  complete it with `tandem failover --resume` once they answer");
             }
         }
+        print!("\n{}", render::policy::policy_text(&findings));
     }
     if let Some(path) = &args.out {
         saved_plan::save(ws, &plan, &state, path)?;

@@ -1,11 +1,14 @@
-//! `tandem preview`: the plans of one or several environments, rendered as one document for a
-//! pull request (Markdown, JSON or text).
+//! `tandem preview`: the plans of one or several environments, with the policy pack's findings on
+//! each, rendered as one document for a pull request (Markdown, JSON or text). Findings are
+//! reported, never a failure.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use console::style;
 use tandem_engine::{Plan, ops};
+use tandem_policy::Report;
+use tandem_stack_multi_region::policy;
 
 use crate::error::{Error, Exit, Result};
 use crate::render::preview;
@@ -37,29 +40,30 @@ pub enum PreviewFormat {
 /// The plan of each environment named (or the global one), rendered as one document;
 /// `environments` is where the others' files are.
 pub async fn run(ws: &Workspace, environments: &Path, args: &PreviewArgs) -> Result<Exit> {
-    let mut plans = Vec::new();
+    let mut previews = Vec::new();
     if args.envs.is_empty() {
-        plans.push(plan_of(ws, args).await?);
+        previews.push(plan_of(ws, args).await?);
     }
     for name in &args.envs {
         if *name == ws.env.name {
-            plans.push(plan_of(ws, args).await?);
+            previews.push(plan_of(ws, args).await?);
         } else {
             let other = Workspace::open(environments, &ws.stack, name)?;
-            plans.push(plan_of(&other, args).await?);
+            previews.push(plan_of(&other, args).await?);
         }
     }
+    let (plans, policies): (Vec<Plan>, Vec<Report>) = previews.into_iter().unzip();
     let document = match args.format {
-        PreviewFormat::Markdown => preview::markdown(&plans),
+        PreviewFormat::Markdown => preview::markdown(&plans, &policies),
         PreviewFormat::Json => {
-            let mut text = serde_json::to_string_pretty(&preview::json(&plans))?;
+            let mut text = serde_json::to_string_pretty(&preview::json(&plans, &policies))?;
             text.push('\n');
             text
         }
         PreviewFormat::Text => {
             let colour =
                 args.out.is_none() && std::io::stdout().is_terminal() && console::colors_enabled();
-            preview::text(&plans, colour)
+            preview::text(&plans, &policies, colour)
         }
     };
     match &args.out {
@@ -82,7 +86,8 @@ pub async fn run(ws: &Workspace, environments: &Path, args: &PreviewArgs) -> Res
     Ok(Exit::Success)
 }
 
-async fn plan_of(ws: &Workspace, args: &PreviewArgs) -> Result<Plan> {
+/// The plan of `ws`'s environment and the policy pack's findings on its desired stack.
+async fn plan_of(ws: &Workspace, args: &PreviewArgs) -> Result<(Plan, Report)> {
     let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     if pending > 0 {
         eprintln!(
@@ -92,9 +97,10 @@ async fn plan_of(ws: &Workspace, args: &PreviewArgs) -> Result<Plan> {
         );
     }
     let desired = ws.desired(&state)?;
+    let findings = policy::evaluate(&ws.env, &desired);
     let providers = ws.providers();
     let (plan, _) = ws
         .plan_reading_live(&desired, &state, &providers, !args.no_refresh, 10)
         .await?;
-    Ok(plan)
+    Ok((plan, findings))
 }

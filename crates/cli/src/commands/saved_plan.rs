@@ -49,6 +49,8 @@ pub async fn apply(ws: &Workspace, path: &Path, cmd: &ApplyCommand) -> Result<Ex
     saved.restore_secrets(&state);
     let plan = &saved.plan;
     print!("{}", render::plan_text(plan));
+    // The program and the state are those the plan was made from: so is the desired stack.
+    apply::check_policy(ws, &ws.desired(&state)?)?;
     let base = saved.base_state(state);
     if !plan.has_changes() {
         if !plan.drift.is_empty() {

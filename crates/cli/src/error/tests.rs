@@ -24,6 +24,7 @@ fn one_of_each() -> Vec<Error> {
         Error::Account("account".into()),
         Error::Unhealthy("unhealthy".into()),
         Error::Unverified("unverified".into()),
+        Error::Policy("policy".into()),
         Error::Usage("usage".into()),
         Error::Engine(provider(ErrorClass::Other)),
         Error::Engine(provider(ErrorClass::AccessDenied)),
@@ -70,6 +71,7 @@ fn one_of_each() -> Vec<Error> {
             | Error::Account(_)
             | Error::Unhealthy(_)
             | Error::Unverified(_)
+            | Error::Policy(_)
             | Error::Usage(_)
             | Error::Engine(_)
             | Error::Store(_)
@@ -110,7 +112,7 @@ fn the_wrapped_errors_keep_their_codes() {
     assert_eq!(
         codes,
         [
-            1, 3, 4, 5, 6, 7, 8, 64, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1, 5, 4, 3, 1
+            1, 3, 4, 5, 6, 7, 8, 9, 64, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1, 5, 4, 3, 1
         ]
     );
 }

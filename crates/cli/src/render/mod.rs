@@ -2,6 +2,7 @@
 //! previews in [`preview`]. Pure functions of what they render: no I/O.
 
 pub mod drill;
+pub mod policy;
 pub mod preview;
 pub mod resilience;
 pub mod status;

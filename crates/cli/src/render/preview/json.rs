@@ -2,6 +2,7 @@
 
 use serde_json::{Value as Json, json};
 use tandem_engine::{Plan, Summary};
+use tandem_policy::Report;
 
 use super::stateful::is_stateful;
 use crate::render;
@@ -13,13 +14,15 @@ pub const PREVIEW_JSON_VERSION: u32 = 1;
 ///
 /// ```text
 /// { "format_version": 1, "kind": "tandem-preview",
-///   "summary": { create, update, replace, delete, unchanged, drifted },   // all environments
-///   "environments": [ PLAN_JSON + { "drifted" } ] }
+///   "summary": { create, update, replace, delete, unchanged, drifted,     // all environments
+///                policy: { blocking, advisory, suppressed } },
+///   "environments": [ PLAN_JSON + { "drifted", "policy" } ] }
 /// ```
 /// Each environment is the `plan --json` document ([`render::plan_json`]) with, on every step,
-/// `stateful`, `old` (the recorded inputs, or null) and `new` (the planned inputs, or null), and on
-/// every drift entry its `region`. Secrets are masked everywhere as `{"$secret": "masked"}`.
-pub fn json(plans: &[Plan]) -> Json {
+/// `stateful`, `old` (the recorded inputs, or null) and `new` (the planned inputs, or null), on
+/// every drift entry its `region`, and its `policy` array (as `plan --json` has it) when
+/// `policies` has its report. Secrets are masked everywhere as `{"$secret": "masked"}`.
+pub fn json(plans: &[Plan], policies: &[Report]) -> Json {
     let mut total = Summary::default();
     let mut drifted = 0;
     for p in plans {
@@ -38,8 +41,23 @@ pub fn json(plans: &[Plan]) -> Json {
             "create": total.create, "update": total.update, "replace": total.replace,
             "delete": total.delete, "unchanged": total.unchanged, "drifted": drifted,
         },
-        "environments": plans.iter().map(environment_json).collect::<Vec<_>>(),
+        "environments": plans.iter().enumerate().map(|(i, p)| {
+            let mut env = environment_json(p);
+            if let Some(report) = policies.get(i) {
+                env["policy"] = render::policy::policy_json(report);
+            }
+            env
+        }).collect::<Vec<_>>(),
     });
+    if !policies.is_empty() {
+        let (mut blocking, mut advisory, mut suppressed) = (0, 0, 0);
+        for r in policies {
+            let (b, a, s) = r.counts();
+            (blocking, advisory, suppressed) = (blocking + b, advisory + a, suppressed + s);
+        }
+        doc["summary"]["policy"] =
+            json!({"blocking": blocking, "advisory": advisory, "suppressed": suppressed});
+    }
     mask_secrets(&mut doc);
     doc
 }

@@ -1,13 +1,15 @@
-//! The Markdown pull-request comment: marker, summary table, banners, one collapsed section per
-//! environment and region, drift; within GitHub's limit.
+//! The Markdown pull-request comment: marker, summary table, policy counts, banners, the policy
+//! findings and one collapsed section per environment and region, drift; within GitHub's limit.
 
 use std::fmt::Write;
 
 use tandem_engine::{Action, Plan, ResourceChange, Summary};
+use tandem_policy::Report;
 
 use super::diff::{change_block, drift_block};
 use super::fit::{Part, Section, fit};
 use super::stateful::is_stateful;
+use crate::render;
 
 /// The first line of every Markdown preview, invisible on GitHub.
 pub const MARKER: &str = "<!-- tandem-preview -->";
@@ -22,15 +24,20 @@ const BANNER_MAX_ENTRIES: usize = 50;
 /// At most this many characters of one banner entry's reasons.
 const BANNER_MAX_REASONS: usize = 400;
 
-/// The Markdown pull-request comment, within GitHub's limit.
-pub fn markdown(plans: &[Plan]) -> String {
-    markdown_within(plans, GITHUB_COMMENT_LIMIT)
+/// The Markdown pull-request comment, within GitHub's limit. `policies[i]`, when given, is the
+/// policy pack's report on `plans[i]`'s environment.
+pub fn markdown(plans: &[Plan], policies: &[Report]) -> String {
+    markdown_within(plans, policies, GITHUB_COMMENT_LIMIT)
 }
 
 /// The Markdown comment within `limit` bytes.
-pub fn markdown_within(plans: &[Plan], limit: usize) -> String {
-    let head = head(plans);
+pub fn markdown_within(plans: &[Plan], policies: &[Report], limit: usize) -> String {
+    let head = head(plans, policies);
     let mut parts = Vec::new();
+    // The findings before the changes: the changes' sections are cut first.
+    for (plan, report) in plans.iter().zip(policies) {
+        parts.extend(policy_section(plan, report).map(Part::Section));
+    }
     for plan in plans {
         for w in &plan.waves {
             parts.push(Part::Section(wave_section(plan, w)));
@@ -75,8 +82,8 @@ fn counts_text(s: &Summary) -> String {
     }
 }
 
-/// The marker, the title, the summary table and the banners: never cut.
-fn head(plans: &[Plan]) -> String {
+/// The marker, the title, the summary table, the policy counts and the banners: never cut.
+fn head(plans: &[Plan], policies: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{MARKER}");
     let stacks: Vec<&str> = {
@@ -108,6 +115,7 @@ fn head(plans: &[Plan]) -> String {
         }
     );
     out.push_str(&summary_table(plans));
+    out.push_str(&super::policy::head(plans, policies));
     out.push_str(&banners(plans));
     out
 }
@@ -277,6 +285,32 @@ fn wave_section(plan: &Plan, w: &tandem_engine::Wave) -> Section {
         blocks,
         close: format!("{fence}\n\n</details>\n\n"),
     }
+}
+
+/// One environment's policy findings, each with its fix (and its suppression's reason); `None`
+/// without findings. Open when a finding blocks `apply`.
+fn policy_section(plan: &Plan, report: &Report) -> Option<Section> {
+    if report.findings.is_empty() {
+        return None;
+    }
+    let blocks: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| render::policy::finding_plain(f, ""))
+        .collect();
+    let fence = fence_for(&blocks);
+    Some(Section {
+        label: format!("`{}` · policy", plan.env),
+        drift: false,
+        open: format!(
+            "<details{}><summary><code>{}</code> · <b>policy</b>: {}</summary>\n\n{fence}text\n",
+            if report.is_blocking() { " open" } else { "" },
+            html_escape(&plan.env),
+            render::policy::counts_text(report)
+        ),
+        blocks,
+        close: format!("{fence}\n\n</details>\n\n"),
+    })
 }
 
 fn drift_section(plan: &Plan) -> Section {

@@ -426,14 +426,14 @@ fn too_large() -> Vec<Plan> {
 
 /// Each rendering of a case, snapshotted under `NAME.md`, `NAME.txt`, `NAME.json`.
 fn check(name: &str, plans: &[Plan]) {
-    let md = markdown(plans);
+    let md = markdown(plans, &[]);
     assert!(md.starts_with(MARKER), "{md}");
     assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
     insta::assert_snapshot!(format!("{name}.md"), md);
-    insta::assert_snapshot!(format!("{name}.txt"), text(plans, false));
+    insta::assert_snapshot!(format!("{name}.txt"), text(plans, &[], false));
     insta::assert_snapshot!(
         format!("{name}.json"),
-        serde_json::to_string_pretty(&json(plans)).unwrap()
+        serde_json::to_string_pretty(&json(plans, &[])).unwrap()
     );
 }
 
@@ -455,7 +455,7 @@ fn in_place_update_preview() {
 #[test]
 fn database_replacement_preview() {
     let plans = database_replacement();
-    let md = markdown(&plans);
+    let md = markdown(&plans, &[]);
     assert!(md.contains("> [!CAUTION]"), "{md}");
     assert!(md.contains("changing `storage_encrypted` forces replacement"));
     check("database_replacement", &plans);
@@ -463,7 +463,7 @@ fn database_replacement_preview() {
 
 #[test]
 fn deletes_preview() {
-    let md = markdown(&deletes());
+    let md = markdown(&deletes(), &[]);
     assert!(
         md.contains("> [!CAUTION]") && md.contains("> [!WARNING]"),
         "{md}"
@@ -480,9 +480,9 @@ fn drift_preview() {
 fn secret_preview() {
     let plans = secret();
     for rendered in [
-        markdown(&plans),
-        text(&plans, false),
-        serde_json::to_string(&json(&plans)).unwrap(),
+        markdown(&plans, &[]),
+        text(&plans, &[], false),
+        serde_json::to_string(&json(&plans, &[])).unwrap(),
     ] {
         assert!(!rendered.contains("hunter2"), "{rendered}");
         assert!(!rendered.contains("correct horse"), "{rendered}");
@@ -500,13 +500,13 @@ fn two_environments_preview() {
 #[test]
 fn a_plan_too_large_for_one_comment_keeps_its_summary_and_banners() {
     let plans = too_large();
-    let whole = markdown_within(&plans, usize::MAX);
+    let whole = markdown_within(&plans, &[], usize::MAX);
     assert!(
         whole.len() > 2 * GITHUB_COMMENT_LIMIT,
         "{} bytes",
         whole.len()
     );
-    let md = markdown(&plans);
+    let md = markdown(&plans, &[]);
     assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
     assert!(
         md.len() > GITHUB_COMMENT_LIMIT - 4096,
@@ -526,7 +526,7 @@ fn a_plan_too_large_for_one_comment_keeps_its_summary_and_banners() {
     );
     // The snapshot shows the structure; the code blocks' bodies are elided.
     insta::assert_snapshot!("too_large.md", elide_code(&md));
-    let text = text(&plans, false);
+    let text = text(&plans, &[], false);
     insta::assert_snapshot!(
         "too_large.txt",
         format!(
@@ -536,7 +536,7 @@ fn a_plan_too_large_for_one_comment_keeps_its_summary_and_banners() {
             text.lines().last().unwrap()
         )
     );
-    let j = json(&plans);
+    let j = json(&plans, &[]);
     insta::assert_snapshot!(
         "too_large.json",
         serde_json::to_string_pretty(&j["summary"]).unwrap()
@@ -546,13 +546,13 @@ fn a_plan_too_large_for_one_comment_keeps_its_summary_and_banners() {
 #[test]
 fn a_small_limit_cuts_the_last_region_first_and_keeps_part_of_what_fits() {
     let plans = database_replacement();
-    let whole = markdown_within(&plans, usize::MAX);
-    let md = markdown_within(&plans, whole.len() - 10);
+    let whole = markdown_within(&plans, &[], usize::MAX);
+    let md = markdown_within(&plans, &[], whole.len() - 10);
     assert!(md.len() <= whole.len() - 10);
     assert!(md.contains("details were cut: `prod` · us-west-2"), "{md}");
     assert!(md.contains("<code>prod</code> · <b>us-east-1</b>"), "{md}");
     // Even a limit smaller than the head gives a bounded document.
-    let tiny = markdown_within(&plans, 300);
+    let tiny = markdown_within(&plans, &[], 300);
     assert!(tiny.len() <= 300, "{}", tiny.len());
     assert!(tiny.starts_with(MARKER));
 }
@@ -561,11 +561,14 @@ fn a_small_limit_cuts_the_last_region_first_and_keeps_part_of_what_fits() {
 fn renderings_are_byte_identical_across_runs() {
     for plans in [too_large(), drift(), secret(), two_environments()] {
         let again = plans.clone();
-        assert_eq!(markdown(&plans).as_bytes(), markdown(&again).as_bytes());
-        assert_eq!(text(&plans, false), text(&again, false));
         assert_eq!(
-            serde_json::to_vec(&json(&plans)).unwrap(),
-            serde_json::to_vec(&json(&again)).unwrap()
+            markdown(&plans, &[]).as_bytes(),
+            markdown(&again, &[]).as_bytes()
+        );
+        assert_eq!(text(&plans, &[], false), text(&again, &[], false));
+        assert_eq!(
+            serde_json::to_vec(&json(&plans, &[])).unwrap(),
+            serde_json::to_vec(&json(&again, &[])).unwrap()
         );
     }
 }
@@ -591,4 +594,63 @@ fn elide_code(md: &str) -> String {
         }
     }
     out
+}
+
+/// The policy pack's reports on two environments: one with a finding that blocks `apply` (a
+/// database with one day of backups, in a protected environment), one whose only mandatory
+/// finding is suppressed (and an advisory one).
+fn policy_reports() -> Vec<tandem_policy::Report> {
+    use tandem_core::{ResourceDecl, StackBuilder};
+    use tandem_policy::{Context, Suppression, evaluate};
+    let db = || {
+        ResourceDecl::new(addr("us-east-1/rds:DbInstance/app-db"))
+            .input("kms_key_id", "alias/tandem")
+            .input("db_subnet_group_name", "tandem-db")
+            .input("backup_retention_period", 1)
+    };
+    let stack = |decl: ResourceDecl| {
+        let mut b = StackBuilder::new();
+        b.declare(decl);
+        b.finish().unwrap()
+    };
+    let context = Context {
+        env: "dev".into(),
+        ..Context::default()
+    };
+    let suppressed = [Suppression {
+        rule: "TP008".into(),
+        reason: "test data only".into(),
+        resource: Some("*/rds:DbInstance/*".into()),
+    }];
+    vec![
+        evaluate(&stack(db()), &context, &[]),
+        evaluate(
+            &stack(db().input("db_subnet_group_name", Value::Null)),
+            &context,
+            &suppressed,
+        ),
+    ]
+}
+
+#[test]
+fn policy_findings_preview() {
+    let mut plans = two_environments();
+    plans.truncate(2);
+    let policies = policy_reports();
+    let md = markdown(&plans, &policies);
+    insta::assert_snapshot!("policy_findings.md", md);
+    insta::assert_snapshot!("policy_findings.txt", text(&plans, &policies, false));
+    insta::assert_snapshot!(
+        "policy_findings.json",
+        serde_json::to_string_pretty(&json(&plans, &policies)).unwrap()
+    );
+    // The banner of blocking findings is in the head: never cut.
+    let whole = markdown_within(&plans, &policies, usize::MAX);
+    let tiny = markdown_within(&plans, &policies, 2_000);
+    assert!(tiny.len() <= 2_000 && tiny.len() < whole.len());
+    assert!(
+        tiny.contains("**Policy: 1 mandatory finding(s)")
+            && tiny.contains("`local` · **TP008** `us-east-1/rds:DbInstance/app-db`"),
+        "{tiny}"
+    );
 }
