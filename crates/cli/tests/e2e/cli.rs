@@ -3,7 +3,10 @@
 //! state (exit 4), previews of several environments, `template` and `output --json`; missing
 //! credentials (exit 6) and an endpoint that does not answer (exit 1). Every run plans with
 //! `--no-refresh` or stops before the cloud, and no reachable endpoint is set: a run that reached
-//! for the cloud would fail.
+//! for the cloud would fail. The policy pack's findings in `plan` and its suppressions (exit 3
+//! without a reason) need no cloud either; only its refusal of `apply` (exit 9) does, since the
+//! pack judges after the account preflight: that test points at the test binary's moto and
+//! changes nothing there.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -390,4 +393,162 @@ fn no_credentials_is_exit_6_without_retries_and_an_unreachable_cloud_is_exit_1()
         ],
     );
     expect(&unreachable, 1, "could not reach the endpoint");
+}
+
+/// A scratch environment that breaks a mandatory rule of the policy pack: one day of backups
+/// (TP008, on the writer and on the replica a failover would promote). `[policy]` is appended.
+fn policy_environment(dir: &std::path::Path, policy: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("policy-test.toml"),
+        format!(
+            r#"[environment]
+primary_region = "us-east-1"
+secondary_region = "us-west-2"
+domain_name = "policy-test.tandem-test.example"
+account_id = "123456789012"
+http_only = true
+protect_stateful = false
+vpc_peering = false
+
+[sizes]
+db_backup_retention_days = 1
+{policy}"#
+        ),
+    )
+    .unwrap();
+}
+
+/// `tandem ARGS --env policy-test` with the scratch environments, and `vars`.
+fn in_policy_environment(c: &Cli, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    Run::of(
+        Command::new(env!("CARGO_BIN_EXE_tandem"))
+            .current_dir(c.dir.path())
+            .args(args)
+            .args(["--env", "policy-test", "--environments"])
+            .arg(c.path("environments"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("TANDEM_ENV")
+            .envs(vars.iter().copied()),
+    )
+}
+
+/// The `policy` array of `plan --json`: `RULE address blocks|warns|suppressed`.
+fn planned_findings(c: &Cli) -> Vec<String> {
+    let r = in_policy_environment(c, &["plan", "--no-refresh", "--json"], &[]);
+    assert_eq!(
+        r.code,
+        0,
+        "a plan reports findings, it does not fail: {}",
+        r.text()
+    );
+    let j: Value = serde_json::from_str(&r.stdout).unwrap();
+    j["policy"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no policy array: {j:#}"))
+        .iter()
+        .map(|f| {
+            let state = match (f["blocks"].as_bool(), f["suppressed"].as_bool()) {
+                (Some(true), _) => "blocks",
+                (_, Some(true)) => "suppressed",
+                _ => "warns",
+            };
+            format!(
+                "{} {} {state}",
+                f["rule"].as_str().unwrap(),
+                f["address"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn policy_findings_are_planned_and_a_suppression_needs_a_reason() {
+    let c = Cli::new();
+    let envs = c.path("environments");
+    policy_environment(&envs, "");
+    let listener = "TP015 us-east-1/cloudformation:StackInstance/baseline warns";
+    let found = planned_findings(&c);
+    for f in [
+        "TP008 us-east-1/rds:DbInstance/app-db blocks",
+        "TP008 us-west-2/rds:DbReadReplica/app-db-replica blocks",
+        listener,
+    ] {
+        assert!(found.iter().any(|x| x == f), "{f} in {found:#?}");
+    }
+    let text = in_policy_environment(&c, &["plan", "--no-refresh", "--detailed-exitcode"], &[]);
+    assert_eq!(
+        text.code,
+        2,
+        "--detailed-exitcode is about changes only: {}",
+        text.text()
+    );
+    assert!(
+        text.stdout
+            .contains("Policy (15 rules): 2 mandatory (blocks apply)")
+            && text
+                .stdout
+                .contains("✗ TP008 mandatory us-east-1/rds:DbInstance/app-db (region us-east-1)"),
+        "{}",
+        text.text()
+    );
+
+    policy_environment(&envs, "\n[policy]\nsuppress = [{ rule = \"TP008\" }]\n");
+    let r = in_policy_environment(&c, &["plan", "--no-refresh"], &[]);
+    expect(
+        &r,
+        3,
+        "policy-test.toml: `policy.suppress[0]`: the suppression of TP008 has no reason",
+    );
+
+    policy_environment(
+        &envs,
+        "\n[policy]\nsuppress = [{ rule = \"TP008\", reason = \"scratch data\", resource = \"*/rds:*\" }]\n",
+    );
+    let found = planned_findings(&c);
+    assert!(
+        found.contains(&"TP008 us-east-1/rds:DbInstance/app-db suppressed".to_string())
+            && found.iter().all(|f| !f.ends_with(" blocks")),
+        "{found:#?}"
+    );
+}
+
+/// `apply` reaches the pack only after the account preflight: this one runs against the test
+/// binary's moto, refuses before any change (exit 9), and passes the pack once the finding is
+/// suppressed (it then stops at the confirmation, which has no terminal: exit 5).
+#[test]
+fn apply_refuses_a_mandatory_finding_before_any_change() {
+    let c = Cli::new();
+    policy_environment(&c.path("environments"), "");
+    let moto = tandem_testkit::moto().endpoint();
+    let mut vars = vec![("AWS_ENDPOINT_URL", moto.as_str())];
+    vars.extend(tandem_testkit::test_credentials_env());
+    let refused = in_policy_environment(&c, &["apply", "--yes", "--no-refresh"], &vars);
+    expect(
+        &refused,
+        9,
+        "refusing to apply: the policy pack found 2 mandatory finding(s) (TP008 \
+         us-east-1/rds:DbInstance/app-db, TP008 us-west-2/rds:DbReadReplica/app-db-replica)",
+    );
+    assert!(
+        refused.stderr.contains("policy-test.toml") && refused.stdout.contains("✗ TP008"),
+        "{}",
+        refused.text()
+    );
+    let deploy = in_policy_environment(&c, &["deploy", "primary", "--yes", "--no-refresh"], &vars);
+    expect(&deploy, 9, "nothing was changed");
+    let list = in_policy_environment(&c, &["state", "list"], &[]);
+    assert_eq!(list.code, 0, "{}", list.text());
+    assert!(
+        !list.stdout.contains('/'),
+        "nothing applied, nothing recorded: {}",
+        list.text()
+    );
+
+    policy_environment(
+        &c.path("environments"),
+        "\n[policy]\nsuppress = [{ rule = \"TP008\", reason = \"scratch data\" }]\n",
+    );
+    let unconfirmed = in_policy_environment(&c, &["apply", "--no-refresh"], &vars);
+    expect(&unconfirmed, 5, "no terminal to ask on");
 }
