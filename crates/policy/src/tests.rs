@@ -671,3 +671,22 @@ fn rule_ids_are_unique_and_well_formed() {
     assert_eq!(ids.len(), RULES.len());
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order");
 }
+
+#[test]
+fn the_readme_documents_every_rule_with_its_severity() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    let readme = std::fs::read_to_string(path).expect("README.md is readable");
+    let rows: Vec<(String, String)> = readme
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[1].starts_with("TP"))
+                .then(|| (cells[1].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let rules: Vec<(String, String)> = RULES
+        .iter()
+        .map(|r| (r.id.to_string(), r.severity.to_string()))
+        .collect();
+    assert_eq!(rows, rules, "the README's Policy table");
+}
