@@ -458,9 +458,10 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 
 async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
+    let local_port = stream.local_addr().map_or(0, |a| a.port());
     let mut conn = Connection::new(stream);
     if let Role::Control = role {
-        return serve_control(conn, &shared).await;
+        return serve_control(conn, &shared, local_port).await;
     }
     let keys = role.fault_keys();
     let at_accept = shared.faults().connection_blackhole(&keys);
@@ -646,16 +647,44 @@ async fn forward(shared: &Shared, request: Request) -> Response {
     }
 }
 
-async fn serve_control(mut conn: Connection, shared: &Shared) {
+/// The control API, on `port`: it answers only requests addressed to it by a loopback name
+/// ([`foreign_host`]); any other gets 403 and changes nothing.
+async fn serve_control(mut conn: Connection, shared: &Shared, port: u16) {
     loop {
         let Some(request) = read_or_answer(&mut conn).await else {
             return;
         };
         let keep_alive = request.keep_alive();
-        let response = control_response(shared, &request);
+        let response = match foreign_host(request.header("host"), port) {
+            Some(reason) => {
+                tracing::warn!(host = ?request.header("host"), "control request refused: {reason}");
+                Response::json(403, &json!({ "error": reason }))
+            }
+            None => control_response(shared, &request),
+        };
         if conn.write_response(&response, keep_alive).await.is_err() || !keep_alive {
             return;
         }
+    }
+}
+
+/// Why a control request's `Host` is refused, or `None` when it is `127.0.0.1:PORT` or
+/// `localhost:PORT` (`port`: the control listener's). A page in a browser can reach a loopback
+/// port through a name of its own that it re-points there (DNS rebinding); its requests then
+/// carry that name as their `Host`. The region and global listeners do not check: SDK requests
+/// carry their endpoint's host, signed.
+pub(crate) fn foreign_host(host: Option<&str>, port: u16) -> Option<String> {
+    let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    match host {
+        Some(h) if allowed.iter().any(|a| a.eq_ignore_ascii_case(h)) => None,
+        Some(h) => Some(format!(
+            "Host {h:?} refused: the control API answers only Host {} or {}",
+            allowed[0], allowed[1]
+        )),
+        None => Some(format!(
+            "a request without a Host header is refused: the control API answers only Host {} or {}",
+            allowed[0], allowed[1]
+        )),
     }
 }
 

@@ -25,7 +25,9 @@
 //!   [`serve_gateway_from_state`] is what the gateway daemon process runs.
 //!
 //! # Architecture invariants
-//! - Everything listens on 127.0.0.1 only.
+//! - Everything listens on 127.0.0.1 only. The control API answers only requests whose `Host` is
+//!   `127.0.0.1:PORT` or `localhost:PORT` (its own port); any other gets 403 and changes nothing,
+//!   so that a page in a browser cannot reach it through a rebound DNS name.
 //! - The crate knows HTTP and SigV4 credential scopes, never an AWS SDK.
 //! - Which faults apply to a request is decided by pure code ([`Fault`] tables and a seedable
 //!   random source), so a drill with a fixed seed is reproducible.

@@ -238,3 +238,95 @@ async fn the_call_log_names_each_signed_requests_action_until_cleared() {
     control.clear_calls().await.unwrap();
     assert!(control.calls().await.unwrap().calls.is_empty());
 }
+
+/// One request written as it is (its `Host` header, or none), on a new connection; the status
+/// and the body of the answer.
+async fn raw(base: &str, request: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// A page in a browser may reach the control port through a name of its own re-pointed at
+/// 127.0.0.1 (DNS rebinding): its requests carry that name as `Host`, and are refused.
+#[tokio::test]
+async fn the_control_api_refuses_a_foreign_host() {
+    let gw = gateway(&["us-east-1"]).await;
+    let base = gw.control_url();
+    let port = base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let control = GatewayControl::new(base.clone());
+    let fault = r#"{"service": "*", "blackhole": "refuse"}"#;
+    let put = |host: &str| {
+        let header = if host.is_empty() {
+            String::new()
+        } else {
+            format!("Host: {host}\r\n")
+        };
+        format!(
+            "PUT /faults/us-east-1 HTTP/1.1\r\n{header}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{fault}",
+            fault.len()
+        )
+    };
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_owned(),
+        "127.0.0.1".to_owned(),
+        format!("127.0.0.1:{}", port.parse::<u16>().unwrap() + 1),
+        format!("localhost.evil.example:{port}"),
+        format!("[::1]:{port}"),
+        String::new(),
+    ] {
+        let (status, body) = raw(&base, &put(&host)).await;
+        assert_eq!(status, 403, "Host {host:?}: {body}");
+        assert!(
+            body.contains("refused") && body.contains(&format!("127.0.0.1:{port}")),
+            "{body}"
+        );
+        assert!(control.faults().await.unwrap().is_clear(), "Host {host:?}");
+    }
+    // An HTTP/1.0 request without a Host is refused too.
+    let (status, _) = raw(&base, "GET /faults HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, 403);
+
+    // A fault already set stays set when a foreign request would clear it.
+    control
+        .blackhole("us-east-1", BlackholeMode::Refuse)
+        .await
+        .unwrap();
+    let (status, _) = raw(
+        &base,
+        "DELETE /faults HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(control.faults().await.unwrap().region("us-east-1").len(), 1);
+
+    // Addressed by a loopback name and the listener's port, it answers.
+    for host in [format!("127.0.0.1:{port}"), format!("LOCALHOST:{port}")] {
+        let (status, body) = raw(
+            &base,
+            &format!("DELETE /faults HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(status, 200, "Host {host:?}: {body}");
+    }
+    assert!(control.faults().await.unwrap().is_clear());
+    let (status, _) = raw(&base, &put(&format!("localhost:{port}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(control.faults().await.unwrap().region("us-east-1").len(), 1);
+}
