@@ -28,10 +28,11 @@ pub fn counts_text(report: &Report) -> String {
     }
 }
 
-/// How a finding is marked: `✗` blocks apply, `!` warns, `-` suppressed.
+/// How a finding is marked: `✗` blocks apply, `!` warns, `○` suppressed (no plan marker: `+`,
+/// `-`, `~`, `-/+` start a plan's change lines).
 fn marker(f: &Finding) -> &'static str {
     match (f.suppressed.is_some(), f.severity) {
-        (true, _) => "-",
+        (true, _) => "○",
         (false, Severity::Mandatory) => "✗",
         (false, Severity::Advisory) => "!",
     }
@@ -196,7 +197,7 @@ mod tests {
         assert!(blocking.contains("refuse (exit 9)"), "{blocking}");
         let suppressed = console::strip_ansi_codes(&policy_text(&report(true))).into_owned();
         assert!(
-            suppressed.contains("- TP004 mandatory, suppressed us-east-1/s3:Bucket/assets")
+            suppressed.contains("○ TP004 mandatory, suppressed us-east-1/s3:Bucket/assets")
                 && suppressed.contains("suppressed: a public website")
                 && !suppressed.contains("refuse"),
             "{suppressed}"
