@@ -295,6 +295,77 @@ fn a_damaged_or_newer_state_is_refused() {
     );
 }
 
+/// A state recording a secret (its keyed digest, with the state's key): no command shows the
+/// digest or the key — not `state show`, `output`, `plan`, `plan --json`, a saved plan, `preview`
+/// in each format — even with `RUST_LOG=trace` (the CLI installs no log subscriber: nothing is
+/// logged). The secret itself never reaches a state; the stack program declares none.
+#[test]
+fn a_recorded_secret_digest_and_the_key_stay_in_the_state() {
+    let c = Cli::new();
+    std::fs::create_dir_all(c.state_dir()).unwrap();
+    let key = "5ec2e7".repeat(10) + "abcd";
+    let digest = format!("hmac-sha256:{}", "d1ge57".repeat(10) + "0123");
+    let secret = serde_json::json!({ "$secret": digest });
+    let state = serde_json::json!({
+        "version": 2,
+        "lineage": "11111111-2222-3333-4444-555555555555",
+        "serial": 3,
+        "stack": "multi-region",
+        "env": "local",
+        "secret_key": key,
+        "resources": [{
+            "addr": "us-east-1/rds:DbInstance/legacy",
+            "id": "legacy",
+            "inputs": { "engine": "postgres", "master_password": secret },
+            "outputs": { "arn": "arn:aws:rds:us-east-1:123456789012:db:legacy", "password": secret },
+            "dependencies": []
+        }],
+        "outputs": { "legacy_password": secret },
+        "extensions": {}
+    });
+    let state_file = c.state_dir().join("local.state.json");
+    std::fs::write(&state_file, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    let trace = [("RUST_LOG", "trace")];
+    let runs = [
+        &["state", "list"][..],
+        &["state", "show", "us-east-1/rds:DbInstance/legacy"],
+        &["output"],
+        &["output", "--json"],
+        &["plan", "--no-refresh"],
+        &["plan", "--no-refresh", "--json"],
+        &["plan", "--no-refresh", "--out", "saved.plan.json"],
+        &["preview", "--no-refresh"],
+        &["preview", "--no-refresh", "--format", "json"],
+        &[
+            "preview",
+            "--no-refresh",
+            "--format",
+            "text",
+            "--out",
+            "preview.txt",
+        ],
+    ];
+    for args in runs {
+        let r = c.run(args, &trace);
+        assert!(r.code == 0 || r.code == 2, "{args:?}: {}", r.text());
+        for leak in [&digest, &key] {
+            assert!(!r.stdout.contains(leak.as_str()), "{args:?}: {}", r.text());
+            assert!(!r.stderr.contains(leak.as_str()), "{args:?}: {}", r.text());
+        }
+    }
+    let shown = c.tandem(&["state", "show", "us-east-1/rds:DbInstance/legacy"]);
+    assert!(shown.stdout.contains("(secret)"), "{}", shown.text());
+    for file in ["saved.plan.json", "preview.txt"] {
+        let text = std::fs::read_to_string(c.path(file)).unwrap();
+        assert!(
+            !text.contains(&digest) && !text.contains(&key),
+            "{file}: {text}"
+        );
+    }
+    let kept = std::fs::read_to_string(&state_file).unwrap();
+    assert!(kept.contains(&digest) && kept.contains(&key), "{kept}");
+}
+
 #[test]
 fn preview_of_two_environments_in_each_format() {
     let c = Cli::new();

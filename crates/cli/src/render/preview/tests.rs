@@ -492,6 +492,92 @@ fn secret_preview() {
     check("secret", &plans);
 }
 
+/// A stack with a planted secret applied through the engine (FakeCloud): its state records the
+/// secret's keyed digest. The next plan — the secret rotated beside another change, a resource
+/// holding it deleted — previews (and prints, as `plan` and `plan --json` do) neither the secret
+/// nor its digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_secret_and_its_digest_never_reach_a_preview() {
+    use std::sync::Arc;
+
+    use tandem_core::{ResourceDecl, StackBuilder};
+    use tandem_engine::testing::FakeCloud;
+    use tandem_engine::{ApplyOptions, LocalStore, PlanConfig, Providers, Silent, ops};
+
+    const SECRET: &str = "hunter2-planted";
+    const ROTATED: &str = "correct-horse-rotated";
+    let cloud = FakeCloud::in_memory();
+    let providers = Providers::new()
+        .with(cloud.provider("rds:DbInstance", &["engine"]))
+        .with(cloud.provider("x:ApiKey", &[]));
+    let desired = |password: &str, size: i64, with_key: bool| {
+        let mut b = StackBuilder::new();
+        b.declare(
+            ResourceDecl::new(addr("us-east-1/rds:DbInstance/app-db"))
+                .input("engine", "postgres")
+                .input("size", size)
+                .input("master_password", Value::secret(Value::str(password))),
+        );
+        if with_key {
+            b.declare(
+                ResourceDecl::new(addr("us-east-1/x:ApiKey/partner"))
+                    .input("key", Value::secret(Value::str(SECRET))),
+            );
+        }
+        b.export("password", Value::secret(Value::str(password)));
+        b.finish().unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStore::new(dir.path());
+    let config = PlanConfig {
+        wave_order: vec!["global".into(), "us-east-1".into()],
+    };
+    let first = desired(SECRET, 1, true);
+    let lock = store.lock("demo", "prod", "apply").unwrap();
+    let (state, _) = ops::read_state(&store, "demo", "prod").unwrap();
+    let plan = tandem_engine::plan(&first, &state, &providers, &config).unwrap();
+    let report = ops::apply_plan(
+        &store,
+        &lock,
+        &plan,
+        state,
+        &first.outputs,
+        &providers,
+        &ApplyOptions::default(),
+        Arc::new(Silent),
+        "apply",
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{:?}", report.results);
+    drop(lock);
+    let (state, _) = ops::read_state(&store, "demo", "prod").unwrap();
+    let digest = tandem_core::secret_digest(&state.secret_key, &Value::str(SECRET));
+    let state_file = std::fs::read_to_string(store.paths("demo", "prod").state).unwrap();
+    assert!(state_file.contains(&digest), "the state records the digest");
+
+    let next =
+        tandem_engine::plan(&desired(ROTATED, 2, false), &state, &providers, &config).unwrap();
+    assert_eq!((next.summary().update, next.summary().delete), (1, 1));
+    let plans = [next];
+    let preview_file = dir.path().join("preview.json");
+    let json_text = serde_json::to_string_pretty(&json(&plans, &[])).unwrap();
+    // As `preview --out` writes it.
+    tandem_engine::store::write_private(&preview_file, json_text.as_bytes()).unwrap();
+    for rendered in [
+        markdown(&plans, &[]),
+        text(&plans, &[], false),
+        std::fs::read_to_string(&preview_file).unwrap(),
+        crate::render::plan_text(&plans[0]),
+        serde_json::to_string(&crate::render::plan_json(&plans[0])).unwrap(),
+        format!("{:?}", plans[0]),
+    ] {
+        for leak in [SECRET, ROTATED, digest.as_str(), "hmac-sha256:"] {
+            assert!(!rendered.contains(leak), "{leak} leaked: {rendered}");
+        }
+    }
+}
+
 #[test]
 fn two_environments_preview() {
     check("two_environments", &two_environments());
