@@ -5,7 +5,8 @@
 //! kind, all registered by [`providers`]:
 //! [`s3::BucketProvider`], [`s3::BucketReplicationProvider`], [`route53::HostedZoneProvider`],
 //! [`route53::HealthCheckProvider`], [`route53::RecordSetProvider`], [`rds::DbInstanceProvider`],
-//! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
+//! [`rds::DbReadReplicaProvider`], [`rds_params::DbParameterGroupProvider`],
+//! [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
 //! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
 //! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover, and
@@ -55,6 +56,7 @@ pub mod error;
 pub mod presign;
 pub mod props;
 pub mod rds;
+pub mod rds_params;
 pub mod route53;
 pub mod s3;
 pub mod sts;
@@ -92,6 +94,7 @@ pub fn providers(clients: AwsClients) -> Providers {
             locks,
         )),
         Arc::new(rds::DbReadReplicaProvider::new(clients.clone())),
+        Arc::new(rds_params::DbParameterGroupProvider::new(clients.clone())),
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
         Arc::new(cloudwatch::AlarmProvider::new(clients.clone())),
