@@ -8,7 +8,13 @@ use tandem_schema::{autoscaling, cloudformation, cloudwatch, rds, regions, route
 use tandem_failover::{DbKind, Posture};
 
 use crate::config::Environment;
-use crate::template::regional_template;
+use crate::template::{
+    HEALTH_PATH, ROUTE53_FAILURE_THRESHOLD, ROUTE53_REQUEST_INTERVAL_SECONDS, regional_template,
+};
+
+/// The PostgreSQL major version the databases run (RDS picks and upgrades the minor), and with it
+/// the family of their parameter group: the two must agree, or RDS refuses the group.
+pub const POSTGRES_MAJOR_VERSION: &str = "16";
 
 /// The name of this stack, used in state paths and tags.
 pub const STACK_NAME: &str = "multi-region";
@@ -56,6 +62,15 @@ impl MultiRegion {
         format!("tandem-{}-baseline", self.env.name)
     }
 
+    /// The name of the databases' parameter group (the same in both regions): PostgreSQL's major
+    /// version in it, so that another major is another group.
+    pub fn db_parameter_group_name(&self) -> String {
+        format!(
+            "tandem-{}-postgres{POSTGRES_MAJOR_VERSION}-tls",
+            self.env.name
+        )
+    }
+
     /// The DB instance identifier of a database member: `app-db` → `tandem-<env>-app`.
     pub fn db_identifier(&self, member: &str) -> String {
         format!(
@@ -85,6 +100,10 @@ impl MultiRegion {
         common.insert(
             "HttpOnly".to_string(),
             Value::str(if env.http_only { "true" } else { "false" }),
+        );
+        common.insert(
+            "VpcPeering".to_string(),
+            Value::str(if env.vpc_peering { "true" } else { "false" }),
         );
         common.insert(
             "LocalCloud".to_string(),
@@ -121,6 +140,7 @@ impl MultiRegion {
         set("PrivateSubnetCidrs", private.join(","));
         set("AssetsBucketName", self.bucket_name(name));
         set("PeerAssetsBucketName", self.bucket_name(peer));
+        set("PeerRegion", peer.to_string());
         set(
             "CertificateArn",
             env.certificates.get(name).cloned().unwrap_or_default(),
@@ -273,6 +293,7 @@ impl Program for MultiRegion {
         let [first, second] = self.regions();
         let mut instances = BTreeMap::new();
         let mut buckets = BTreeMap::new();
+        let mut db_parameters = BTreeMap::new();
         for name in [first, second] {
             let r = region(name)?;
             // Every parameter, not only the regional ones: the local cloud applies overrides
@@ -303,6 +324,21 @@ impl Program for MultiRegion {
             );
             instances.insert(name.to_string(), instance);
             buckets.insert(name.to_string(), bucket);
+            // The databases' parameter group of this region: TLS required (`rds.force_ssl`; RDS
+            // User Guide, "Using SSL with a PostgreSQL DB instance"). Through the RDS API, not the
+            // template: see template.rs.
+            let parameters = stack.declare(
+                rds::DbParameterGroup::new(&r, "postgres-tls")
+                    .map_err(err)?
+                    .name(self.db_parameter_group_name())
+                    .family(format!("postgres{POSTGRES_MAJOR_VERSION}"))
+                    .description(format!(
+                        "tandem {}: PostgreSQL {POSTGRES_MAJOR_VERSION}, TLS required",
+                        env.name
+                    ))
+                    .parameters(map([("rds.force_ssl", "1")])),
+            );
+            db_parameters.insert(name.to_string(), parameters);
         }
         let posture = &self.posture;
 
@@ -384,13 +420,20 @@ impl Program for MultiRegion {
         // each), and RDS keeps it until it is deleted. A replica takes one only once promoted
         // (AWS refuses a final snapshot of a read replica). A fenced instance is moved into its
         // region's fence security group (no ingress) before it is stopped, so that it stays
-        // unreachable when AWS starts it again after seven days. That group must be in the
-        // instance's VPC: on AWS this needs the databases in the stack's VPC (its DB subnet group).
+        // unreachable when AWS starts it again after seven days.
+        //
+        // Every member is in its own region's VPC: that stack instance's DB subnet group and
+        // database security group (a replica's in the replica's region: RDS takes a subnet group
+        // of the region it creates the instance in), with which the fence group shares the VPC;
+        // and its region's TLS parameter group.
         let mut dbs: BTreeMap<String, tandem_core::Resource> = BTreeMap::new();
         for member in posture.db_members() {
             let r = region(&member.region)?;
             let key = inst(&member.region).output("KmsKeyArn");
             let fence_group = inst(&member.region).output("DbFenceSecurityGroupId");
+            let subnet_group = inst(&member.region).output("DbSubnetGroupName");
+            let db_groups = vec![inst(&member.region).output("DbSecurityGroupId")];
+            let parameter_group = db_parameters[&member.region].output("name");
             let identifier = self.db_identifier(&member.name);
             let handle = match member.kind {
                 DbKind::Instance => stack.declare(
@@ -398,6 +441,7 @@ impl Program for MultiRegion {
                         .map_err(err)?
                         .identifier(identifier)
                         .engine("postgres")
+                        .engine_version(POSTGRES_MAJOR_VERSION)
                         .instance_class(sizes.db_instance_class.as_str())
                         .allocated_storage(i64::from(sizes.db_allocated_storage_gb))
                         .storage_encrypted(true)
@@ -408,6 +452,9 @@ impl Program for MultiRegion {
                         .skip_final_snapshot(false)
                         .set("fenced", member.fenced)
                         .fence_security_group_id(fence_group)
+                        .db_subnet_group_name(subnet_group)
+                        .vpc_security_group_ids(db_groups)
+                        .db_parameter_group_name(parameter_group)
                         .options(stateful.clone()),
                 ),
                 DbKind::Replica => {
@@ -452,6 +499,9 @@ impl Program for MultiRegion {
                         .backup_retention_period(i64::from(sizes.db_backup_retention_days))
                         .set("promoted", member.promoted)
                         .fence_security_group_id(fence_group)
+                        .db_subnet_group_name(subnet_group)
+                        .vpc_security_group_ids(db_groups)
+                        .db_parameter_group_name(parameter_group)
                         .options(options);
                     // Declared only when set: a replica that is not fenced has no `fenced`.
                     stack.declare(if member.fenced {
@@ -487,9 +537,10 @@ impl Program for MultiRegion {
                     .check_type(check_type)
                     .fqdn(inst(name).output("AlbDnsName"))
                     .port(port)
-                    .resource_path("/health")
-                    .request_interval(10)
-                    .failure_threshold(3)
+                    // The target group's path (template.rs, where a test checks that they agree).
+                    .resource_path(HEALTH_PATH)
+                    .request_interval(i64::from(ROUTE53_REQUEST_INTERVAL_SECONDS))
+                    .failure_threshold(i64::from(ROUTE53_FAILURE_THRESHOLD))
                     // Simulating an outage on AWS inverts the region's check (reversible); the local
                     // cloud's region gateway cuts the region off instead.
                     .inverted(

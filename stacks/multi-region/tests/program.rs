@@ -27,6 +27,8 @@ fn the_architecture_is_declared() {
         "us-west-2/cloudformation:StackInstance/baseline",
         "us-east-1/rds:DbInstance/app-db",
         "us-west-2/rds:DbReadReplica/app-db-replica",
+        "us-east-1/rds:DbParameterGroup/postgres-tls",
+        "us-west-2/rds:DbParameterGroup/postgres-tls",
         "us-east-1/s3:Bucket/assets",
         "us-west-2/s3:Bucket/assets",
         "us-east-1/s3:BucketReplication/assets",
@@ -102,4 +104,160 @@ fn aws_environments_peer_the_two_vpcs() {
     );
     // The local cloud cannot: no peering there.
     assert!(!local().vpc_peering);
+}
+
+/// `${ADDR.output}` of a reference, for comparisons.
+fn reference(v: &tandem_core::Value) -> String {
+    match v {
+        tandem_core::Value::Ref(r) => format!("{}.{}", r.addr, r.output),
+        other => panic!("not a reference: {other:?}"),
+    }
+}
+
+#[test]
+fn every_database_is_in_its_own_regions_vpc_with_tls_required() {
+    for posture in [
+        Posture::initial("us-east-1", "us-west-2"),
+        // After a failover the fenced former writer stays in us-east-1 and the writer is the
+        // promoted replica of us-west-2: each still in its own region's network.
+        tandem_failover::transform::fail_over(
+            &Posture::initial("us-east-1", "us-west-2"),
+            "us-west-2",
+            tandem_failover::transform::Unreachable {
+                old_region: false,
+                route53: false,
+            },
+            Some("arn:aws:rds:us-east-1:123456789012:db:tandem-local-app".into()),
+            "2026-01-01T00:00:00Z",
+            false,
+        )
+        .unwrap(),
+    ] {
+        let desired = evaluate(&MultiRegion::new(local(), posture)).unwrap();
+        let mut dbs = 0;
+        for decl in desired.graph.in_order() {
+            let kind = decl.addr.kind();
+            if kind != "rds:DbInstance" && kind != "rds:DbReadReplica" {
+                continue;
+            }
+            dbs += 1;
+            let region = decl.addr.region().as_str().to_string();
+            let stack = format!("{region}/cloudformation:StackInstance/baseline");
+            let i = &decl.inputs;
+            assert_eq!(
+                reference(&i["db_subnet_group_name"]),
+                format!("{stack}.DbSubnetGroupName"),
+                "{}",
+                decl.addr
+            );
+            let tandem_core::Value::List(groups) = &i["vpc_security_group_ids"] else {
+                panic!("{}: no vpc_security_group_ids", decl.addr);
+            };
+            let groups: Vec<String> = groups.iter().map(reference).collect();
+            assert_eq!(
+                groups,
+                [format!("{stack}.DbSecurityGroupId")],
+                "{}",
+                decl.addr
+            );
+            assert_eq!(
+                reference(&i["fence_security_group_id"]),
+                format!("{stack}.DbFenceSecurityGroupId")
+            );
+            assert_eq!(
+                reference(&i["db_parameter_group_name"]),
+                format!("{region}/rds:DbParameterGroup/postgres-tls.name"),
+                "{}",
+                decl.addr
+            );
+            if kind == "rds:DbInstance" {
+                assert_eq!(
+                    i["engine_version"].as_str(),
+                    Some(tandem_stack_multi_region::program::POSTGRES_MAJOR_VERSION)
+                );
+            }
+        }
+        assert_eq!(dbs, 2);
+        // One TLS parameter group per region, of the family of the databases' major version.
+        for region in ["us-east-1", "us-west-2"] {
+            let addr = format!("{region}/rds:DbParameterGroup/postgres-tls");
+            let pg = desired.graph.get(&addr.parse().unwrap()).unwrap();
+            assert_eq!(
+                pg.inputs["family"].as_str(),
+                Some(
+                    format!(
+                        "postgres{}",
+                        tandem_stack_multi_region::program::POSTGRES_MAJOR_VERSION
+                    )
+                    .as_str()
+                )
+            );
+            assert_eq!(
+                pg.inputs["name"].as_str(),
+                Some("tandem-local-postgres16-tls")
+            );
+            assert_eq!(
+                pg.inputs["parameters"],
+                tandem_core::map([("rds.force_ssl", "1")])
+            );
+        }
+    }
+}
+
+#[test]
+fn route53_checks_probe_what_the_target_group_checks() {
+    use tandem_stack_multi_region::template;
+    for name in ["local", "staging"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+        let env = Environment::load(&dir, name, &|_| None).unwrap();
+        let posture = Posture::initial(&env.primary_region, &env.secondary_region);
+        let (first, second) = (env.primary_region.clone(), env.secondary_region.clone());
+        let http_only = env.http_only;
+        let desired = evaluate(&MultiRegion::new(env, posture)).unwrap();
+        let set = desired
+            .graph
+            .get(&"global/cloudformation:StackSet/baseline".parse().unwrap())
+            .unwrap();
+        let t: serde_json::Value =
+            serde_json::from_str(set.inputs["template_body"].as_str().unwrap()).unwrap();
+        let tg = &t["Resources"]["TargetGroup"]["Properties"];
+        for region in [&first, &second] {
+            let addr = format!("global/route53:HealthCheck/app-{region}");
+            let check = &desired.graph.get(&addr.parse().unwrap()).unwrap().inputs;
+            assert_eq!(
+                check["resource_path"].as_str(),
+                tg["HealthCheckPath"].as_str(),
+                "{name}"
+            );
+            assert_eq!(check["resource_path"].as_str(), Some(template::HEALTH_PATH));
+            assert_eq!(
+                check["request_interval"].as_i64(),
+                Some(i64::from(template::ROUTE53_REQUEST_INTERVAL_SECONDS))
+            );
+            assert_eq!(
+                check["failure_threshold"].as_i64(),
+                Some(i64::from(template::ROUTE53_FAILURE_THRESHOLD))
+            );
+            // The check reaches the listener that forwards to the target group.
+            let (kind, port) = if http_only {
+                ("HTTP", 80)
+            } else {
+                ("HTTPS", 443)
+            };
+            assert_eq!(check["type"].as_str(), Some(kind));
+            assert_eq!(check["port"].as_i64(), Some(port));
+        }
+        // Each region's instance is told its peer region (the replication role's KMS grant) and
+        // whether the VPCs are peered (the databases' peer rule).
+        for (region, peer) in [(&first, &second), (&second, &first)] {
+            let addr = format!("{region}/cloudformation:StackInstance/baseline");
+            let inst = desired.graph.get(&addr.parse().unwrap()).unwrap();
+            let tandem_core::Value::Map(p) = &inst.inputs["parameter_overrides"] else {
+                panic!("no overrides");
+            };
+            assert_eq!(p["PeerRegion"].as_str(), Some(peer.as_str()));
+            let peered = if name == "local" { "false" } else { "true" };
+            assert_eq!(p["VpcPeering"].as_str(), Some(peered), "{name}");
+        }
+    }
 }
