@@ -45,6 +45,15 @@
 //!   [`health_check_status`] says the status is not provided instead of believing it.
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
 //!   operations on such buckets are denied locally.
+//! - RDS networks and parameters ([`rds`], [`rds_params`]): moto resolves a cross-region replica's
+//!   `DBSubnetGroupName` in its source's region (so its VPC there is the source's; the name is
+//!   what is checked), copies the source's parameter group onto a new replica (AWS starts a
+//!   cross-region one in the engine's default group) and answers HTTP 500 when the replica's
+//!   region has no group of that name, refuses no parameter group at replica creation (AWS refuses
+//!   one for PostgreSQL), always reports `ParameterApplyStatus` `in-sync` (so the reboot of a new
+//!   replica into its group is not exercised), deletes a parameter group still in use (AWS refuses:
+//!   `InvalidDBParameterGroupState`), answers `ResetDBParameterGroup` with HTTP 500, and lists a
+//!   missing parameter group as an empty list instead of `DBParameterGroupNotFound`.
 
 pub mod autoscaling;
 pub mod call;
