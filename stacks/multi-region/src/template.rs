@@ -5,15 +5,25 @@
 //! policy with an HTTP→HTTPS redirect, or HTTP only for the local cloud), a target group checking
 //! `/health`, a launch template whose user data runs the application (a `/health` endpoint and a
 //! page naming the region, under systemd), an Auto Scaling group, the region's KMS key,
-//! least-privilege IAM roles and instance profile, a CloudWatch log group, VPC endpoints for S3 and
-//! CloudWatch Logs (the private subnets have no route to the internet), the databases' DB subnet
-//! group and security group, the database's fence security group (no ingress, no egress: where a
-//! fenced former writer is moved) and the role S3 replication uses. CloudWatch alarms are not
+//! least-privilege IAM roles and instance profile (under the environment's IAM path, [`IAM_PATH`],
+//! the only roles the stack set's execution role may manage), a CloudWatch log group encrypted
+//! with the region's key, the load balancer's access-log bucket (SSE-S3, TLS only; not in the
+//! local cloud), VPC endpoints for S3 and CloudWatch Logs (the private subnets have no route to
+//! the internet), the databases' DB subnet group and security group, the database's fence
+//! security group (no ingress, no egress: where a fenced former writer is moved) and the role S3
+//! replication uses. CloudWatch alarms are not
 //! here: they are created through the API (the local cloud cannot create them from templates).
 //! Nor is the databases' parameter group: it is created through the RDS API
 //! (`rds:DbParameterGroup`), because the local cloud creates an `AWS::RDS::DBParameterGroup` under
 //! a name of its own (it ignores `DBParameterGroupName`) and resolves its `Ref` to an object's
 //! text, so that its name could not reach the databases there.
+//!
+//! # Lint
+//! `make test` runs cfn-lint (no error) and checkov (no failed check) on this template
+//! (`tests/lint_template.sh`). A check that does not apply is skipped on its resource, in its
+//! `Metadata` (`checkov: skip: [{id, comment}]`), with the reason: port 80 open to the world for
+//! the HTTP→HTTPS redirect (CKV_AWS_260), no server access logs of the access-log bucket itself
+//! (CKV_AWS_18). A test lists the skips, so that a new one is reviewed.
 //!
 //! # Outbound traffic of the private subnets: VPC endpoints, not NAT
 //! The instances reach S3 through a gateway endpoint (no charge) and CloudWatch Logs through an
@@ -61,6 +71,33 @@ pub const HEALTH_CHECK_GRACE_PERIOD_SECONDS: u32 = 120;
 /// The time [`HEALTH_CHECK_GRACE_PERIOD_SECONDS`] allows an instance to boot and start the
 /// application, before the target group's checks must pass.
 pub const BOOT_ALLOWANCE_SECONDS: u32 = 60;
+
+/// The IAM path of the roles and instance profile the template creates (an `Fn::Sub` text): the
+/// stack set's execution role (program.rs) may manage and pass roles under this path only.
+pub const IAM_PATH: &str = "/tandem/${EnvName}/";
+
+/// The application's log group (an `Fn::Sub` text), encrypted with the region's key.
+pub const LOG_GROUP_NAME: &str = "/tandem/${EnvName}/app";
+
+/// How long the application's log group keeps its events.
+pub const LOG_RETENTION_DAYS: u32 = 30;
+
+/// The start of the name of the load balancer's access-log bucket (an `Fn::Sub` text; the region
+/// and the first block of the stack's id follow): the execution role's S3 grant is on it.
+pub const ACCESS_LOG_BUCKET_PREFIX: &str = "tandem-${EnvName}-alb-logs-";
+
+/// The key prefix of the access logs in their bucket (the load balancer writes under
+/// `alb/AWSLogs/<account>/`).
+pub const ACCESS_LOG_PREFIX: &str = "alb";
+
+/// How long access logs are kept (the bucket's lifecycle rule; a deleted or overwritten version is
+/// kept [`ACCESS_LOG_NONCURRENT_DAYS`] more).
+pub const ACCESS_LOG_RETENTION_DAYS: u32 = 90;
+pub const ACCESS_LOG_NONCURRENT_DAYS: u32 = 30;
+
+/// The service principal that delivers Application Load Balancer access logs (Elastic Load
+/// Balancing User Guide, "Enable access logs for your Application Load Balancer", step 2).
+pub const ELB_LOG_DELIVERY_PRINCIPAL: &str = "logdelivery.elasticloadbalancing.amazonaws.com";
 
 /// Route 53's health check of each region's load balancer (program.rs): every 10 s, unhealthy
 /// after 3 failures (Route 53 API Reference, CreateHealthCheck: `RequestInterval` 10 or 30,
@@ -120,7 +157,7 @@ pub const PARAMETERS: &[(&str, &str)] = &[
     ),
     (
         "LocalCloud",
-        "`true` leaves out the internet gateway, route tables and VPC endpoints, which the local cloud cannot delete",
+        "`true` leaves out the internet gateway, route tables and VPC endpoints, which the local cloud cannot delete, and the access-log bucket (it has no bucket policies)",
     ),
 ];
 
@@ -346,12 +383,53 @@ fn regional_template_json() -> Json {
              }},
         ]
     });
+    // The account administers the key through IAM; CloudWatch Logs of this region may use it for
+    // this stack's log group only (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch
+    // Logs using AWS Key Management Service": without this statement, a log group cannot be
+    // created with the key). The log group's ARN is built, not read: the log group depends on the
+    // key, so the key's policy cannot `Fn::GetAtt` it.
+    let log_group_arn = format!(
+        "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP_NAME}"
+    );
     let key_policy = json!({
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "AccountAdministers", "Effect": "Allow",
              "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
              "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatchLogsEncryptsTheLogGroup", "Effect": "Allow",
+             "Principal": {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*",
+             "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": {"Fn::Sub": log_group_arn}}}},
+        ]
+    });
+    // The load balancer's access logs: a bucket of this region (a load balancer writes only to a
+    // bucket of its own region), named from the region and the stack's id, so that a bucket kept
+    // from a deleted stack (`Retain`) is never in the way of a new one.
+    let access_log_bucket_name = json!({"Fn::Join": ["", [
+        {"Fn::Sub": format!("{ACCESS_LOG_BUCKET_PREFIX}${{AWS::Region}}-")},
+        {"Fn::Select": [0, {"Fn::Split": ["-",
+            {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]}]},
+    ]]});
+    let access_log_bucket_policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [
+                 {"Fn::GetAtt": ["AccessLogBucket", "Arn"]},
+                 {"Fn::Sub": "${AccessLogBucket.Arn}/*"},
+             ],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            // Elastic Load Balancing's log delivery service principal, the form the ELB User Guide
+            // gives for all Regions now (the per-Region ELB account ids,
+            // `arn:aws:iam::<elb-account>:root`, of the Regions older than August 2022 are the
+            // legacy form: not used, so that no table of accounts is kept here). Only under this
+            // account's prefix.
+            {"Sid": "ElbLogDelivery", "Effect": "Allow",
+             "Principal": {"Service": ELB_LOG_DELIVERY_PRINCIPAL},
+             "Action": "s3:PutObject",
+             "Resource": {"Fn::Sub": format!("${{AccessLogBucket.Arn}}/{ACCESS_LOG_PREFIX}/AWSLogs/${{AWS::AccountId}}/*")}},
         ]
     });
     let user_data = user_data();
@@ -477,8 +555,14 @@ fn regional_template_json() -> Json {
                     "SecurityGroupIds": [{"Ref": "EndpointSecurityGroup"}],
                 }
             },
+            // Port 80 stays open to the world for one purpose: the HTTP listener redirects to HTTPS
+            // (in the local cloud, which has no certificate, it serves). Closing it would turn a
+            // typed `http://` address into a timeout instead of a redirect.
             "AlbSecurityGroup": {
                 "Type": "AWS::EC2::SecurityGroup",
+                "Metadata": {"checkov": {"skip": [
+                    {"id": "CKV_AWS_260", "comment": "port 80 from anywhere only for the HTTP listener, which redirects to HTTPS (301) outside the HttpOnly local cloud"},
+                ]}},
                 "Properties": {
                     "GroupDescription": "load balancer: HTTP and HTTPS from anywhere",
                     "VpcId": {"Ref": "Vpc"},
@@ -499,7 +583,7 @@ fn regional_template_json() -> Json {
                     "SecurityGroupIngress": [
                         {"IpProtocol": "tcp", "FromPort": APP_PORT, "ToPort": APP_PORT,
                          "SourceSecurityGroupId": {"Ref": "AlbSecurityGroup"},
-                         "Description": "the application's port, from the load balancer"},
+                         "Description": "the application port, from the load balancer"},
                     ],
                     "Tags": tags("app"),
                 }
@@ -509,12 +593,12 @@ fn regional_template_json() -> Json {
             "DbSecurityGroup": {
                 "Type": "AWS::EC2::SecurityGroup",
                 "Properties": {
-                    "GroupDescription": "database: PostgreSQL from the application (and the peer region's VPC when peered)",
+                    "GroupDescription": "database: PostgreSQL from the application (and the peer region VPC when peered)",
                     "VpcId": {"Ref": "Vpc"},
                     "SecurityGroupIngress": [
                         {"IpProtocol": "tcp", "FromPort": DB_PORT, "ToPort": DB_PORT,
                          "SourceSecurityGroupId": {"Ref": "AppSecurityGroup"},
-                         "Description": "PostgreSQL from the application's instances"},
+                         "Description": "PostgreSQL from the application instances"},
                     ],
                     "Tags": tags("db"),
                 }
@@ -526,7 +610,7 @@ fn regional_template_json() -> Json {
                     "GroupId": {"Ref": "DbSecurityGroup"},
                     "IpProtocol": "tcp", "FromPort": DB_PORT, "ToPort": DB_PORT,
                     "CidrIp": {"Ref": "PeerVpcCidr"},
-                    "Description": "PostgreSQL from the peer region's VPC, over VPC peering",
+                    "Description": "PostgreSQL from the peer region VPC, over VPC peering",
                 }
             },
             // Where a fenced former writer is moved, alone, before it is stopped: nothing reaches
@@ -554,17 +638,84 @@ fn regional_template_json() -> Json {
                     "SubnetIds": [{"Ref": "PrivateSubnet1"}, {"Ref": "PrivateSubnet2"}],
                 }
             },
+            // The load balancer's access logs, outside the local cloud: a bucket of this region,
+            // TLS only, public access blocked, ACLs off. Encrypted with SSE-S3, not the region's
+            // KMS key: SSE-S3 is the only server-side encryption Elastic Load Balancing delivers
+            // access logs to (SSE-KMS is not supported for them). Kept when the stack is deleted
+            // (access logs are a record; a bucket that still holds objects would also fail the
+            // deletion), with its policy.
+            "AccessLogBucket": {
+                "Condition": "OutsideLocalCloud",
+                "Type": "AWS::S3::Bucket",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Metadata": {"checkov": {"skip": [
+                    {"id": "CKV_AWS_18", "comment": "the access-log bucket is itself the log destination: server access logs of it would go to another bucket needing the same, without end"},
+                ]}},
+                "Properties": {
+                    "BucketName": access_log_bucket_name,
+                    "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}},
+                    ]},
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": true, "BlockPublicPolicy": true,
+                        "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+                    },
+                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "LifecycleConfiguration": {"Rules": [{
+                        "Id": "expire-access-logs",
+                        "Status": "Enabled",
+                        "ExpirationInDays": ACCESS_LOG_RETENTION_DAYS,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": ACCESS_LOG_NONCURRENT_DAYS},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                    }]},
+                    "Tags": tags("alb-logs"),
+                }
+            },
+            "AccessLogBucketPolicy": {
+                "Condition": "OutsideLocalCloud",
+                "Type": "AWS::S3::BucketPolicy",
+                "DeletionPolicy": "Retain",
+                "UpdateReplacePolicy": "Retain",
+                "Properties": {
+                    "Bucket": {"Ref": "AccessLogBucket"},
+                    "PolicyDocument": access_log_bucket_policy,
+                }
+            },
+            // Invalid header fields dropped, not passed to the application; access logs on. The
+            // load balancer waits for the bucket's policy, because Elastic Load Balancing checks
+            // that it may write to the bucket when access logs are turned on: a reference in its
+            // metadata, since a `DependsOn` may not name a resource that a condition leaves out
+            // (the local cloud's variant has no log bucket: moto ignores a load balancer's
+            // attributes and does not implement bucket policies).
             "LoadBalancer": {
                 "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                "Metadata": {
+                    "AfterAccessLogBucketPolicy": {"Fn::If": ["OutsideLocalCloud", {"Ref": "AccessLogBucketPolicy"}, ""]},
+                },
                 "Properties": {
                     "Name": {"Fn::Sub": "tandem-${EnvName}-alb"},
                     "Type": "application",
                     "Scheme": "internet-facing",
                     "Subnets": [{"Ref": "PublicSubnet1"}, {"Ref": "PublicSubnet2"}],
                     "SecurityGroups": [{"Ref": "AlbSecurityGroup"}],
+                    "LoadBalancerAttributes": [
+                        {"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"},
+                        {"Key": "access_logs.s3.enabled", "Value": "true"},
+                        {"Key": "access_logs.s3.bucket",
+                         "Value": {"Fn::If": ["OutsideLocalCloud", {"Ref": "AccessLogBucket"}, ""]}},
+                        {"Key": "access_logs.s3.prefix", "Value": ACCESS_LOG_PREFIX},
+                    ],
                     "Tags": tags("alb"),
                 }
             },
+            // Plain HTTP from the load balancer to the instances, on purpose: TLS ends at the load
+            // balancer (TLS 1.2+, the ACM certificate), and the hop after it stays inside the VPC,
+            // from the load balancer's subnets to private subnets that have no route to the
+            // internet, admitted by the application's security group from the load balancer's
+            // group only. HTTPS to the targets would need a certificate on every instance, which
+            // the load balancer does not verify anyway (it accepts any certificate of a target).
             "TargetGroup": {
                 "Type": "AWS::ElasticLoadBalancingV2::TargetGroup",
                 "Properties": {
@@ -612,8 +763,9 @@ fn regional_template_json() -> Json {
             "LogGroup": {
                 "Type": "AWS::Logs::LogGroup",
                 "Properties": {
-                    "LogGroupName": {"Fn::Sub": "/tandem/${EnvName}/app"},
-                    "RetentionInDays": 30,
+                    "LogGroupName": {"Fn::Sub": LOG_GROUP_NAME},
+                    "RetentionInDays": LOG_RETENTION_DAYS,
+                    "KmsKeyId": {"Fn::GetAtt": ["KmsKey", "Arn"]},
                 }
             },
             "InstanceRole": {
@@ -624,13 +776,14 @@ fn regional_template_json() -> Json {
                         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                        "Action": "sts:AssumeRole"}]
                     },
+                    "Path": {"Fn::Sub": IAM_PATH},
                     "Policies": [{"PolicyName": "app", "PolicyDocument": instance_policy}],
                     "Tags": tags("instance-role"),
                 }
             },
             "InstanceProfile": {
                 "Type": "AWS::IAM::InstanceProfile",
-                "Properties": {"Roles": [{"Ref": "InstanceRole"}]}
+                "Properties": {"Path": {"Fn::Sub": IAM_PATH}, "Roles": [{"Ref": "InstanceRole"}]}
             },
             "ReplicationRole": {
                 "Type": "AWS::IAM::Role",
@@ -640,6 +793,7 @@ fn regional_template_json() -> Json {
                         "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
                                        "Action": "sts:AssumeRole"}]
                     },
+                    "Path": {"Fn::Sub": IAM_PATH},
                     "Policies": [{"PolicyName": "replicate-assets", "PolicyDocument": replication_policy}],
                     "Tags": tags("replication-role"),
                 }
@@ -683,6 +837,7 @@ fn regional_template_json() -> Json {
             "AutoScalingGroupName": {"Value": {"Ref": "AutoScalingGroup"}},
             "KmsKeyArn": {"Value": {"Fn::GetAtt": ["KmsKey", "Arn"]}},
             "LogGroupName": {"Value": {"Ref": "LogGroup"}},
+            "AccessLogBucketName": {"Condition": "OutsideLocalCloud", "Value": {"Ref": "AccessLogBucket"}},
             "ReplicationRoleArn": {"Value": {"Fn::GetAtt": ["ReplicationRole", "Arn"]}},
             // The name the DbSubnetGroup resource is given (`Ref` would say it on AWS; the local
             // cloud resolves it to an object's text).
@@ -719,6 +874,8 @@ mod tests {
             "InstanceProfile",
             "LogGroup",
             "DbFenceSecurityGroup",
+            "AccessLogBucket",
+            "AccessLogBucketPolicy",
         ] {
             assert!(t["Resources"].get(r).is_some(), "missing {r}");
         }
@@ -826,7 +983,238 @@ mod tests {
         for (name, rule) in all {
             let d = rule["Description"].as_str().unwrap_or_default();
             assert!(!d.is_empty(), "a rule of {name} has no Description: {rule}");
+            assert!(ec2_description_ok(d, 255), "{name}: EC2 refuses {d:?}");
         }
+        // Every group says what it is for, in characters EC2 accepts.
+        for (name, r) in t["Resources"].as_object().unwrap() {
+            if r["Type"] == "AWS::EC2::SecurityGroup" {
+                let d = r["Properties"]["GroupDescription"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(!d.is_empty() && ec2_description_ok(d, 255), "{name}: {d:?}");
+            }
+        }
+    }
+
+    /// EC2's characters for a VPC security group's and its rules' descriptions (EC2 API Reference,
+    /// CreateSecurityGroup and IpRange: a-z, A-Z, 0-9, spaces and `._-:/()#,@[]+=&;{}!$*`; no
+    /// apostrophe).
+    fn ec2_description_ok(d: &str, max: usize) -> bool {
+        d.len() <= max
+            && d.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c))
+    }
+
+    fn statements(policy: &Json) -> &Vec<Json> {
+        policy["Statement"].as_array().unwrap()
+    }
+
+    fn statement<'a>(policy: &'a Json, sid: &str) -> &'a Json {
+        statements(policy)
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid} in {policy}"))
+    }
+
+    #[test]
+    fn the_log_group_is_encrypted_with_the_region_key_which_lets_cloudwatch_logs_use_it() {
+        let t = template();
+        let group = &t["Resources"]["LogGroup"]["Properties"];
+        assert_eq!(group["KmsKeyId"], json!({"Fn::GetAtt": ["KmsKey", "Arn"]}));
+        assert_eq!(group["LogGroupName"], json!({"Fn::Sub": LOG_GROUP_NAME}));
+        assert_eq!(group["RetentionInDays"], LOG_RETENTION_DAYS);
+        // The key's policy: CloudWatch Logs of this region, for this log group only.
+        let policy = &t["Resources"]["KmsKey"]["Properties"]["KeyPolicy"];
+        let logs = statement(policy, "CloudWatchLogsEncryptsTheLogGroup");
+        assert_eq!(logs["Effect"], "Allow");
+        assert_eq!(
+            logs["Principal"],
+            json!({"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}})
+        );
+        assert_eq!(
+            logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
+            json!({"Fn::Sub": format!("arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{LOG_GROUP_NAME}")})
+        );
+        let actions: Vec<&str> = logs["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        for needed in ["kms:Encrypt*", "kms:Decrypt*", "kms:GenerateDataKey*"] {
+            assert!(actions.contains(&needed), "{needed} missing: {actions:?}");
+        }
+        // The account keeps administering the key.
+        assert_eq!(statement(policy, "AccountAdministers")["Action"], "kms:*");
+    }
+
+    #[test]
+    fn the_load_balancer_drops_invalid_headers_and_logs_to_a_tls_only_bucket_of_its_region() {
+        let t = template();
+        let lb = &t["Resources"]["LoadBalancer"];
+        let attributes: std::collections::BTreeMap<&str, &Json> =
+            lb["Properties"]["LoadBalancerAttributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["Key"].as_str().unwrap(), &a["Value"]))
+                .collect();
+        // Literal values, as checkov and AWS read them.
+        assert_eq!(
+            attributes["routing.http.drop_invalid_header_fields.enabled"],
+            "true"
+        );
+        assert_eq!(attributes["access_logs.s3.enabled"], "true");
+        assert_eq!(attributes["access_logs.s3.prefix"], ACCESS_LOG_PREFIX);
+        assert_eq!(
+            attributes["access_logs.s3.bucket"],
+            &json!({"Fn::If": ["OutsideLocalCloud", {"Ref": "AccessLogBucket"}, ""]})
+        );
+        // After the bucket's policy (Elastic Load Balancing checks it may write there).
+        assert_eq!(
+            lb["Metadata"]["AfterAccessLogBucketPolicy"],
+            json!({"Fn::If": ["OutsideLocalCloud", {"Ref": "AccessLogBucketPolicy"}, ""]})
+        );
+
+        // The bucket: SSE-S3 (the only encryption ALB access logs support), no public access,
+        // no ACLs, kept when the stack goes; left out of the local cloud.
+        let bucket = &t["Resources"]["AccessLogBucket"];
+        assert_eq!(bucket["Condition"], "OutsideLocalCloud");
+        assert_eq!(bucket["DeletionPolicy"], "Retain");
+        assert_eq!(bucket["UpdateReplacePolicy"], "Retain");
+        let p = &bucket["Properties"];
+        assert_eq!(
+            p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"],
+            json!({"SSEAlgorithm": "AES256"})
+        );
+        for block in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(p["PublicAccessBlockConfiguration"][block], true, "{block}");
+        }
+        assert_eq!(
+            p["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+            "BucketOwnerEnforced"
+        );
+        let expiry = &p["LifecycleConfiguration"]["Rules"][0];
+        assert_eq!(expiry["ExpirationInDays"], ACCESS_LOG_RETENTION_DAYS);
+        // Named from the prefix the execution role's S3 grant names, the region and the stack.
+        let name = &p["BucketName"]["Fn::Join"][1];
+        assert_eq!(
+            name[0],
+            json!({"Fn::Sub": format!("{ACCESS_LOG_BUCKET_PREFIX}${{AWS::Region}}-")})
+        );
+        assert!(name[1].to_string().contains("AWS::StackId"), "{name}");
+
+        // Its policy: TLS only, and Elastic Load Balancing's log delivery under this account's
+        // prefix, nothing else allowed.
+        let policy = &t["Resources"]["AccessLogBucketPolicy"];
+        assert_eq!(policy["Condition"], "OutsideLocalCloud");
+        assert_eq!(
+            policy["Properties"]["Bucket"],
+            json!({"Ref": "AccessLogBucket"})
+        );
+        let document = &policy["Properties"]["PolicyDocument"];
+        let tls = statement(document, "DenyInsecureTransport");
+        assert_eq!(tls["Effect"], "Deny");
+        assert_eq!(tls["Principal"], "*");
+        assert_eq!(tls["Action"], "s3:*");
+        assert_eq!(
+            tls["Condition"],
+            json!({"Bool": {"aws:SecureTransport": "false"}})
+        );
+        assert_eq!(
+            tls["Resource"],
+            json!([{"Fn::GetAtt": ["AccessLogBucket", "Arn"]}, {"Fn::Sub": "${AccessLogBucket.Arn}/*"}])
+        );
+        let delivery = statement(document, "ElbLogDelivery");
+        assert_eq!(
+            delivery["Principal"],
+            json!({"Service": ELB_LOG_DELIVERY_PRINCIPAL})
+        );
+        assert_eq!(delivery["Action"], "s3:PutObject");
+        assert_eq!(
+            delivery["Resource"],
+            json!({"Fn::Sub": format!("${{AccessLogBucket.Arn}}/{ACCESS_LOG_PREFIX}/AWSLogs/${{AWS::AccountId}}/*")})
+        );
+        let allows = statements(document)
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .count();
+        assert_eq!(allows, 1, "{document}");
+        // Its name is an output outside the local cloud.
+        assert_eq!(
+            t["Outputs"]["AccessLogBucketName"],
+            json!({"Condition": "OutsideLocalCloud", "Value": {"Ref": "AccessLogBucket"}})
+        );
+    }
+
+    #[test]
+    fn port_80_is_only_a_redirect_and_every_checkov_skip_says_why() {
+        let t = template();
+        // Outside the local cloud (ServeHttps), port 80 only redirects to HTTPS.
+        let http = &t["Resources"]["HttpListener"]["Properties"];
+        assert_eq!(http["Port"], 80);
+        let [cond, https, local] = http["DefaultActions"]["Fn::If"]
+            .as_array()
+            .unwrap()
+            .as_slice()
+        else {
+            panic!("{http}")
+        };
+        assert_eq!(cond, "ServeHttps");
+        assert_eq!(https.as_array().unwrap().len(), 1);
+        assert_eq!(https[0]["Type"], "redirect");
+        assert_eq!(
+            https[0]["RedirectConfig"],
+            json!({"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"})
+        );
+        assert_eq!(local[0]["Type"], "forward");
+        // Every skipped check names itself and its reason; the skips are the reviewed ones.
+        let mut skipped = Vec::new();
+        for (name, r) in t["Resources"].as_object().unwrap() {
+            for skip in r["Metadata"]["checkov"]["skip"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let id = skip["id"].as_str().unwrap();
+                let why = skip["comment"].as_str().unwrap_or_default();
+                assert!(why.len() > 40, "{name}: {id} skipped without a reason");
+                skipped.push(format!("{name}:{id}"));
+            }
+        }
+        skipped.sort();
+        assert_eq!(
+            skipped,
+            ["AccessLogBucket:CKV_AWS_18", "AlbSecurityGroup:CKV_AWS_260"]
+        );
+    }
+
+    #[test]
+    fn the_template_roles_and_instance_profile_live_under_the_environment_iam_path() {
+        let t = template();
+        for name in ["InstanceRole", "ReplicationRole", "InstanceProfile"] {
+            assert_eq!(
+                t["Resources"][name]["Properties"]["Path"],
+                json!({"Fn::Sub": IAM_PATH}),
+                "{name}"
+            );
+        }
+        // And they are all the IAM resources of the template (the execution role may manage
+        // these only).
+        let mut iam: Vec<&String> = t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str().unwrap().starts_with("AWS::IAM::"))
+            .map(|(n, _)| n)
+            .collect();
+        iam.sort();
+        assert_eq!(iam, ["InstanceProfile", "InstanceRole", "ReplicationRole"]);
     }
 
     #[test]
