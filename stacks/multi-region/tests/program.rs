@@ -261,3 +261,144 @@ fn route53_checks_probe_what_the_target_group_checks() {
         }
     }
 }
+
+/// The stack set's roles, as the program deploys them (the `stackset-roles` stack's template).
+fn stackset_roles(name: &str) -> serde_json::Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
+    let env = Environment::load(&dir, name, &|_| None).unwrap();
+    let posture = Posture::initial(&env.primary_region, &env.secondary_region);
+    let desired = evaluate(&MultiRegion::new(env, posture)).unwrap();
+    let stack = desired
+        .graph
+        .get(
+            &"global/cloudformation:Stack/stackset-roles"
+                .parse()
+                .unwrap(),
+        )
+        .unwrap();
+    let body = stack.inputs["template_body"].as_str().unwrap();
+    assert_eq!(
+        body,
+        tandem_stack_multi_region::program::stackset_roles_template()
+    );
+    serde_json::from_str(body).unwrap()
+}
+
+/// A statement's `Action` or `Resource`, one or many, as texts (`Fn::Sub` texts for resources).
+fn texts(v: &serde_json::Value) -> Vec<String> {
+    let one = |x: &serde_json::Value| match x {
+        serde_json::Value::String(s) => s.clone(),
+        other => other["Fn::Sub"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| other.to_string()),
+    };
+    match v {
+        serde_json::Value::Array(a) => a.iter().map(one).collect(),
+        other => vec![one(other)],
+    }
+}
+
+#[test]
+fn the_stackset_execution_role_may_do_only_what_the_template_needs() {
+    use tandem_stack_multi_region::template::{ACCESS_LOG_BUCKET_PREFIX, IAM_PATH};
+    for name in ["local", "prod"] {
+        let t = stackset_roles(name);
+        let role = &t["Resources"]["ExecutionRole"]["Properties"];
+        // No managed policy (AdministratorAccess was one): an inline policy of its own.
+        assert!(role.get("ManagedPolicyArns").is_none(), "{role}");
+        assert!(!role.to_string().contains("AdministratorAccess"));
+        let policies = role["Policies"].as_array().unwrap();
+        assert_eq!(policies.len(), 1);
+        let statements = policies[0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap();
+        assert!(statements.len() >= 8, "{statements:#?}");
+        let mut passes = 0;
+        for st in statements {
+            assert_eq!(st["Effect"], "Allow", "{st}");
+            assert!(st.get("NotAction").is_none() && st.get("NotResource").is_none());
+            let actions = texts(&st["Action"]);
+            let resources = texts(&st["Resource"]);
+            // No `*` action, and no whole service, on every resource.
+            for a in &actions {
+                assert_ne!(a, "*", "{st}");
+                assert!(!a.ends_with(":*") || resources != ["*"], "{a} on * in {st}");
+            }
+            // Every resource is of this account (or AWS's public SSM parameters), or `*` for
+            // the reads and the random-id services.
+            for r in &resources {
+                assert!(
+                    r == "*"
+                        || r.contains("${AWS::AccountId}")
+                        || r.ends_with("::parameter/aws/service/*")
+                        || r.starts_with(&format!(
+                            "arn:${{AWS::Partition}}:s3:::{ACCESS_LOG_BUCKET_PREFIX}"
+                        )),
+                    "{r} in {st}"
+                );
+            }
+            // IAM only on the template's path (and the services' linked roles).
+            for a in actions.iter().filter(|a| a.starts_with("iam:")) {
+                for r in &resources {
+                    if a == "iam:CreateServiceLinkedRole" {
+                        assert!(r.ends_with(":role/aws-service-role/*"), "{st}");
+                        assert!(st["Condition"]["StringEquals"]["iam:AWSServiceName"].is_array());
+                    } else {
+                        assert!(
+                            r.ends_with(&format!(":role{IAM_PATH}*"))
+                                || r.ends_with(&format!(":instance-profile{IAM_PATH}*")),
+                            "{a} on {r}"
+                        );
+                    }
+                }
+                assert_ne!(a, "iam:AttachRolePolicy", "{st}");
+            }
+            if actions.iter().any(|a| a == "iam:PassRole") {
+                passes += 1;
+                assert_eq!(actions, ["iam:PassRole"]);
+                assert_eq!(
+                    resources,
+                    [format!(
+                        "arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role{IAM_PATH}*"
+                    )]
+                );
+            }
+        }
+        assert_eq!(passes, 1, "iam:PassRole in one statement");
+        // It trusts the administration role alone.
+        assert_eq!(
+            role["AssumeRolePolicyDocument"]["Statement"],
+            serde_json::json!([{
+                "Effect": "Allow",
+                "Principal": {"AWS": {"Fn::GetAtt": ["AdministrationRole", "Arn"]}},
+                "Action": "sts:AssumeRole",
+            }])
+        );
+    }
+}
+
+#[test]
+fn the_stackset_administration_role_assumes_the_execution_role_of_this_account_only() {
+    let t = stackset_roles("prod");
+    let admin = &t["Resources"]["AdministrationRole"]["Properties"];
+    let statements = admin["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        texts(&statements[0]["Resource"]),
+        ["arn:${AWS::Partition}:iam::${AWS::AccountId}:role/tandem-${EnvName}-StackSetExecution"]
+    );
+    assert!(!admin.to_string().contains("iam::*:"), "{admin}");
+    assert_eq!(
+        t["Resources"]["ExecutionRole"]["Properties"]["RoleName"],
+        serde_json::json!({"Fn::Sub": "tandem-${EnvName}-StackSetExecution"})
+    );
+    // CloudFormation assumes it.
+    assert_eq!(
+        admin["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        serde_json::json!({"Service": "cloudformation.amazonaws.com"})
+    );
+}
