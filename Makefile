@@ -57,8 +57,9 @@ test-failover: build ## Drill a failover and write the report (exit 8: unverifie
 destroy: build ## Delete everything the stack created in ENV
 	$(TANDEM) destroy --env $(ENV) --yes
 
-test: moto ## Run every test (each test binary starts its own moto on a free loopback port)
+test: moto ## Run every test (each test binary starts its own moto on a free loopback port), then lint the templates
 	$(CARGO) test --workspace
+	CARGO=$(CARGO) bash tests/lint_template.sh
 
 bench: moto ## Print the benchmark figures (BENCH name value unit)
 	$(CARGO) bench -p tandem-engine --bench engine

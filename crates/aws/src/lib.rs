@@ -5,7 +5,8 @@
 //! kind, all registered by [`providers`]:
 //! [`s3::BucketProvider`], [`s3::BucketReplicationProvider`], [`route53::HostedZoneProvider`],
 //! [`route53::HealthCheckProvider`], [`route53::RecordSetProvider`], [`rds::DbInstanceProvider`],
-//! [`rds::DbReadReplicaProvider`], [`cloudformation::StackProvider`],
+//! [`rds::DbReadReplicaProvider`], [`rds_params::DbParameterGroupProvider`],
+//! [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
 //! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
 //! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover, and
@@ -49,6 +50,15 @@
 //!   [`health_check_status`] says the status is not provided instead of believing it.
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
 //!   operations on such buckets are denied locally.
+//! - RDS networks and parameters ([`rds`], [`rds_params`]): moto resolves a cross-region replica's
+//!   `DBSubnetGroupName` in its source's region (so its VPC there is the source's; the name is
+//!   what is checked), copies the source's parameter group onto a new replica (AWS starts a
+//!   cross-region one in the engine's default group) and answers HTTP 500 when the replica's
+//!   region has no group of that name, refuses no parameter group at replica creation (AWS refuses
+//!   one for PostgreSQL), always reports `ParameterApplyStatus` `in-sync` (so the reboot of a new
+//!   replica into its group is not exercised), deletes a parameter group still in use (AWS refuses:
+//!   `InvalidDBParameterGroupState`), answers `ResetDBParameterGroup` with HTTP 500, and lists a
+//!   missing parameter group as an empty list instead of `DBParameterGroupNotFound`.
 
 pub mod autoscaling;
 pub mod call;
@@ -61,6 +71,7 @@ pub mod iam;
 pub mod presign;
 pub mod props;
 pub mod rds;
+pub mod rds_params;
 pub mod route53;
 pub mod s3;
 pub mod signals;
@@ -100,6 +111,7 @@ pub fn providers(clients: AwsClients) -> Providers {
             locks,
         )),
         Arc::new(rds::DbReadReplicaProvider::new(clients.clone())),
+        Arc::new(rds_params::DbParameterGroupProvider::new(clients.clone())),
         Arc::new(route53::HealthCheckProvider::new(clients.clone())),
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
         Arc::new(cloudwatch::AlarmProvider::new(clients.clone())),

@@ -125,6 +125,7 @@ const MODIFIABLE: &[&str] = &[
     "backup_retention_period",
     "multi_az",
     "deletion_protection",
+    "db_parameter_group_name",
 ];
 
 /// Whether the instance is stopped, or on its way there.
@@ -140,6 +141,53 @@ fn live_groups(db: &DbInstance) -> Vec<&str> {
         .filter(|m| !matches!(m.status(), Some("removing" | "inactive")))
         .filter_map(|m| m.vpc_security_group_id())
         .collect()
+}
+
+/// The instance's DB subnet group, by name.
+fn subnet_group_of(db: &DbInstance) -> Option<&str> {
+    db.db_subnet_group().and_then(|g| g.db_subnet_group_name())
+}
+
+/// The instance's DB parameter group and its `ParameterApplyStatus` (`in-sync`, `applying`,
+/// `pending-reboot`).
+fn parameter_group_of(db: &DbInstance) -> Option<(&str, &str)> {
+    let g = db.db_parameter_groups().first()?;
+    Some((
+        g.db_parameter_group_name()?,
+        g.parameter_apply_status().unwrap_or("in-sync"),
+    ))
+}
+
+/// A declared `engine_version` as read back: a major version (`16`) stays as declared while the
+/// live version is of that major (`16.4`: RDS picks and upgrades the minor), so that it is not
+/// drift; anything else is the live version.
+fn version_read_back(declared: Option<&str>, live: Option<&str>) -> Option<String> {
+    match (declared, live) {
+        (Some(d), Some(l)) if l == d || l.starts_with(&format!("{d}.")) => Some(d.to_string()),
+        (_, l) => l.map(str::to_string),
+    }
+}
+
+/// Whether `CreateDBInstanceReadReplica` may name a parameter group for a replica of `engine`:
+/// only for MySQL cross-region replicas, Db2 and Oracle (RDS API Reference,
+/// CreateDBInstanceReadReplica, `DBParameterGroupName`); AWS refuses one for PostgreSQL
+/// (`InvalidParameterCombination: A parameter group can't be specified during Read Replica
+/// creation for the following DB engine: postgres`). Otherwise it is associated after the
+/// creation (see [`associate_parameter_group`]).
+fn parameter_group_at_creation(engine: &str, cross_region: bool) -> bool {
+    (engine == "mysql" && cross_region) || engine.starts_with("oracle") || engine.starts_with("db2")
+}
+
+/// Warns when the instance's parameter group waits for a reboot: an update associates a group
+/// (or RDS applies a changed static parameter) but does not reboot a running database.
+fn warn_pending_reboot(db: &DbInstance, id: &str, region: &str) {
+    if let Some((group, "pending-reboot")) = parameter_group_of(db) {
+        tracing::warn!(
+            %id, region, group,
+            "the DB parameter group's parameters apply at the instance's next reboot \
+             (RebootDBInstance): Tandem does not reboot a running database"
+        );
+    }
 }
 
 /// Whether `group` is the instance's only security group (an isolating group works only alone:
@@ -541,6 +589,17 @@ fn common_inputs(db: &DbInstance, last: &Props) -> PropsBuilder {
     if last.contains_key("kms_key_id") {
         b = b.opt("kms_key_id", kms);
     }
+    // RDS puts an instance without them in the default subnet group and the family's default
+    // parameter group: only named ones are compared.
+    if last.contains_key("db_subnet_group_name") {
+        b = b.opt("db_subnet_group_name", subnet_group_of(db));
+    }
+    if last.contains_key("db_parameter_group_name") {
+        b = b.opt(
+            "db_parameter_group_name",
+            parameter_group_of(db).map(|(name, _)| name),
+        );
+    }
     b
 }
 
@@ -739,6 +798,7 @@ impl DbInstanceProvider {
         let storage = opt_i32(new, "allocated_storage")?;
         let retention = opt_i32(new, "backup_retention_period")?.unwrap_or(7);
         let version = opt_str(new, "engine_version")?;
+        let parameters = opt_str(new, "db_parameter_group_name")?;
         let multi_az = bool_or(new, "multi_az", false)?;
         let deletion_protection = bool_or(new, "deletion_protection", false)?;
         call(self.clients.retry(), "rds:ModifyDBInstance", || {
@@ -760,6 +820,9 @@ impl DbInstanceProvider {
                 req = req
                     .set_engine_version(version.clone())
                     .allow_major_version_upgrade(false);
+            }
+            if changed("db_parameter_group_name") {
+                req = req.set_db_parameter_group_name(parameters.clone());
             }
             if groups.is_some() {
                 req = req.set_vpc_security_group_ids(groups.clone());
@@ -799,9 +862,14 @@ impl DbInstanceProvider {
                 Value::Bool(fence_state(db, last)),
                 Value::Bool(false),
             );
-        // AWS picks a version when none is named; a named one is compared.
+        // AWS picks a version when none is named; a named one is compared (a major one with the
+        // live major: see `version_read_back`).
         if last.contains_key("engine_version") {
-            b = b.opt("engine_version", db.engine_version());
+            let declared = last.get("engine_version").and_then(Value::as_str);
+            b = b.opt(
+                "engine_version",
+                version_read_back(declared, db.engine_version()),
+            );
         }
         Observed {
             id: db.db_instance_identifier().unwrap_or_default().to_string(),
@@ -825,6 +893,8 @@ impl Provider for DbInstanceProvider {
             "kms_key_id",
             "master_username",
             "db_name",
+            // A move to another VPC: see the schema's documentation.
+            "db_subnet_group_name",
         ]
     }
 
@@ -862,6 +932,10 @@ impl Provider for DbInstanceProvider {
             .contains_key("vpc_security_group_ids")
             .then(|| crate::props::str_list(inputs, "vpc_security_group_ids"))
             .transpose()?;
+        // RDS API Reference, CreateDBInstance: `DBSubnetGroupName` places the instance in that
+        // group's VPC (without one, the default VPC); `VpcSecurityGroupIds` are groups of that VPC.
+        let subnet_group = opt_str(inputs, "db_subnet_group_name")?;
+        let parameter_group = opt_str(inputs, "db_parameter_group_name")?;
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(self.clients.retry(), "rds:CreateDBInstance", || {
@@ -882,6 +956,8 @@ impl Provider for DbInstanceProvider {
                 .set_db_name(db_name.clone())
                 .deletion_protection(deletion_protection)
                 .set_vpc_security_group_ids(groups.clone())
+                .set_db_subnet_group_name(subnet_group.clone())
+                .set_db_parameter_group_name(parameter_group.clone())
                 .set_tags(Some(tag_list.clone()))
                 .send()
         })
@@ -931,6 +1007,7 @@ impl Provider for DbInstanceProvider {
         }
         fencing.retag(&self.clients, &rds, ctx, old, new).await?;
         let db = fencing.finish(&self.clients, &region, id, new).await?;
+        warn_pending_reboot(&db, id, &region);
         Ok(Self::observed(&db, new))
     }
 
@@ -1055,7 +1132,13 @@ impl Provider for DbReadReplicaProvider {
     }
 
     fn replace_on(&self) -> &'static [&'static str] {
-        &["identifier", "source_db_arn", "source_region", "kms_key_id"]
+        &[
+            "identifier",
+            "source_db_arn",
+            "source_region",
+            "kms_key_id",
+            "db_subnet_group_name",
+        ]
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
@@ -1076,7 +1159,7 @@ impl Provider for DbReadReplicaProvider {
         }
         // What AWS checks and the local cloud does not: the source has backups on.
         let src_rds = self.clients.rds(&source_region).await;
-        let encrypted = match describe(&self.clients, &src_rds, &source).await? {
+        let (encrypted, source_engine) = match describe(&self.clients, &src_rds, &source).await? {
             None => {
                 return Err(ProviderError::invalid(format!(
                     "rds:CreateDBInstanceReadReplica: source DB instance {source} does not exist in {source_region}"
@@ -1098,7 +1181,10 @@ impl Provider for DbReadReplicaProvider {
                      replica needs `kms_key_id`, a KMS key in {region}"
                 )));
             }
-            Some(src) => src.storage_encrypted() == Some(true),
+            Some(src) => (
+                src.storage_encrypted() == Some(true),
+                src.engine().unwrap_or_default().to_string(),
+            ),
         };
         // An encrypted source in another region: AWS wants the request pre-signed for the source
         // region (what other SDKs do from `SourceRegion`).
@@ -1127,6 +1213,12 @@ impl Provider for DbReadReplicaProvider {
             .then(|| crate::props::str_list(inputs, "vpc_security_group_ids"))
             .transpose()?;
         let retention = opt_i32(inputs, "backup_retention_period")?;
+        // RDS API Reference, CreateDBInstanceReadReplica, `DBSubnetGroupName`: a group of the
+        // Region the operation runs in (the replica's), all replicas of one source in one Region
+        // in the same VPC; without one a cross-region replica is created in the default VPC.
+        let subnet_group = opt_str(inputs, "db_subnet_group_name")?;
+        let parameter_group = opt_str(inputs, "db_parameter_group_name")?;
+        let group_at_creation = parameter_group_at_creation(&source_engine, cross_region);
         let rds = self.clients.rds(&region).await;
         let tag_list = rds_tags(&all_tags(ctx, inputs)?);
         let res = call(
@@ -1143,6 +1235,12 @@ impl Provider for DbReadReplicaProvider {
                     .multi_az(multi_az)
                     .deletion_protection(deletion_protection)
                     .set_vpc_security_group_ids(groups.clone())
+                    .set_db_subnet_group_name(subnet_group.clone())
+                    .set_db_parameter_group_name(if group_at_creation {
+                        parameter_group.clone()
+                    } else {
+                        None
+                    })
                     .set_tags(Some(tag_list.clone()))
                     .send()
             },
@@ -1150,6 +1248,9 @@ impl Provider for DbReadReplicaProvider {
         .await;
         created_or_own(&self.clients, ctx, &region, &id, res).await?;
         let mut db = wait_available(&self.clients, &region, &id).await?;
+        if let Some(group) = parameter_group.as_deref().filter(|_| !group_at_creation) {
+            db = associate_parameter_group(&self.clients, &region, &id, group).await?;
+        }
         if bool_or(inputs, "promoted", false)? {
             db = promote(&self.clients, &region, &id, retention).await?;
             if bool_or(inputs, "fenced", false)? {
@@ -1208,11 +1309,16 @@ impl Provider for DbReadReplicaProvider {
         let changed = |k: &str| old.get(k) != new.get(k);
         // The retention is the promotion's until then; a promoted instance's is modified.
         let retention_changed = was_promoted && changed("backup_retention_period");
-        let changing: Vec<&str> = ["instance_class", "multi_az", "deletion_protection"]
-            .into_iter()
-            .filter(|k| changed(k))
-            .chain(retention_changed.then_some("backup_retention_period"))
-            .collect();
+        let changing: Vec<&str> = [
+            "instance_class",
+            "multi_az",
+            "deletion_protection",
+            "db_parameter_group_name",
+        ]
+        .into_iter()
+        .filter(|k| changed(k))
+        .chain(retention_changed.then_some("backup_retention_period"))
+        .collect();
         let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
         if fencing.modify() {
             let class = opt_str(new, "instance_class")?;
@@ -1225,6 +1331,11 @@ impl Provider for DbReadReplicaProvider {
                 None
             };
             let groups = fencing.groups(new)?;
+            let parameters = if changed("db_parameter_group_name") {
+                opt_str(new, "db_parameter_group_name")?
+            } else {
+                None
+            };
             call(self.clients.retry(), "rds:ModifyDBInstance", || {
                 let mut req = rds
                     .modify_db_instance()
@@ -1234,7 +1345,8 @@ impl Provider for DbReadReplicaProvider {
                     .multi_az(multi_az)
                     .deletion_protection(deletion_protection)
                     .set_backup_retention_period(retention)
-                    .set_vpc_security_group_ids(groups.clone());
+                    .set_vpc_security_group_ids(groups.clone())
+                    .set_db_parameter_group_name(parameters.clone());
                 if class_changed {
                     req = req.set_db_instance_class(class.clone());
                 }
@@ -1244,6 +1356,7 @@ impl Provider for DbReadReplicaProvider {
         }
         fencing.retag(&self.clients, &rds, ctx, old, new).await?;
         let db = fencing.finish(&self.clients, &region, id, new).await?;
+        warn_pending_reboot(&db, id, &region);
         Ok(Self::observed(&db, new, self.clients.emulated()))
     }
 
@@ -1266,6 +1379,93 @@ impl Provider for DbReadReplicaProvider {
             .await?
             .map(|db| Self::observed(&db, inputs, self.clients.emulated())))
     }
+}
+
+/// Associates parameter group `group` with the new instance `id` (`ModifyDBInstance`
+/// `DBParameterGroupName`, `ApplyImmediately`), waits until it is available with that group, and
+/// reboots it while RDS says its parameters wait for a reboot (RDS User Guide, "Associating a DB
+/// parameter group with a DB instance": a newly associated group's static and dynamic parameters
+/// apply only after the instance is rebooted). Only for an instance just created, which serves
+/// nobody yet: an update of a running database does not reboot it.
+async fn associate_parameter_group(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    group: &str,
+) -> Result<DbInstance, ProviderError> {
+    let rds = clients.rds(region).await;
+    let live = wait_available(clients, region, id).await?;
+    if parameter_group_of(&live).map(|(g, _)| g) != Some(group) {
+        call(clients.retry(), "rds:ModifyDBInstance", || {
+            rds.modify_db_instance()
+                .db_instance_identifier(id)
+                .db_parameter_group_name(group)
+                .apply_immediately(true)
+                .send()
+        })
+        .await?;
+    }
+    let db = wait_parameter_group(clients, region, id, group, false).await?;
+    if parameter_group_of(&db).map(|(_, s)| s) != Some("pending-reboot") {
+        return Ok(db);
+    }
+    call(clients.retry(), "rds:RebootDBInstance", || {
+        rds.reboot_db_instance().db_instance_identifier(id).send()
+    })
+    .await?;
+    tracing::info!(%id, region, group, "rebooted the new instance so that it runs with its parameter group");
+    Ok(wait_parameter_group(clients, region, id, group, true).await?)
+}
+
+/// Waits until the instance is `available` in parameter group `group`, its parameters no longer
+/// `applying` (and `in-sync` when `in_sync`).
+async fn wait_parameter_group(
+    clients: &AwsClients,
+    region: &str,
+    id: &str,
+    group: &str,
+    in_sync: bool,
+) -> Result<DbInstance, CallError> {
+    let rds = clients.rds(region).await;
+    let w = clients.wait();
+    wait::until(
+        "rds:DescribeDBInstances",
+        &format!("DB instance {id} in {region} to be available with parameter group {group}"),
+        w,
+        w.rds_timeout,
+        || async {
+            let Some(db) = describe(clients, &rds, id).await? else {
+                return Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::NotFound,
+                    format!("DB instance {id} in {region} does not exist"),
+                ));
+            };
+            let status = db.db_instance_status().unwrap_or("unknown").to_string();
+            if FAILED_STATES.contains(&status.as_str()) {
+                return Err(CallError::new(
+                    "rds:DescribeDBInstances",
+                    ErrorClass::Other,
+                    format!("DB instance {id} in {region} is in state {status:?}"),
+                ));
+            }
+            let done = match parameter_group_of(&db) {
+                Some((g, apply)) if g == group && status == "available" => {
+                    apply == "in-sync" || (!in_sync && apply == "pending-reboot")
+                }
+                _ => false,
+            };
+            if done {
+                Ok(Check::Done(db))
+            } else {
+                let (g, apply) = parameter_group_of(&db).unwrap_or(("none", "none"));
+                Ok(Check::Pending(format!(
+                    "{status}, parameter group {g} {apply}"
+                )))
+            }
+        },
+    )
+    .await
 }
 
 /// [`promote_read_replica_with_retention`] as a provider step.
@@ -1704,6 +1904,68 @@ mod tests {
             &instance("stopped", &[("sg-app", "active")]),
             &last
         ));
+    }
+
+    #[test]
+    fn a_major_engine_version_reads_back_while_the_live_one_is_of_that_major() {
+        let read = |d: Option<&str>, l: Option<&str>| version_read_back(d, l);
+        assert_eq!(read(Some("16"), Some("16.4")), Some("16".into()));
+        assert_eq!(read(Some("16"), Some("16")), Some("16".into()));
+        assert_eq!(read(Some("16.4"), Some("16.4")), Some("16.4".into()));
+        // Another major, or a prefix that is not a major: drift.
+        assert_eq!(read(Some("16"), Some("17.1")), Some("17.1".into()));
+        assert_eq!(read(Some("1"), Some("16.4")), Some("16.4".into()));
+        assert_eq!(read(Some("16.3"), Some("16.4")), Some("16.4".into()));
+        assert_eq!(read(None, Some("16.4")), Some("16.4".into()));
+    }
+
+    #[test]
+    fn a_postgres_replica_takes_its_parameter_group_after_creation() {
+        assert!(!parameter_group_at_creation("postgres", true));
+        assert!(!parameter_group_at_creation("postgres", false));
+        assert!(parameter_group_at_creation("mysql", true));
+        assert!(!parameter_group_at_creation("mysql", false));
+        assert!(parameter_group_at_creation("oracle-ee", false));
+        assert!(parameter_group_at_creation("db2-se", true));
+        assert!(!parameter_group_at_creation("mariadb", true));
+    }
+
+    #[test]
+    fn network_and_parameter_group_read_back_only_when_named() {
+        let db = DbInstance::builder()
+            .db_instance_identifier("app")
+            .db_instance_status("available")
+            .db_subnet_group(
+                aws_sdk_rds::types::DbSubnetGroup::builder()
+                    .db_subnet_group_name("tandem-prod-db")
+                    .build(),
+            )
+            .db_parameter_groups(
+                aws_sdk_rds::types::DbParameterGroupStatus::builder()
+                    .db_parameter_group_name("tandem-prod-postgres16-tls")
+                    .parameter_apply_status("pending-reboot")
+                    .build(),
+            )
+            .build();
+        let read = common_inputs(&db, &Props::new()).build();
+        assert_eq!(read.get("db_subnet_group_name"), None);
+        assert_eq!(read.get("db_parameter_group_name"), None);
+        let mut last = Props::new();
+        last.insert("db_subnet_group_name".into(), Value::str("other"));
+        last.insert("db_parameter_group_name".into(), Value::str("other"));
+        let read = common_inputs(&db, &last).build();
+        assert_eq!(
+            read.get("db_subnet_group_name"),
+            Some(&Value::str("tandem-prod-db"))
+        );
+        assert_eq!(
+            read.get("db_parameter_group_name"),
+            Some(&Value::str("tandem-prod-postgres16-tls"))
+        );
+        assert_eq!(
+            parameter_group_of(&db),
+            Some(("tandem-prod-postgres16-tls", "pending-reboot"))
+        );
     }
 
     #[test]

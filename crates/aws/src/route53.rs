@@ -721,11 +721,14 @@ fn record_value(r: &ResourceRecordSet, last: Option<&Props>) -> Value {
 /// either makes all or none of the changes in the change batch request"); `CREATE` creates a
 /// record set with the specified values (and fails if it exists); `DELETE` deletes an existing
 /// record set that has the specified values — every value as it exists, or the batch fails
-/// (`InvalidChangeBatch`, "not found"); `UPSERT` creates a record set or updates the one with
-/// the same name, type and set identifier in place. Changing the role of a failover record in
-/// place (two UPSERTs that turn PRIMARY into SECONDARY and back on the same set identifiers) was
-/// reported refused by AWS (`InvalidChangeBatch`, "Invalid request"); deleting the old records and
-/// creating the new ones in one batch is the shape the reference documents for replacing a record.
+/// (`InvalidChangeBatch`: "Tried to delete resource record set ... but it was not found", or
+/// "... but the values provided do not match the current values"); `UPSERT` creates a record set
+/// or updates the one with the same name, type and set identifier in place. Changing the role of
+/// a failover record in place (two UPSERTs that turn PRIMARY into SECONDARY and back on the same
+/// set identifiers) was reported refused by AWS (`InvalidChangeBatch`, "Invalid request"). The
+/// reference's own example of a transactional change is this shape: a batch that deletes the
+/// record of a name and creates its replacement, both validated, then made "in a single
+/// operation", or neither.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchShape {
     /// For AWS: each live record whose `Failover` value differs from the desired record of the same

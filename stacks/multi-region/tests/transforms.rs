@@ -101,6 +101,8 @@ fn fake_output(addr: &ResourceAddr, name: &str, inputs: &Props) -> String {
             input("identifier").unwrap_or(addr.name()),
         ),
         ("s3:Bucket", "bucket") => input("bucket").unwrap_or(addr.name()).to_string(),
+        ("rds:DbParameterGroup", "name") => input("name").unwrap_or(addr.name()).to_string(),
+        (_, "DbSubnetGroupName") => format!("subnets-{}", addr.region_str()),
         ("s3:Bucket", "arn") => format!("arn:aws:s3:::{}", input("bucket").unwrap_or(addr.name())),
         (_, "KmsKeyArn") => format!(
             "arn:aws:kms:{}:{ACCOUNT}:key/{text}#{name}",

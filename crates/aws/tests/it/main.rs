@@ -7,6 +7,7 @@ mod cloudwatch;
 mod dns;
 mod failures;
 mod rds;
+mod rds_network;
 mod route53;
 mod route53_status;
 mod s3;

@@ -13,7 +13,7 @@ use crate::{
     update_reads_back, us_east_1, us_west_2, validate_and_create,
 };
 
-fn db(name: &str, id: &str) -> DbInstance {
+pub(crate) fn db(name: &str, id: &str) -> DbInstance {
     DbInstance::new(&us_east_1(), name)
         .unwrap()
         .identifier(id)
@@ -35,7 +35,7 @@ async fn source_db(primary: &DbInstanceProvider, prefix: &str) -> (String, Resou
 }
 
 /// A replica in us-west-2 of `source_arn`, with a key of its own region.
-fn replica(id: &str, source_arn: &str) -> DbReadReplica {
+pub(crate) fn replica(id: &str, source_arn: &str) -> DbReadReplica {
     DbReadReplica::new(&us_west_2(), "app-db-replica")
         .unwrap()
         .identifier(id)
