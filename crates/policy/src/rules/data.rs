@@ -179,10 +179,11 @@ fn protected(cx: &mut Cx<'_>, decl: &ResourceDecl, region: &str) {
             "declare it with the `protect` option (the program's stateful options)",
         );
     }
-    if decl.addr.kind() == kinds::S3_BUCKET
-        && bool_input(decl.inputs.get("force_destroy")) != Ok(Some(false))
-        && decl.inputs.contains_key("force_destroy")
-    {
+    let emptied = !matches!(
+        bool_input(decl.inputs.get("force_destroy")),
+        Ok(None | Some(false))
+    );
+    if decl.addr.kind() == kinds::S3_BUCKET && emptied {
         cx.report(
             "TP009",
             at(),
