@@ -272,6 +272,31 @@ fn template_buckets_are_judged_too() {
 }
 
 #[test]
+fn a_load_balancers_access_log_bucket_takes_sse_s3() {
+    let sse_s3 = json!({"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]});
+    let resources = json!({
+        "LoadBalancer": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+            "LoadBalancerAttributes": [{"Key": "access_logs.s3.bucket",
+                "Value": {"Fn::If": ["ServeHttps", {"Ref": "AccessLogs"}, ""]}}]}},
+        "AccessLogs": {"Type": "AWS::S3::Bucket", "Properties": {"BucketEncryption": sse_s3}},
+        "Other": {"Type": "AWS::S3::Bucket", "Properties": {"BucketEncryption": sse_s3}},
+        "Plain": {"Type": "AWS::S3::Bucket", "Properties": {}},
+    });
+    let conditions = json!({"ServeHttps": {"Fn::Equals": [{"Ref": "HttpOnly"}, "false"]}});
+    assert_eq!(
+        found(
+            stack_set(resources, conditions, &[("us-east-1", "false")]),
+            "TP002"
+        ),
+        [
+            "mandatory us-east-1/cloudformation:StackInstance/baseline (us-east-1) Other",
+            "mandatory us-east-1/cloudformation:StackInstance/baseline (us-east-1) Plain",
+        ]
+    );
+}
+
+#[test]
 fn tp006_databases_are_private() {
     assert_eq!(
         found(
@@ -304,7 +329,7 @@ fn tp007_databases_are_in_the_stacks_vpc() {
             ]),
             "TP007"
         ),
-        ["advisory us-east-1/rds:DbInstance/default-vpc (us-east-1)"]
+        ["mandatory us-east-1/rds:DbInstance/default-vpc (us-east-1)"]
     );
 }
 
@@ -657,8 +682,8 @@ fn findings_are_ordered_blocking_first_then_by_rule_and_address() {
         order,
         [
             (Severity::Mandatory, "TP006", "a"),
+            (Severity::Mandatory, "TP007", "b"),
             (Severity::Mandatory, "TP008", "a"),
-            (Severity::Advisory, "TP007", "b"),
         ]
     );
 }

@@ -52,7 +52,7 @@ pub static RULES: &[Rule] = &[
     def("TP006", Mandatory, "databases are not publicly accessible"),
     def(
         "TP007",
-        Advisory,
+        Mandatory,
         "databases are placed in the stack's VPC (a DB subnet group)",
     ),
     def(

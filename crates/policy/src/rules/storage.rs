@@ -76,12 +76,17 @@ fn bucket(cx: &mut Cx<'_>, decl: &ResourceDecl, region: &str) {
 }
 
 /// Buckets a template declares: SSE-KMS with a key of the template's region, a bucket policy
-/// denying requests without TLS, no public access block setting turned off.
+/// denying requests without TLS, no public access block setting turned off. A load balancer's
+/// access-log bucket takes SSE-S3: Elastic Load Balancing writes access logs to no other
+/// (Elastic Load Balancing User Guide, "Access logs": the bucket's only supported server-side
+/// encryption is Amazon S3-managed keys).
 pub(super) fn check_template(cx: &mut Cx<'_>, d: &Deployment<'_>) {
     let policies = d.resources_of("AWS::S3::BucketPolicy");
+    let access_logs = access_log_buckets(d);
     for (id, bucket) in d.resources_of("AWS::S3::Bucket") {
         let at = || At::new(d.addr, d.region.clone()).subject(id);
-        for message in template_bucket_encryption(d, bucket) {
+        let sse_s3_only = access_logs.iter().any(|b| b == id);
+        for message in template_bucket_encryption(d, bucket, sse_s3_only) {
             cx.report(
                 "TP002",
                 at(),
@@ -136,14 +141,57 @@ pub(super) fn check_template(cx: &mut Cx<'_>, d: &Deployment<'_>) {
     }
 }
 
-/// What is wrong with a template bucket's encryption, once per variant.
-fn template_bucket_encryption(d: &Deployment<'_>, bucket: &Json) -> Vec<String> {
+/// The buckets the template's load balancers write access logs to (`access_logs.s3.bucket`).
+fn access_log_buckets(d: &Deployment<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (_, lb) in d.resources_of("AWS::ElasticLoadBalancingV2::LoadBalancer") {
+        for attributes in d
+            .property(lb, "LoadBalancerAttributes")
+            .into_iter()
+            .flatten()
+        {
+            for a in items(attributes) {
+                if a.get("Key").and_then(Json::as_str) != Some("access_logs.s3.bucket") {
+                    continue;
+                }
+                let values = a.get("Value").map(|v| d.variants(v)).unwrap_or_default();
+                out.extend(
+                    values
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|v| v.get("Ref")?.as_str().map(str::to_string)),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// What is wrong with a template bucket's encryption, once per variant. `sse_s3_only`: a
+/// load balancer's access-log bucket, for which S3-managed keys are the only choice.
+fn template_bucket_encryption(d: &Deployment<'_>, bucket: &Json, sse_s3_only: bool) -> Vec<String> {
     let mut out = Vec::new();
     for enc in d.property(bucket, "BucketEncryption") {
         let rules: Vec<&Json> = enc
             .and_then(|e| e.get("ServerSideEncryptionConfiguration"))
             .map(items)
             .unwrap_or_default();
+        if sse_s3_only {
+            let encrypted = rules.iter().any(|r| {
+                r.get("ServerSideEncryptionByDefault")
+                    .and_then(|x| x.get("SSEAlgorithm"))
+                    .and_then(|a| d.scalar(a))
+                    .is_some_and(|a| a == "AES256")
+            });
+            if !encrypted {
+                out.push(
+                    "a load balancer's access-log bucket without SSE-S3 (`AES256`), the only \
+                     encryption Elastic Load Balancing writes access logs with"
+                        .to_string(),
+                );
+            }
+            continue;
+        }
         let kms = rules.iter().find_map(|r| {
             let default = r.get("ServerSideEncryptionByDefault")?;
             let alg = default.get("SSEAlgorithm").and_then(|a| d.scalar(a))?;

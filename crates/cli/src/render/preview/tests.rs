@@ -683,8 +683,8 @@ fn elide_code(md: &str) -> String {
 }
 
 /// The policy pack's reports on two environments: one with a finding that blocks `apply` (a
-/// database with one day of backups, in a protected environment), one whose only mandatory
-/// finding is suppressed (and an advisory one).
+/// database with one day of backups), one whose only mandatory finding is suppressed, and an
+/// advisory one (no RDS deletion protection in a protected environment).
 fn policy_reports() -> Vec<tandem_policy::Report> {
     use tandem_core::{ResourceDecl, StackBuilder};
     use tandem_policy::{Context, Suppression, evaluate};
@@ -708,13 +708,17 @@ fn policy_reports() -> Vec<tandem_policy::Report> {
         reason: "test data only".into(),
         resource: Some("*/rds:DbInstance/*".into()),
     }];
+    let protected = Context {
+        protect_stateful: true,
+        ..context.clone()
+    };
+    let kept = tandem_core::ResourceOptions {
+        protect: true,
+        ..Default::default()
+    };
     vec![
         evaluate(&stack(db()), &context, &[]),
-        evaluate(
-            &stack(db().input("db_subnet_group_name", Value::Null)),
-            &context,
-            &suppressed,
-        ),
+        evaluate(&stack(db().options(kept)), &protected, &suppressed),
     ]
 }
 
