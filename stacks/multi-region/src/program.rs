@@ -726,6 +726,9 @@ impl Program for MultiRegion {
                         .publicly_accessible(false)
                         .master_username("tandem")
                         .skip_final_snapshot(false)
+                        // RDS refuses to delete the instance while it is on; a failback keeps a protected
+                        // environment's former writers instead of deleting them.
+                        .deletion_protection(env.protect_stateful)
                         .set("fenced", member.fenced)
                         .fence_security_group_id(fence_group)
                         .db_subnet_group_name(subnet_group)
@@ -780,6 +783,9 @@ impl Program for MultiRegion {
                         .instance_class(sizes.db_instance_class.as_str())
                         .publicly_accessible(false)
                         .skip_final_snapshot(false)
+                        // RDS refuses to delete the instance while it is on; a failback keeps a protected
+                        // environment's former writers instead of deleting them.
+                        .deletion_protection(env.protect_stateful)
                         // What the promotion turns on (AWS's default on promotion is one day).
                         .backup_retention_period(i64::from(sizes.db_backup_retention_days))
                         .set("promoted", member.promoted)
