@@ -236,6 +236,10 @@ impl AwsClients {
         aws_sdk_autoscaling::Client::new(&self.config(region).await)
     }
 
+    pub async fn secretsmanager(&self, region: &str) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&self.config(region).await)
+    }
+
     pub async fn sts(&self, region: &str) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config(region).await)
     }

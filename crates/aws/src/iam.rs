@@ -95,9 +95,10 @@ pub enum Feature {
 
 /// The resources of one statement: resource ARN patterns with the placeholders `${Partition}`,
 /// `${Account}`, `${Env}` (the environment's name: every Tandem name starts `tandem-${Env}-`),
-/// `${Region}` (each region of the environment: primary, secondary, stack set administration
-/// region), `${StackSetRegion}` (the administration region) and `${AlarmRegion}` (the
-/// environment's regions and [`ROUTE53_METRICS_REGION`]); and the statement's condition.
+/// `${Region}` (each of the environment's two regions, primary and secondary, where its resources
+/// live), `${StackSetRegion}` (the stack set's administration region, where only the stack set
+/// and the stack of its roles live) and `${AlarmRegion}` (the two regions and
+/// [`ROUTE53_METRICS_REGION`]); and the statement's condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     StsAny,
@@ -108,11 +109,11 @@ pub enum Scope {
     IamPassStackSetAdministrationRole,
     IamPassReplicationRole,
     IamStackSetRoles,
-    IamStackSetRolesManagedPolicy,
     S3Buckets,
     S3BucketObjects,
     RdsDbInstances,
     RdsCreateDbInstances,
+    RdsParameterGroups,
     RdsFinalSnapshots,
     KmsKeysViaRds,
     SecretsManagerRdsSecrets,
@@ -148,11 +149,11 @@ impl Scope {
             Scope::IamPassStackSetAdministrationRole => "PassStackSetAdminRole",
             Scope::IamPassReplicationRole => "PassReplicationRoleToS3",
             Scope::IamStackSetRoles => "StackSetRolesViaCloudFormation",
-            Scope::IamStackSetRolesManagedPolicy => "ExecutionRoleAdminPolicyViaCloudFormation",
             Scope::S3Buckets => "S3Buckets",
             Scope::S3BucketObjects => "S3EmptyBuckets",
             Scope::RdsDbInstances => "RdsInstances",
-            Scope::RdsCreateDbInstances => "RdsCreateWithDefaultGroups",
+            Scope::RdsCreateDbInstances => "RdsCreateWithDefaultOptionGroupAndOwnSubnetGroup",
+            Scope::RdsParameterGroups => "RdsParameterGroups",
             Scope::RdsFinalSnapshots => "RdsFinalSnapshots",
             Scope::KmsKeysViaRds => "KmsViaRdsKeyIdsRandom",
             Scope::SecretsManagerRdsSecrets => "RdsManagedPasswordSecrets",
@@ -180,9 +181,11 @@ impl Scope {
             | Scope::CloudWatchAnyInRegions
             | Scope::AutoScalingAnyInRegions
             | Scope::Ec2DescribeViaCloudFormation => &["*"],
-            Scope::CfnStacks => {
-                &["arn:${Partition}:cloudformation:${Region}:${Account}:stack/tandem-${Env}-*/*"]
-            }
+            // The peering stacks in the two regions, the stack set's roles' in its region.
+            Scope::CfnStacks => &[
+                "arn:${Partition}:cloudformation:${Region}:${Account}:stack/tandem-${Env}-*/*",
+                "arn:${Partition}:cloudformation:${StackSetRegion}:${Account}:stack/tandem-${Env}-*/*",
+            ],
             // The stack set's instances' stacks: `StackSet-<stack set name>-<uuid>`.
             Scope::CfnStackSetInstanceStacks => &[
                 "arn:${Partition}:cloudformation:${Region}:${Account}:stack/StackSet-tandem-${Env}-*/*",
@@ -202,7 +205,7 @@ impl Scope {
             Scope::IamPassReplicationRole => {
                 &["arn:${Partition}:iam::${Account}:role/StackSet-tandem-${Env}-*"]
             }
-            Scope::IamStackSetRoles | Scope::IamStackSetRolesManagedPolicy => {
+            Scope::IamStackSetRoles => {
                 &["arn:${Partition}:iam::${Account}:role/tandem-${Env}-StackSet*"]
             }
             Scope::S3Buckets => &["arn:${Partition}:s3:::tandem-${Env}-*"],
@@ -210,14 +213,17 @@ impl Scope {
             Scope::RdsDbInstances => {
                 &["arn:${Partition}:rds:${Region}:${Account}:db:tandem-${Env}-*"]
             }
-            // CreateDBInstance is also authorized on the option group, parameter group and subnet
-            // group it uses: the engine's defaults here.
+            // CreateDBInstance is authorized on the instance (`RdsDbInstances`) and on the option
+            // group, parameter group (`RdsParameterGroups`) and subnet group it uses: the engine's
+            // default option group, the environment's own parameter group
+            // (`tandem-<env>-postgres16-tls`) and subnet group (`tandem-<env>-db`).
             Scope::RdsCreateDbInstances => &[
-                "arn:${Partition}:rds:${Region}:${Account}:db:tandem-${Env}-*",
-                "arn:${Partition}:rds:${Region}:${Account}:og:*",
-                "arn:${Partition}:rds:${Region}:${Account}:pg:*",
-                "arn:${Partition}:rds:${Region}:${Account}:subgrp:*",
+                "arn:${Partition}:rds:${Region}:${Account}:og:default:*",
+                "arn:${Partition}:rds:${Region}:${Account}:subgrp:tandem-${Env}-*",
             ],
+            Scope::RdsParameterGroups => {
+                &["arn:${Partition}:rds:${Region}:${Account}:pg:tandem-${Env}-*"]
+            }
             Scope::RdsFinalSnapshots => {
                 &["arn:${Partition}:rds:${Region}:${Account}:snapshot:tandem-${Env}-*"]
             }
@@ -291,7 +297,7 @@ impl Scope {
                  resource types of its template"
             }
             Scope::RdsCreateDbInstances => {
-                "CreateDBInstance is authorized on the default option, parameter and subnet groups"
+                "CreateDBInstance is also authorized on the engine's default option groups"
             }
             _ => return None,
         })
@@ -311,12 +317,6 @@ impl Scope {
             Scope::Ec2PeeringViaCloudFormation | Scope::IamStackSetRoles => {
                 Some(json!({"ForAnyValue:StringEquals": via_cloudformation()}))
             }
-            Scope::IamStackSetRolesManagedPolicy => Some(json!({
-                "ForAnyValue:StringEquals": via_cloudformation(),
-                "ArnEquals": {"iam:PolicyARN": format!(
-                    "arn:{}:iam::aws:policy/AdministratorAccess", t.partition
-                )},
-            })),
             Scope::IamPassStackSetAdministrationRole => Some(json!({
                 "StringEquals": {"iam:PassedToService": CALLED_VIA_CLOUDFORMATION}
             })),
@@ -371,6 +371,11 @@ const S3_REPLICATION_PUT: &[&str] = &[
     "s3:GetBucketReplication",
 ];
 const RDS_DESCRIBE: &[&str] = &["rds:DescribeDBInstances"];
+const PARAMETER_GROUP_READ: &[&str] = &[
+    "rds:DescribeDBParameterGroups",
+    "rds:DescribeDBParameters",
+    "rds:ListTagsForResource",
+];
 const RDS_UPDATE: &[&str] = &[
     "rds:DescribeDBInstances",
     "rds:StartDBInstance",
@@ -538,8 +543,9 @@ pub const CALLS: &[CallSite] = &[
         &[
             "rds:DescribeDBInstances",
             "rds:CreateDBInstanceReadReplica",
-            "rds:PromoteReadReplica",
             "rds:ModifyDBInstance",
+            "rds:RebootDBInstance",
+            "rds:PromoteReadReplica",
             "rds:StopDBInstance",
         ],
     ),
@@ -550,6 +556,31 @@ pub const CALLS: &[CallSite] = &[
         &["rds:PromoteReadReplica"],
     ),
     site(kinds::RDS_DB_READ_REPLICA, Delete, RDS_DELETE),
+    // rds_params.rs
+    site(kinds::RDS_DB_PARAMETER_GROUP, Read, PARAMETER_GROUP_READ),
+    site(kinds::RDS_DB_PARAMETER_GROUP, Find, PARAMETER_GROUP_READ),
+    site(
+        kinds::RDS_DB_PARAMETER_GROUP,
+        Create,
+        &["rds:CreateDBParameterGroup", "rds:ModifyDBParameterGroup"],
+    ),
+    site(kinds::RDS_DB_PARAMETER_GROUP, Create, PARAMETER_GROUP_READ),
+    site(
+        kinds::RDS_DB_PARAMETER_GROUP,
+        Update,
+        &[
+            "rds:ModifyDBParameterGroup",
+            "rds:ResetDBParameterGroup",
+            "rds:AddTagsToResource",
+            "rds:RemoveTagsFromResource",
+        ],
+    ),
+    site(kinds::RDS_DB_PARAMETER_GROUP, Update, PARAMETER_GROUP_READ),
+    site(
+        kinds::RDS_DB_PARAMETER_GROUP,
+        Delete,
+        &["rds:DeleteDBParameterGroup"],
+    ),
     // cloudformation.rs
     site(kinds::CLOUDFORMATION_STACK, Read, STACK_READ),
     site(kinds::CLOUDFORMATION_STACK, Find, STACK_READ),
@@ -891,16 +922,21 @@ pub const API_ACTIONS: &[ApiAction] = &[
     api(
         "rds:CreateDBInstance",
         &["rds:CreateDBInstance"],
-        &[RdsCreateDbInstances],
+        &[RdsDbInstances, RdsParameterGroups, RdsCreateDbInstances],
     ),
     api(
         "rds:CreateDBInstanceReadReplica",
         &["rds:CreateDBInstanceReadReplica"],
-        &[RdsCreateDbInstances],
+        &[RdsDbInstances, RdsParameterGroups, RdsCreateDbInstances],
     ),
     api(
         "rds:ModifyDBInstance",
         &["rds:ModifyDBInstance"],
+        &[RdsDbInstances, RdsParameterGroups],
+    ),
+    api(
+        "rds:RebootDBInstance",
+        &["rds:RebootDBInstance"],
         &[RdsDbInstances],
     ),
     api(
@@ -926,12 +962,48 @@ pub const API_ACTIONS: &[ApiAction] = &[
     api(
         "rds:AddTagsToResource",
         &["rds:AddTagsToResource"],
-        &[RdsDbInstances],
+        &[RdsDbInstances, RdsParameterGroups],
     ),
     api(
         "rds:RemoveTagsFromResource",
         &["rds:RemoveTagsFromResource"],
-        &[RdsDbInstances],
+        &[RdsDbInstances, RdsParameterGroups],
+    ),
+    // rds:DbParameterGroup.
+    api(
+        "rds:DescribeDBParameterGroups",
+        &["rds:DescribeDBParameterGroups"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:DescribeDBParameters",
+        &["rds:DescribeDBParameters"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:ListTagsForResource",
+        &["rds:ListTagsForResource"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:CreateDBParameterGroup",
+        &["rds:CreateDBParameterGroup"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:ModifyDBParameterGroup",
+        &["rds:ModifyDBParameterGroup"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:ResetDBParameterGroup",
+        &["rds:ResetDBParameterGroup"],
+        &[RdsParameterGroups],
+    ),
+    api(
+        "rds:DeleteDBParameterGroup",
+        &["rds:DeleteDBParameterGroup"],
+        &[RdsParameterGroups],
     ),
     // Route 53.
     api(
@@ -1081,8 +1153,8 @@ pub const DEPENDENT: &[Dependent] = &[
     },
     Dependent {
         because: "the stack tandem-<env>-stackset-roles has no service role: CloudFormation \
-                  creates, updates and deletes the stack set's two IAM roles with the caller's \
-                  permissions",
+                  creates, updates and deletes the stack set's two IAM roles and their inline \
+                  policies with the caller's permissions (no managed policy is attached)",
         only_with: None,
         actions: &[
             "iam:CreateRole",
@@ -1100,13 +1172,6 @@ pub const DEPENDENT: &[Dependent] = &[
         scopes: &[IamStackSetRoles],
     },
     Dependent {
-        because: "the stack set's execution role gets AdministratorAccess (the self-managed \
-                  stack set default), attached by CloudFormation with the caller's permissions",
-        only_with: None,
-        actions: &["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
-        scopes: &[IamStackSetRolesManagedPolicy],
-    },
-    Dependent {
         because: "CreateDBInstance and CreateDBInstanceReadReplica encrypt with each region's \
                   baseline KMS key: RDS makes a grant with the caller's permissions",
         only_with: None,
@@ -1121,10 +1186,11 @@ pub const DEPENDENT: &[Dependent] = &[
         scopes: &[SecretsManagerRdsSecrets],
     },
     Dependent {
-        because: "CreateDBInstance and CreateDBInstanceReadReplica with Tags (tags on create)",
+        because: "CreateDBInstance, CreateDBInstanceReadReplica and CreateDBParameterGroup with \
+                  Tags (tags on create)",
         only_with: None,
         actions: &["rds:AddTagsToResource"],
-        scopes: &[RdsDbInstances],
+        scopes: &[RdsDbInstances, RdsParameterGroups],
     },
     Dependent {
         because: "DeleteDBInstance with FinalDBSnapshotIdentifier takes a snapshot",
@@ -1236,7 +1302,7 @@ struct Expansion<'a> {
     partition: &'static str,
     account: &'a str,
     env: &'a str,
-    /// The environment's regions: primary, secondary, then the stack set's if another.
+    /// The environment's two regions: primary, secondary.
     regions: Vec<String>,
     alarm_regions: Vec<String>,
     stackset_region: &'a str,
@@ -1275,10 +1341,7 @@ fn apis_needed(read_only: bool) -> BTreeSet<&'static str> {
 /// The least-privilege IAM policy document for running Tandem on `t` (`Version` 2012-10-17): one
 /// statement per [`Scope`], in the order of the services, actions sorted.
 pub fn policy(t: &PolicyTarget) -> Value {
-    let mut regions_list = vec![t.primary_region.clone(), t.secondary_region.clone()];
-    if !regions_list.contains(&t.stackset_region) {
-        regions_list.push(t.stackset_region.clone());
-    }
+    let regions_list = vec![t.primary_region.clone(), t.secondary_region.clone()];
     let mut alarm_regions = regions_list.clone();
     if !alarm_regions.iter().any(|r| r == ROUTE53_METRICS_REGION) {
         alarm_regions.push(ROUTE53_METRICS_REGION.to_string());

@@ -8,7 +8,8 @@
 //! [`rds::DbReadReplicaProvider`], [`rds_params::DbParameterGroupProvider`],
 //! [`cloudformation::StackProvider`],
 //! [`cloudformation::StackSetProvider`], [`cloudformation::StackInstanceProvider`] and
-//! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`]. Outside the trait: [`preflight`] (STS: refuse the wrong account),
+//! [`cloudwatch::AlarmProvider`] and [`autoscaling::GroupCapacityProvider`] and
+//! [`secretsmanager::DatabaseSecretProvider`] (with [`secretsmanager::SecretReplicaProvider`]). Outside the trait: [`preflight`] (STS: refuse the wrong account),
 //! [`rds::promote_read_replica`] and [`rds::replica_lag_seconds`] for failover, and
 //! [`health_check_status`] (Route 53's own verdict on a health check) for `check-health`. The failover
 //! operations that change resources are also properties, so the engine plans them like any change:
@@ -34,7 +35,11 @@
 //!   inputs in the same property vocabulary as the schema builders, treats not-found on delete as
 //!   done, and can `find` what an interrupted create made (deterministic names, tags or tokens).
 //! - Waits (RDS, CloudFormation, Route 53) are bounded polls whose first check is immediate.
-//! - No password is ever sent or stored: RDS manages master passwords in Secrets Manager.
+//! - No password is ever stored, logged or shown: a database's master password lives in a
+//!   Secrets Manager secret Tandem manages ([`secretsmanager`]); it is read from there into the one
+//!   request that needs it (`MasterUserPassword`), held in a [`secretsmanager::SecretText`] on the
+//!   way, and the state keeps the secret's ARN. After a failover the promoted writer's credentials
+//!   are read in its own region, from the replica ([`secretsmanager::secret_arn_for_region`]).
 //!
 //! # Known gaps, and what the local cloud (moto 5.2) cannot verify
 //! - The Rust SDK has no `SourceRegion` pre-signing for `CreateDBInstanceReadReplica`: [`presign`]
@@ -50,6 +55,11 @@
 //!   [`health_check_status`] says the status is not provided instead of believing it.
 //! - moto enforces the TLS-only bucket policy against its own plain-http endpoint: object
 //!   operations on such buckets are denied locally.
+//! - moto keeps no key for a replicated secret (`ReplicationStatus` always names
+//!   `alias/aws/secretsmanager`; `DescribeSecret` in the replica's region answers the primary's key):
+//!   with [`ClientSettings::local_cloud`] set, a replica's key is read back from the last inputs.
+//!   moto stores a DB instance's `MasterUserPassword` but never returns it: the tests record the
+//!   requests on the way to moto instead.
 //! - RDS networks and parameters ([`rds`], [`rds_params`]): moto resolves a cross-region replica's
 //!   `DBSubnetGroupName` in its source's region (so its VPC there is the source's; the name is
 //!   what is checked), copies the source's parameter group onto a new replica (AWS starts a
@@ -74,6 +84,7 @@ pub mod rds;
 pub mod rds_params;
 pub mod route53;
 pub mod s3;
+pub mod secretsmanager;
 pub mod signals;
 pub mod sts;
 pub mod wait;
@@ -116,6 +127,8 @@ pub fn providers(clients: AwsClients) -> Providers {
         Arc::new(route53::RecordSetProvider::new(clients.clone())),
         Arc::new(cloudwatch::AlarmProvider::new(clients.clone())),
         Arc::new(autoscaling::GroupCapacityProvider::new(clients.clone())),
+        Arc::new(secretsmanager::DatabaseSecretProvider::new(clients.clone())),
+        Arc::new(secretsmanager::SecretReplicaProvider::new(clients.clone())),
     ];
     let mut p = Providers::new();
     for provider in list {

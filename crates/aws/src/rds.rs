@@ -16,9 +16,10 @@ use crate::clients::AwsClients;
 use crate::error::{AwsError, CallError, OrNotFound};
 use crate::presign;
 use crate::props::{
-    PropsBuilder, all_tags, bool_or, opt_i32, opt_str, region_of, removed_tag_keys, req_str,
-    schema_check,
+    PropsBuilder, all_tags, bool_or, opt_i32, opt_int, opt_str, region_of, removed_tag_keys,
+    req_str, schema_check,
 };
+use crate::secretsmanager::{self, SecretText};
 use crate::wait::{self, Check};
 
 /// States from which an instance will not become `available` by waiting.
@@ -548,10 +549,6 @@ fn outputs(db: &DbInstance) -> Props {
         .opt("port", db.endpoint().and_then(|e| e.port()).map(i64::from))
         .opt("resource_id", db.dbi_resource_id())
         .opt(
-            "master_user_secret_arn",
-            db.master_user_secret().and_then(|s| s.secret_arn()),
-        )
-        .opt(
             "source_db_arn",
             db.read_replica_source_db_instance_identifier(),
         )
@@ -784,7 +781,8 @@ impl DbInstanceProvider {
     }
 
     /// `ModifyDBInstance` with the new settings (the changed ones among class, storage, version),
-    /// and `groups` (see [`FenceChange::groups`]) when given.
+    /// `groups` (see [`FenceChange::groups`]) when given, and `password` (see
+    /// [`MasterPassword`]) when it changes.
     async fn modify(
         &self,
         rds: &Client,
@@ -792,6 +790,7 @@ impl DbInstanceProvider {
         old: &Props,
         new: &Props,
         groups: Option<Vec<String>>,
+        password: Option<&MasterPassword>,
     ) -> Result<(), ProviderError> {
         let changed = |k: &str| old.get(k) != new.get(k);
         let class = opt_str(new, "instance_class")?;
@@ -827,10 +826,45 @@ impl DbInstanceProvider {
             if groups.is_some() {
                 req = req.set_vpc_security_group_ids(groups.clone());
             }
+            if let Some(p) = password {
+                // RDS API Reference, ModifyDBInstance: `MasterUserPassword` cannot be given while
+                // `ManageMasterUserPassword` is on; an instance made before Tandem managed its
+                // secret is taken out of RDS's management in the same call.
+                if p.unmanage {
+                    req = req.manage_master_user_password(false);
+                }
+                req = req.master_user_password(p.password.expose());
+            }
             req.send()
         })
         .await?;
         Ok(())
+    }
+
+    /// The master password an update sets: the secret's current one when
+    /// `master_password_generation` (absent is 0) or `master_user_secret_arn` changes, read from
+    /// the secret at `master_user_secret_arn` (in the region that ARN names).
+    async fn password_change(
+        &self,
+        old: &Props,
+        new: &Props,
+    ) -> Result<Option<MasterPassword>, ProviderError> {
+        let generation = |p: &Props| opt_int(p, "master_password_generation");
+        let unmanage = !old.contains_key("master_user_secret_arn");
+        let changed = unmanage
+            || generation(old)?.unwrap_or(0) != generation(new)?.unwrap_or(0)
+            || old.get("master_user_secret_arn") != new.get("master_user_secret_arn");
+        if !changed {
+            return Ok(None);
+        }
+        let arn = req_str(new, "master_user_secret_arn")?;
+        let creds = secretsmanager::read_credentials(&self.clients, &arn)
+            .await
+            .map_err(|e| ProviderError::new(e.class(), e.to_string()))?;
+        Ok(Some(MasterPassword {
+            password: creds.password,
+            unmanage,
+        }))
     }
 
     fn observed(db: &DbInstance, last: &Props) -> Observed {
@@ -871,12 +905,27 @@ impl DbInstanceProvider {
                 version_read_back(declared, db.engine_version()),
             );
         }
+        // Not readable from RDS (it never returns a password): the last inputs'.
+        b = b
+            .copy(last, "master_user_secret_arn")
+            .copy(last, "master_password_generation");
+        let mut outputs = outputs(db);
+        if let Some(arn) = last.get("master_user_secret_arn") {
+            outputs.insert("master_user_secret_arn".into(), arn.clone());
+        }
         Observed {
             id: db.db_instance_identifier().unwrap_or_default().to_string(),
             inputs: b.build(),
-            outputs: outputs(db),
+            outputs,
         }
     }
+}
+
+/// A master password an update sets, and whether the instance's password is RDS-managed until
+/// then (an instance created before Tandem managed its secret).
+struct MasterPassword {
+    password: SecretText,
+    unmanage: bool,
 }
 
 #[async_trait]
@@ -898,6 +947,9 @@ impl Provider for DbInstanceProvider {
         ]
     }
 
+    /// The schema's checks; the engine names the resource and its region in front of a refusal
+    /// (`PlanError::Invalid`), so that a DB instance without `master_user_secret_arn` is refused
+    /// as `REGION/rds:DbInstance/NAME (region REGION): `master_user_secret_arn` is required...`.
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
         schema_check(schema::validate_db_instance(inputs))
     }
@@ -926,6 +978,19 @@ impl Provider for DbInstanceProvider {
         let kms_key_id = opt_str(inputs, "kms_key_id")?;
         let multi_az = bool_or(inputs, "multi_az", false)?;
         let username = opt_str(inputs, "master_username")?.unwrap_or_else(|| "tandem".into());
+        // The master password, from the secret Tandem manages (read in the region its ARN names):
+        // held in a `SecretText`, sent only as `MasterUserPassword`.
+        let secret_arn = req_str(inputs, "master_user_secret_arn")?;
+        let creds = secretsmanager::read_credentials(&self.clients, &secret_arn)
+            .await
+            .map_err(|e| ProviderError::new(e.class(), e.to_string()))?;
+        if creds.username != username {
+            return Err(ProviderError::invalid(format!(
+                "secret {secret_arn} holds the credentials of user {:?}, but `master_username` is \
+                 {username:?}: give both the same name",
+                creds.username
+            )));
+        }
         let db_name = opt_str(inputs, "db_name")?;
         let deletion_protection = bool_or(inputs, "deletion_protection", false)?;
         let groups = inputs
@@ -951,8 +1016,10 @@ impl Provider for DbInstanceProvider {
                 .publicly_accessible(false)
                 .multi_az(multi_az)
                 .master_username(&username)
-                // The password lives in Secrets Manager, managed by RDS: never here.
-                .manage_master_user_password(true)
+                // RDS API Reference, CreateDBInstance: `MasterUserPassword` (not
+                // `ManageMasterUserPassword`: RDS makes no cross-region replica of an instance
+                // whose password it manages).
+                .master_user_password(creds.password.expose())
                 .set_db_name(db_name.clone())
                 .deletion_protection(deletion_protection)
                 .set_vpc_security_group_ids(groups.clone())
@@ -995,14 +1062,16 @@ impl Provider for DbInstanceProvider {
     ) -> Result<Observed, ProviderError> {
         let region = region_of(ctx)?;
         let rds = self.clients.rds(&region).await;
+        let password = self.password_change(old, new).await?;
         let changing: Vec<&str> = MODIFIABLE
             .iter()
             .copied()
             .filter(|k| old.get(*k) != new.get(*k))
+            .chain(password.is_some().then_some("the master password"))
             .collect();
         let fencing = FenceChange::begin(&self.clients, &region, id, new, &changing).await?;
         if fencing.modify() {
-            self.modify(&rds, id, old, new, fencing.groups(new)?)
+            self.modify(&rds, id, old, new, fencing.groups(new)?, password.as_ref())
                 .await?;
         }
         fencing.retag(&self.clients, &rds, ctx, old, new).await?;

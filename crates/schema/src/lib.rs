@@ -4,7 +4,8 @@
 //! [`s3::Bucket`], [`s3::BucketReplication`], [`route53::HostedZone`], [`route53::HealthCheck`],
 //! [`route53::RecordSet`] (with [`route53::Record`]), [`rds::DbInstance`], [`rds::DbReadReplica`],
 //! [`rds::DbParameterGroup`], [`cloudformation::Stack`], [`cloudformation::StackSet`],
-//! [`cloudformation::StackInstance`], [`cloudwatch::Alarm`] and [`autoscaling::GroupCapacity`].
+//! [`cloudformation::StackInstance`], [`cloudwatch::Alarm`], [`autoscaling::GroupCapacity`] and
+//! [`secretsmanager::DatabaseSecret`] (with [`secretsmanager::SecretReplica`]).
 //! Every property setter accepts anything that converts into a [`tandem_core::Value`], so the
 //! output of another resource (a reference) works wherever a literal does.
 //!
@@ -27,6 +28,7 @@ pub mod rds;
 pub mod regions;
 pub mod route53;
 pub mod s3;
+pub mod secretsmanager;
 
 pub use props::{PropError, props_of};
 
@@ -45,6 +47,8 @@ pub mod kinds {
     pub const CLOUDFORMATION_STACK_INSTANCE: &str = "cloudformation:StackInstance";
     pub const CLOUDWATCH_ALARM: &str = "cloudwatch:Alarm";
     pub const AUTOSCALING_GROUP_CAPACITY: &str = "autoscaling:GroupCapacity";
+    pub const SECRETSMANAGER_DATABASE_SECRET: &str = "secretsmanager:DatabaseSecret";
+    pub const SECRETSMANAGER_SECRET_REPLICA: &str = "secretsmanager:SecretReplica";
 
     /// Every kind above.
     pub const ALL: &[&str] = &[
@@ -61,6 +65,8 @@ pub mod kinds {
         CLOUDFORMATION_STACK_INSTANCE,
         CLOUDWATCH_ALARM,
         AUTOSCALING_GROUP_CAPACITY,
+        SECRETSMANAGER_DATABASE_SECRET,
+        SECRETSMANAGER_SECRET_REPLICA,
     ];
 }
 

@@ -8,9 +8,22 @@
 //! replaces), `db_name` (replaces), `deletion_protection` (false), `skip_final_snapshot` (false),
 //! `final_snapshot_identifier`, `vpc_security_group_ids`, `db_subnet_group_name` (replaces),
 //! `db_parameter_group_name`, `tags`, `fenced` (false) and
-//! `fence_security_group_id` (see below). The master password is always managed by RDS in Secrets
-//! Manager (`ManageMasterUserPassword`): there is no password property.
+//! `fence_security_group_id` (see below), `master_user_secret_arn` (required) and
+//! `master_password_generation` (0) (see below). There is no password property.
 //! Outputs: `identifier`, `arn`, `endpoint`, `port`, `resource_id`, `master_user_secret_arn`.
+//!
+//! ## Master password
+//! The master password is never RDS-managed (`ManageMasterUserPassword`): RDS does not create a
+//! read replica of an instance whose password it manages (RDS User Guide, "Password management
+//! with Amazon RDS and AWS Secrets Manager", limitations: except for SQL Server), and its managed
+//! secret lives in the instance's region only. Instead `master_user_secret_arn` names a secret
+//! Tandem manages (a [`crate::secretsmanager::DatabaseSecret`], replicated to the other region):
+//! the provider reads `{"username", "password"}` from it when it creates the instance and passes
+//! the password as `MasterUserPassword`; the password itself is never an input, an output or in
+//! the state. A change of `master_password_generation` (bumped with the secret's
+//! `password_generation`), or of `master_user_secret_arn`, sets the secret's current password on
+//! the instance (`ModifyDBInstance` `MasterUserPassword`): a planned rotation. A fenced instance
+//! is not modified (AWS does not modify a stopped one).
 //!
 //! ## Network and parameters
 //! `db_subnet_group_name` puts the instance in the VPC of that DB subnet group (CreateDBInstance
@@ -84,6 +97,12 @@
 //! when it is failed away from. AWS does not stop a read replica, so `fenced` without `promoted` is
 //! refused.
 //!
+//! A replica has no password input: it takes its source's, replicated with the data, and keeps it
+//! once promoted. Rotating a promoted writer's password (`ModifyDBInstance` `MasterUserPassword`
+//! on it, from the secret as its region holds it) is not planned by Tandem yet; nor can a secret's
+//! value change while its primary region is down (a replica secret is read-only until it is
+//! promoted with `StopReplicationToReplica`).
+//!
 //! # `rds:DbParameterGroup` inputs
 //! A DB parameter group of one region: `name` (required; replaces), `family` (required, for
 //! example `postgres16`; replaces), `description` (required; replaces: RDS cannot change it),
@@ -103,7 +122,8 @@ use crate::props::{
 use crate::regions;
 
 resource_builder!(
-    /// An RDS DB instance with managed master password, encryption and backups.
+    /// An RDS DB instance with encryption, backups and its master password from a Secrets Manager
+    /// secret.
     DbInstance,
     kinds::RDS_DB_INSTANCE
 );
@@ -135,6 +155,10 @@ setters!(DbInstance {
     fenced => "fenced",
     /// The isolating security group a fenced instance is moved into before it is stopped.
     fence_security_group_id => "fence_security_group_id",
+    /// The ARN of the Secrets Manager secret holding the master credentials (required).
+    master_user_secret_arn => "master_user_secret_arn",
+    /// Bump (with the secret's `password_generation`) to set the secret's new password.
+    master_password_generation => "master_password_generation",
 });
 
 resource_builder!(
@@ -335,10 +359,49 @@ fn check_not_public(props: &Props) -> Result<(), PropError> {
 }
 
 fn check_no_password(props: &Props) -> Result<(), PropError> {
-    for k in ["master_password", "master_user_password", "password"] {
+    for k in [
+        "master_password",
+        "master_user_password",
+        "password",
+        "manage_master_user_password",
+    ] {
         if props.contains_key(k) {
             return Err(PropError(format!(
-                "`{k}` is not accepted: the master password is managed by RDS in Secrets Manager"
+                "`{k}` is not accepted: the master password lives in a Secrets Manager secret \
+                 Tandem manages (`master_user_secret_arn`)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The master password's source: a Secrets Manager secret ARN
+/// (`arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-XXXXXX`), required; and
+/// `master_password_generation`, 0 or more.
+fn check_master_secret(props: &Props) -> Result<(), PropError> {
+    if matches!(
+        props.get("master_user_secret_arn"),
+        None | Some(tandem_core::Value::Null)
+    ) {
+        return Err(PropError(
+            "`master_user_secret_arn` is required: the master password comes from a Secrets \
+             Manager secret Tandem manages (a `secretsmanager:DatabaseSecret`'s `arn`), never \
+             from RDS (`ManageMasterUserPassword`), which cannot have a cross-region read replica"
+                .into(),
+        ));
+    }
+    if let Some(arn) = required_str(props, "master_user_secret_arn")? {
+        if crate::secretsmanager::secret_arn_region(arn).is_none() {
+            return Err(PropError(format!(
+                "`master_user_secret_arn` must be a Secrets Manager secret ARN \
+                 (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), not {arn:?}"
+            )));
+        }
+    }
+    if let Some(g) = int_of(props, "master_password_generation")? {
+        if g < 0 {
+            return Err(PropError(format!(
+                "`master_password_generation` must be 0 or more, not {g}"
             )));
         }
     }
@@ -387,6 +450,7 @@ pub fn validate_db_instance(props: &Props) -> Result<(), PropError> {
     check_network_and_parameters(props)?;
     check_not_public(props)?;
     check_no_password(props)?;
+    check_master_secret(props)?;
     check_tags(props)
 }
 
@@ -489,7 +553,11 @@ mod tests {
             .engine("postgres")
             .instance_class("db.t3.micro")
             .allocated_storage(20)
+            .master_user_secret_arn(SECRET_ARN)
     }
+
+    const SECRET_ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:tandem/prod/database-a1b2c3";
 
     #[test]
     fn db_rules() {
@@ -505,6 +573,36 @@ mod tests {
         assert_eq!(validate_db_instance(&props_of(db().fenced(true))), Ok(()));
         let e = validate_db_instance(&props_of(db().fenced("yes"))).unwrap_err();
         assert!(e.0.contains("`fenced`"), "{e}");
+    }
+
+    #[test]
+    fn the_master_password_comes_from_a_tandem_secret() {
+        let mut no_secret = props_of(db());
+        no_secret.remove("master_user_secret_arn");
+        let e = validate_db_instance(&no_secret).unwrap_err();
+        assert!(
+            e.0.contains("`master_user_secret_arn` is required") && e.0.contains("read replica"),
+            "{e}"
+        );
+        let e =
+            validate_db_instance(&props_of(db().master_user_secret_arn("tandem/db"))).unwrap_err();
+        assert!(e.0.contains("Secrets Manager secret ARN"), "{e}");
+        let e = validate_db_instance(&props_of(db().set("manage_master_user_password", true)))
+            .unwrap_err();
+        assert!(e.0.contains("`master_user_secret_arn`"), "{e}");
+        assert_eq!(
+            validate_db_instance(&props_of(db().master_password_generation(2))),
+            Ok(())
+        );
+        let e = validate_db_instance(&props_of(db().master_password_generation(-1))).unwrap_err();
+        assert!(e.0.contains("0 or more"), "{e}");
+        // A reference not resolved yet is not judged.
+        assert_eq!(
+            validate_db_instance(&props_of(
+                db().master_user_secret_arn(tandem_core::Value::Unknown)
+            )),
+            Ok(())
+        );
     }
 
     #[test]

@@ -64,6 +64,10 @@ pub struct Sizes {
     /// SSM parameter naming the AMI (default: the latest Amazon Linux 2023).
     #[serde(default)]
     pub image_parameter: Option<String>,
+    /// The database master password's generation (default 0): bump it to rotate the password, a
+    /// planned change (a new value in the secret, then `ModifyDBInstance` on the writer).
+    #[serde(default)]
+    pub db_password_generation: u32,
 }
 
 fn default_instance_type() -> String {
@@ -99,6 +103,7 @@ impl Default for Sizes {
             db_allocated_storage_gb: default_db_storage(),
             db_backup_retention_days: default_backup_retention(),
             image_parameter: None,
+            db_password_generation: 0,
         }
     }
 }

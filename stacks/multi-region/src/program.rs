@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use tandem_core::{Program, ProgramError, Region, ResourceOptions, StackBuilder, Value, map};
-use tandem_schema::{autoscaling, cloudformation, cloudwatch, rds, regions, route53, s3};
+use tandem_schema::{
+    autoscaling, cloudformation, cloudwatch, rds, regions, route53, s3, secretsmanager,
+};
 
 use tandem_posture::{DbKind, Posture};
 
@@ -660,6 +662,42 @@ impl Program for MultiRegion {
         // database security group (a replica's in the replica's region: RDS takes a subnet group
         // of the region it creates the instance in), with which the fence group shares the VPC;
         // and its region's TLS parameter group.
+        //
+        // The master credentials live in a Secrets Manager secret Tandem manages, never in one RDS
+        // manages (`ManageMasterUserPassword`: RDS makes no cross-region replica of such an
+        // instance, and its secret lives in one region only). The secret is made where the first
+        // writer is, the environment's primary region, with that region's key, and replicated to
+        // the other with the other's key; it stays there whatever the posture (moving it would
+        // mean a new password), so after a failover the promoted writer's credentials are read in
+        // its own region, from the replica: the outputs name both regions' ARNs. The replica is a
+        // resource of its own region (it needs that region's key), so that the secret, and the
+        // DB instance reading it, stay in the primary region's wave. A DB instance reads its
+        // password from the secret as its region holds it when it is created; replicas take
+        // theirs from their source. `db_password_generation` rotates: a new value, then the
+        // instance's `ModifyDBInstance` (a fenced former writer keeps its recorded generation).
+        let db_secret = stack.declare(
+            secretsmanager::DatabaseSecret::new(&region(first)?, "app-db")
+                .map_err(err)?
+                .name(format!("tandem/{}/database", env.name))
+                .kms_key_id(inst(first).output("KmsKeyArn"))
+                .username("tandem")
+                .password_generation(i64::from(sizes.db_password_generation))
+                .options(stateful.clone()),
+        );
+        let db_secret_replica = stack.declare(
+            secretsmanager::SecretReplica::new(&region(second)?, "app-db")
+                .map_err(err)?
+                .secret_arn(db_secret.output("arn"))
+                .kms_key_id(inst(second).output("KmsKeyArn"))
+                .options(stateful.clone()),
+        );
+        let secret_arn_in = |r: &str| {
+            if r == first {
+                db_secret.output("arn")
+            } else {
+                db_secret_replica.output("arn")
+            }
+        };
         let mut dbs: BTreeMap<String, tandem_core::Resource> = BTreeMap::new();
         for member in posture.db_members() {
             let r = region(&member.region)?;
@@ -684,12 +722,24 @@ impl Program for MultiRegion {
                         .publicly_accessible(false)
                         .master_username("tandem")
                         .skip_final_snapshot(false)
+                        // RDS refuses to delete the instance while it is on; a failback keeps a protected
+                        // environment's former writers instead of deleting them.
+                        .deletion_protection(env.protect_stateful)
                         .set("fenced", member.fenced)
                         .fence_security_group_id(fence_group)
                         .db_subnet_group_name(subnet_group)
                         .vpc_security_group_ids(db_groups)
                         .db_parameter_group_name(parameter_group)
-                        .options(stateful.clone()),
+                        .master_user_secret_arn(secret_arn_in(&member.region))
+                        .master_password_generation(i64::from(sizes.db_password_generation))
+                        .options(if member.fenced {
+                            ResourceOptions {
+                                ignore_changes: vec!["master_password_generation".into()],
+                                ..stateful.clone()
+                            }
+                        } else {
+                            stateful.clone()
+                        }),
                 ),
                 DbKind::Replica => {
                     let (source_arn, source_region) = match (&member.source, &member.source_arn) {
@@ -729,6 +779,9 @@ impl Program for MultiRegion {
                         .instance_class(sizes.db_instance_class.as_str())
                         .publicly_accessible(false)
                         .skip_final_snapshot(false)
+                        // RDS refuses to delete the instance while it is on; a failback keeps a protected
+                        // environment's former writers instead of deleting them.
+                        .deletion_protection(env.protect_stateful)
                         // What the promotion turns on (AWS's default on promotion is one day).
                         .backup_retention_period(i64::from(sizes.db_backup_retention_days))
                         .set("promoted", member.promoted)
@@ -868,6 +921,11 @@ impl Program for MultiRegion {
             stack.export("db_replica_endpoint", handle.output("endpoint"));
         }
         stack.export("hosted_zone_id", zone.output("zone_id"));
+        // The database credentials' secret as each region holds it (the replica's after a
+        // failover).
+        for name in [first, second] {
+            stack.export(&format!("db_secret_arn_{name}"), secret_arn_in(name));
+        }
         Ok(())
     }
 }

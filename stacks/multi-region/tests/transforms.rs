@@ -101,6 +101,12 @@ fn fake_output(addr: &ResourceAddr, name: &str, inputs: &Props) -> String {
             input("identifier").unwrap_or(addr.name()),
         ),
         ("s3:Bucket", "bucket") => input("bucket").unwrap_or(addr.name()).to_string(),
+        // The secret's ARN as a region holds it (`arn_<region>`; `arn`, its own region's).
+        ("secretsmanager:DatabaseSecret", n) if n == "arn" || n.starts_with("arn_") => format!(
+            "arn:aws:secretsmanager:{}:{ACCOUNT}:secret:{}-AbCdEf",
+            n.strip_prefix("arn_").unwrap_or(addr.region_str()),
+            input("name").unwrap_or(addr.name())
+        ),
         ("rds:DbParameterGroup", "name") => input("name").unwrap_or(addr.name()).to_string(),
         (_, "DbSubnetGroupName") => format!("subnets-{}", addr.region_str()),
         ("s3:Bucket", "arn") => format!("arn:aws:s3:::{}", input("bucket").unwrap_or(addr.name())),

@@ -11,6 +11,7 @@ mod rds_network;
 mod route53;
 mod route53_status;
 mod s3;
+mod secretsmanager;
 
 use tandem_aws::{AwsClients, ClientSettings, RetryPolicy, StaticCredentials, WaitPolicy};
 use tandem_core::{Props, Region, ResourceAddr, ResourceDecl};

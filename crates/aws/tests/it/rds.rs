@@ -23,6 +23,7 @@ pub(crate) fn db(name: &str, id: &str) -> DbInstance {
         .storage_encrypted(true)
         .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/source-key")
         .backup_retention_period(7)
+        .master_user_secret_arn(crate::secretsmanager::shared_db_secret_arn())
 }
 
 /// A source instance in us-east-1 (with a name of its own from `prefix`): its identifier,
