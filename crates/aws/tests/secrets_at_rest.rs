@@ -79,6 +79,7 @@ async fn apply_keeping_journal(
                 lineage: base.lineage.clone(),
                 base_serial: base.serial,
                 operation: "apply".into(),
+                secret_key: None,
             },
         )
         .unwrap(),
