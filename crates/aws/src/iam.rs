@@ -116,7 +116,9 @@ pub enum Scope {
     RdsParameterGroups,
     RdsFinalSnapshots,
     KmsKeysViaRds,
-    SecretsManagerRdsSecrets,
+    KmsKeysViaSecretsManager,
+    SecretsManagerSecrets,
+    SecretsManagerAnyInRegions,
     Route53Any,
     Route53HostedZones,
     Route53Records,
@@ -156,7 +158,11 @@ impl Scope {
             Scope::RdsParameterGroups => "RdsParameterGroups",
             Scope::RdsFinalSnapshots => "RdsFinalSnapshots",
             Scope::KmsKeysViaRds => "KmsViaRdsKeyIdsRandom",
-            Scope::SecretsManagerRdsSecrets => "RdsManagedPasswordSecrets",
+            Scope::KmsKeysViaSecretsManager => "KmsViaSecretsManagerKeyIdsRandom",
+            Scope::SecretsManagerSecrets => "SecretsManagerDatabaseSecrets",
+            Scope::SecretsManagerAnyInRegions => {
+                "SecretsManagerGetRandomPasswordNoResourceLevelPermissions"
+            }
             Scope::Route53Any => "Route53NoResourceLevelPermissions",
             Scope::Route53HostedZones => "Route53ZoneIdsRandom",
             Scope::Route53Records => "Route53DomainRecordsOnly",
@@ -180,6 +186,7 @@ impl Scope {
             | Scope::Route53Any
             | Scope::CloudWatchAnyInRegions
             | Scope::AutoScalingAnyInRegions
+            | Scope::SecretsManagerAnyInRegions
             | Scope::Ec2DescribeViaCloudFormation => &["*"],
             // The peering stacks in the two regions, the stack set's roles' in its region.
             Scope::CfnStacks => &[
@@ -227,9 +234,12 @@ impl Scope {
             Scope::RdsFinalSnapshots => {
                 &["arn:${Partition}:rds:${Region}:${Account}:snapshot:tandem-${Env}-*"]
             }
-            Scope::KmsKeysViaRds => &["arn:${Partition}:kms:${Region}:${Account}:key/*"],
-            Scope::SecretsManagerRdsSecrets => {
-                &["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:rds!db-*"]
+            Scope::KmsKeysViaRds | Scope::KmsKeysViaSecretsManager => {
+                &["arn:${Partition}:kms:${Region}:${Account}:key/*"]
+            }
+            // `tandem/<env>/database`, and the random suffix Secrets Manager adds to its ARN.
+            Scope::SecretsManagerSecrets => {
+                &["arn:${Partition}:secretsmanager:${Region}:${Account}:secret:tandem/${Env}/*"]
             }
             Scope::Route53HostedZones | Scope::Route53Records => {
                 &["arn:${Partition}:route53:::hostedzone/*"]
@@ -285,8 +295,13 @@ impl Scope {
                 "key ids are random: any key of the environment's regions, only through RDS \
                  (kms:ViaService)"
             }
-            Scope::SecretsManagerRdsSecrets => {
-                "RDS names the secrets of managed master passwords rds!db-<uuid>"
+            Scope::KmsKeysViaSecretsManager => {
+                "key ids are random: any key of the environment's regions, only through Secrets \
+                 Manager (kms:ViaService)"
+            }
+            Scope::SecretsManagerAnyInRegions => {
+                "secretsmanager:GetRandomPassword has no resource-level permissions: limited to \
+                 the environment's regions by aws:RequestedRegion"
             }
             Scope::IamPassReplicationRole => {
                 "CloudFormation names the replication role after the stack set instance's stack"
@@ -307,7 +322,9 @@ impl Scope {
     fn condition(self, t: &Expansion<'_>) -> Option<Value> {
         let via_cloudformation = || json!({"aws:CalledVia": CALLED_VIA_CLOUDFORMATION});
         match self {
-            Scope::CloudWatchAnyInRegions | Scope::AutoScalingAnyInRegions => Some(json!({
+            Scope::CloudWatchAnyInRegions
+            | Scope::AutoScalingAnyInRegions
+            | Scope::SecretsManagerAnyInRegions => Some(json!({
                 "StringEquals": {"aws:RequestedRegion": t.regions}
             })),
             Scope::Ec2DescribeViaCloudFormation => Some(json!({
@@ -323,11 +340,16 @@ impl Scope {
             Scope::IamPassReplicationRole => Some(json!({
                 "StringEquals": {"iam:PassedToService": "s3.amazonaws.com"}
             })),
-            Scope::KmsKeysViaRds => {
+            Scope::KmsKeysViaRds | Scope::KmsKeysViaSecretsManager => {
+                let service = if self == Scope::KmsKeysViaRds {
+                    "rds"
+                } else {
+                    "secretsmanager"
+                };
                 let services: Vec<String> = t
                     .regions
                     .iter()
-                    .map(|r| format!("rds.{r}.{}", regions::dns_suffix(r)))
+                    .map(|r| format!("{service}.{r}.{}", regions::dns_suffix(r)))
                     .collect();
                 Some(json!({"StringEquals": {"kms:ViaService": services}}))
             }
@@ -392,6 +414,22 @@ const RECORDS_CHANGE: &[&str] = &[
     "route53:ListResourceRecordSets",
     "route53:ChangeResourceRecordSets",
     "route53:GetChange",
+];
+const SECRET_READ: &[&str] = &["secretsmanager:DescribeSecret"];
+const SECRET_CONVERGE: &[&str] = &[
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:UpdateSecret",
+    "secretsmanager:RemoveRegionsFromReplication",
+    "secretsmanager:ReplicateSecretToRegions",
+    "secretsmanager:GetRandomPassword",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+];
+const SECRET_REPLICATE: &[&str] = &[
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:RemoveRegionsFromReplication",
+    "secretsmanager:ReplicateSecretToRegions",
 ];
 const STACK_READ: &[&str] = &["cloudformation:DescribeStacks"];
 const STACK_SET_READ: &[&str] = &["cloudformation:DescribeStackSet"];
@@ -527,6 +565,7 @@ pub const CALLS: &[CallSite] = &[
         kinds::RDS_DB_INSTANCE,
         Create,
         &[
+            "secretsmanager:GetSecretValue",
             "rds:CreateDBInstance",
             "rds:DescribeDBInstances",
             "rds:ModifyDBInstance",
@@ -534,6 +573,11 @@ pub const CALLS: &[CallSite] = &[
         ],
     ),
     site(kinds::RDS_DB_INSTANCE, Update, RDS_UPDATE),
+    site(
+        kinds::RDS_DB_INSTANCE,
+        Update,
+        &["secretsmanager:GetSecretValue"],
+    ),
     site(kinds::RDS_DB_INSTANCE, Delete, RDS_DELETE),
     site(kinds::RDS_DB_READ_REPLICA, Read, RDS_DESCRIBE),
     site(kinds::RDS_DB_READ_REPLICA, Find, RDS_DESCRIBE),
@@ -580,6 +624,58 @@ pub const CALLS: &[CallSite] = &[
         kinds::RDS_DB_PARAMETER_GROUP,
         Delete,
         &["rds:DeleteDBParameterGroup"],
+    ),
+    // secretsmanager.rs
+    site(kinds::SECRETSMANAGER_DATABASE_SECRET, Read, SECRET_READ),
+    site(kinds::SECRETSMANAGER_DATABASE_SECRET, Find, SECRET_READ),
+    site(
+        kinds::SECRETSMANAGER_DATABASE_SECRET,
+        Create,
+        &[
+            "secretsmanager:GetRandomPassword",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:RestoreSecret",
+        ],
+    ),
+    site(
+        kinds::SECRETSMANAGER_DATABASE_SECRET,
+        Create,
+        SECRET_CONVERGE,
+    ),
+    site(
+        kinds::SECRETSMANAGER_DATABASE_SECRET,
+        Update,
+        SECRET_CONVERGE,
+    ),
+    site(
+        kinds::SECRETSMANAGER_DATABASE_SECRET,
+        Delete,
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:RemoveRegionsFromReplication",
+            "secretsmanager:DeleteSecret",
+        ],
+    ),
+    site(kinds::SECRETSMANAGER_SECRET_REPLICA, Read, SECRET_READ),
+    site(kinds::SECRETSMANAGER_SECRET_REPLICA, Find, SECRET_READ),
+    site(
+        kinds::SECRETSMANAGER_SECRET_REPLICA,
+        Create,
+        SECRET_REPLICATE,
+    ),
+    site(
+        kinds::SECRETSMANAGER_SECRET_REPLICA,
+        Update,
+        SECRET_REPLICATE,
+    ),
+    site(
+        kinds::SECRETSMANAGER_SECRET_REPLICA,
+        Delete,
+        &[
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:RemoveRegionsFromReplication",
+        ],
     ),
     // cloudformation.rs
     site(kinds::CLOUDFORMATION_STACK, Read, STACK_READ),
@@ -1005,6 +1101,67 @@ pub const API_ACTIONS: &[ApiAction] = &[
         &["rds:DeleteDBParameterGroup"],
         &[RdsParameterGroups],
     ),
+    // Secrets Manager.
+    api(
+        "secretsmanager:GetRandomPassword",
+        &["secretsmanager:GetRandomPassword"],
+        &[SecretsManagerAnyInRegions],
+    ),
+    api(
+        "secretsmanager:DescribeSecret",
+        &["secretsmanager:DescribeSecret"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:GetSecretValue",
+        &["secretsmanager:GetSecretValue"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:CreateSecret",
+        &["secretsmanager:CreateSecret"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:RestoreSecret",
+        &["secretsmanager:RestoreSecret"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:UpdateSecret",
+        &["secretsmanager:UpdateSecret"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:PutSecretValue",
+        &["secretsmanager:PutSecretValue"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:TagResource",
+        &["secretsmanager:TagResource"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:UntagResource",
+        &["secretsmanager:UntagResource"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:ReplicateSecretToRegions",
+        &["secretsmanager:ReplicateSecretToRegions"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:RemoveRegionsFromReplication",
+        &["secretsmanager:RemoveRegionsFromReplication"],
+        &[SecretsManagerSecrets],
+    ),
+    api(
+        "secretsmanager:DeleteSecret",
+        &["secretsmanager:DeleteSecret"],
+        &[SecretsManagerSecrets],
+    ),
     // Route 53.
     api(
         "route53:CreateHostedZone",
@@ -1179,11 +1336,26 @@ pub const DEPENDENT: &[Dependent] = &[
         scopes: &[KmsKeysViaRds],
     },
     Dependent {
-        because: "CreateDBInstance with ManageMasterUserPassword: RDS makes the password's \
-                  secret with the caller's permissions",
+        because: "the database secret is encrypted with each region's baseline KMS key: \
+                  CreateSecret, PutSecretValue and GetSecretValue, and ReplicateSecretToRegions \
+                  (its replica's key), use it with the caller's permissions",
         only_with: None,
-        actions: &["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
-        scopes: &[SecretsManagerRdsSecrets],
+        actions: &[
+            "kms:GenerateDataKey",
+            "kms:Decrypt",
+            "kms:Encrypt",
+            "kms:DescribeKey",
+        ],
+        scopes: &[KmsKeysViaSecretsManager],
+    },
+    Dependent {
+        because: "CreateSecret with Tags (tags on create) and with AddReplicaRegions",
+        only_with: None,
+        actions: &[
+            "secretsmanager:TagResource",
+            "secretsmanager:ReplicateSecretToRegions",
+        ],
+        scopes: &[SecretsManagerSecrets],
     },
     Dependent {
         because: "CreateDBInstance, CreateDBInstanceReadReplica and CreateDBParameterGroup with \

@@ -46,16 +46,29 @@ fn call_sites(text: &str) -> Vec<usize> {
         .collect()
 }
 
-/// The operation each `call(POLICY, "service:Operation", ...)` names: its first string literal.
+/// The operation each `call(POLICY, OPERATION, ...)` names: its second argument, a string literal
+/// or a `const` of the same file.
 fn called_operations() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (file, text) in sources() {
         let text = text.as_str();
         for at in call_sites(text) {
-            let rest = &text[at..];
-            let open = rest.find('"').expect("a call names its operation");
-            let close = rest[open + 1..].find('"').unwrap() + open + 1;
-            let op = &rest[open + 1..close];
+            let rest = &text[at + "call(".len()..];
+            let second = rest[rest.find(',').expect("call has arguments") + 1..].trim_start();
+            let op = if let Some(literal) = second.strip_prefix('"') {
+                literal[..literal.find('"').unwrap()].to_string()
+            } else {
+                let ident: String = second
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let decl = format!("const {ident}: &str = \"");
+                let at = text.find(&decl).unwrap_or_else(|| {
+                    panic!("{file}: call names {ident}, not a literal or const")
+                });
+                let value = &text[at + decl.len()..];
+                value[..value.find('"').unwrap()].to_string()
+            };
             let (service, name) = op
                 .split_once(':')
                 .unwrap_or_else(|| panic!("{file}: call names {op:?}, not SERVICE:Operation"));
@@ -65,7 +78,7 @@ fn called_operations() -> BTreeSet<String> {
                     && name.chars().all(|c| c.is_ascii_alphanumeric()),
                 "{file}: call names {op:?}, not SERVICE:Operation"
             );
-            out.insert(op.to_string());
+            out.insert(op);
         }
     }
     out
@@ -202,6 +215,7 @@ fn the_policy_is_least_privilege_and_fully_resolved() {
             Scope::Route53Any,
             Scope::CloudWatchAnyInRegions,
             Scope::AutoScalingAnyInRegions,
+            Scope::SecretsManagerAnyInRegions,
             Scope::Ec2DescribeViaCloudFormation,
         ]
         .into_iter()
