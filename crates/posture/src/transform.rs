@@ -330,7 +330,7 @@ mod tests {
         let kept: Vec<&str> = done.db.retired.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(
             kept,
-            ["app-db-replica"],
+            ["app-db", "app-db-replica"],
             "the writer failed back from is kept too"
         );
         assert!(done.db.retired.iter().all(|m| m.fenced));

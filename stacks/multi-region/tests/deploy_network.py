@@ -36,6 +36,7 @@ def region_facts(region):
             "security_groups": [g["VpcSecurityGroupId"] for g in d.get("VpcSecurityGroups", [])],
             "parameter_groups": [g["DBParameterGroupName"] for g in d.get("DBParameterGroups", [])],
             "engine_version": d.get("EngineVersion"),
+            "deletion_protection": d.get("DeletionProtection"),
         }
     groups = {}
     for g in rds.describe_db_parameter_groups()["DBParameterGroups"]:

@@ -121,6 +121,13 @@ async fn each_database_is_deployed_in_its_regions_vpc_with_tls_and_destroyed() {
         let outputs = &r["outputs"];
         let d = &r["dbs"][db];
         assert!(d.is_object(), "{db} in {region}: {cloud:#}");
+        // Deletion protection as the environment says (local: not protected, so that destroy
+        // below can delete).
+        assert_eq!(
+            d["deletion_protection"],
+            local().protect_stateful,
+            "{db} in {region}: {cloud:#}"
+        );
         // DescribeDBInstances: the region's subnet group and database security group alone.
         assert_eq!(d["subnet_group"], outputs["DbSubnetGroupName"], "{cloud:#}");
         assert_eq!(d["subnet_group"], "tandem-local-db");

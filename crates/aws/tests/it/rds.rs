@@ -621,3 +621,38 @@ async fn a_fence_isolates_and_a_restart_by_aws_is_drift() {
     assert_eq!(live().await, ("stopped".into(), vec![fence_sg.to_string()]));
     delete_for_good(&p, &ctx, &id, &fenced).await;
 }
+
+/// A database of a protected environment: RDS holds deletion protection on (read back from
+/// DescribeDBInstances), and turning it off is an update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_protection_is_set_and_read_back() {
+    let p = DbInstanceProvider::new(clients());
+    let id = unique("protected");
+    let decl: ResourceDecl = db("app-db", &id)
+        .skip_final_snapshot(true)
+        .deletion_protection(true)
+        .into();
+    let ctx = ctx_for(&decl);
+    validate_and_create(&p, &decl).await.unwrap();
+    let rds = clients().rds("us-east-1").await;
+    let live = rds
+        .describe_db_instances()
+        .db_instance_identifier(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.db_instances()[0].deletion_protection(),
+        Some(true),
+        "RDS holds the protection"
+    );
+    let read = p.read(&ctx, &id, &decl.inputs).await.unwrap().unwrap();
+    assert_eq!(
+        read.inputs.get("deletion_protection"),
+        Some(&Value::Bool(true))
+    );
+    let mut off = decl.inputs.clone();
+    off.insert("deletion_protection".into(), Value::Bool(false));
+    update_reads_back(&p, &ctx, &id, &decl.inputs, &off).await;
+    delete_for_good(&p, &ctx, &id, &off).await;
+}

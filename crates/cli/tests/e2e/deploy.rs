@@ -125,14 +125,14 @@ fn deploy_region_by_region_then_all_then_destroy() {
     let fresh = s.tandem(&["plan", "--env", "local", "--detailed-exitcode"], &[]);
     assert_eq!(fresh.code, 2, "{}", fresh.text());
     assert!(
-        fresh.stdout.contains("Plan: 20 to create"),
+        fresh.stdout.contains("Plan: 22 to create"),
         "{}",
         fresh.text()
     );
     let json = s.tandem(&["plan", "--env", "local", "--json"], &[]);
     let j: Value = serde_json::from_str(&json.stdout).expect("plan --json is JSON");
     assert_eq!(j["format_version"], 1);
-    assert_eq!(j["summary"]["create"], 20);
+    assert_eq!(j["summary"]["create"], 22);
     let unasked = s.tandem(&["apply", "--env", "local"], &[]);
     assert_eq!(unasked.code, 5, "{}", unasked.text());
     assert!(unasked.stderr.contains("no terminal"), "{}", unasked.text());
