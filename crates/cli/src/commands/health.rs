@@ -4,7 +4,7 @@
 use tandem_engine::ops;
 use tandem_failover::health::check_health;
 
-use crate::commands::operation::{Operation, Timed};
+use crate::commands::operation::CloudReader;
 use crate::error::{Error, Exit, Result};
 use crate::render::status::{health_json, health_text};
 use crate::workspace::Workspace;
@@ -19,9 +19,8 @@ pub struct HealthArgs {
 pub async fn run(ws: &Workspace, args: &HealthArgs) -> Result<Exit> {
     let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     let posture = ws.posture(&state)?;
-    let op = Operation::new(ws, "check-health");
-    let timed = Timed::of(&op);
-    let report = check_health(&timed.cloud(&op), &state, &posture, &ws.regions(), 3).await;
+    let reader = CloudReader::new(ws);
+    let report = check_health(&reader.cloud(), &state, &posture, &ws.regions(), 3).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&health_json(&report))?);
     } else {

@@ -68,6 +68,35 @@ impl<'w> Operation<'w> {
     }
 }
 
+/// What a command that only reads the cloud (`check-health`, `status`) reads it with: no audit
+/// log (it changes nothing) and no timing (it reports no overhead).
+pub struct CloudReader {
+    signals: AwsSignals,
+    probe: HttpProbe,
+    topology: MultiRegionTopology,
+    providers: Providers,
+}
+
+impl CloudReader {
+    pub fn new(ws: &Workspace) -> CloudReader {
+        CloudReader {
+            signals: ws.signals(),
+            probe: HttpProbe::default(),
+            topology: ws.topology(),
+            providers: ws.providers(),
+        }
+    }
+
+    pub fn cloud(&self) -> Cloud<'_> {
+        Cloud {
+            signals: &self.signals,
+            probe: &self.probe,
+            topology: &self.topology,
+            providers: &self.providers,
+        }
+    }
+}
+
 /// The timed views of an operation's signals and probe (they borrow the operation).
 pub struct Timed<'o> {
     pub signals: TimedSignals<'o>,

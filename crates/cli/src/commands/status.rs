@@ -3,7 +3,7 @@
 use tandem_engine::ops;
 use tandem_failover::status::status;
 
-use crate::commands::operation::{Operation, Timed};
+use crate::commands::operation::CloudReader;
 use crate::error::{Exit, Result};
 use crate::render::status::{status_json, status_text};
 use crate::workspace::{Workspace, note_pending};
@@ -19,9 +19,8 @@ pub async fn run(ws: &Workspace, args: &StatusArgs) -> Result<Exit> {
     let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
     note_pending(pending);
     let posture = ws.posture(&state)?;
-    let op = Operation::new(ws, "status");
-    let timed = Timed::of(&op);
-    let report = status(&timed.cloud(&op), &state, &posture, &ws.regions()).await;
+    let reader = CloudReader::new(ws);
+    let report = status(&reader.cloud(), &state, &posture, &ws.regions()).await;
     if args.json {
         println!(
             "{}",
