@@ -70,7 +70,7 @@ pub async fn capacity_check(cloud: &Cloud<'_>, state: &State, region: &str) -> C
             .or_else(|| o.inputs.get("desired_capacity"))
             .and_then(|v| v.as_i64())
         {
-            Some(d) => Reading::read(d, source),
+            Some(d) => Reading::read(Some(d), source),
             None => Reading::NotMeasured {
                 why: format!("{addr} reports no desired capacity"),
             },
@@ -78,7 +78,8 @@ pub async fn capacity_check(cloud: &Cloud<'_>, state: &State, region: &str) -> C
         Ok(None) if !state.resources.contains_key(&addr) => Reading::NotMeasured {
             why: format!("the stack declares no {addr}"),
         },
-        Ok(None) => Reading::read(0, source),
+        // The recorded group is gone: no capacity, and the reading says why.
+        Ok(None) => Reading::read(None, source),
         Err(e) => Reading::Failed {
             error: e.to_string(),
             source,
@@ -86,9 +87,10 @@ pub async fn capacity_check(cloud: &Cloud<'_>, state: &State, region: &str) -> C
     };
     Check {
         kind: CheckKind::StandbyScaled,
-        verdict: Verdict::of(&reading, |d| *d == want),
-        observed: observed_of(&reading, |d| {
-            format!("desired capacity {d} (serving: {want})")
+        verdict: Verdict::of(&reading, |d| *d == Some(want)),
+        observed: observed_of(&reading, |d| match d {
+            Some(d) => format!("desired capacity {d} (serving: {want})"),
+            None => format!("no Auto Scaling group: {addr} is gone (serving: {want})"),
         }),
         source: reading.source().cloned(),
     }

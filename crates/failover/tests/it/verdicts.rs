@@ -87,6 +87,29 @@ async fn capacity_is_read_through_the_provider() {
         "{}",
         west.observed
     );
+
+    // The recorded group deleted behind Tandem's back: failed, and said so (not "capacity 0").
+    let gone = cloud.topology.capacity(WEST);
+    let record = &state.resources[&gone];
+    let ctx = tandem_engine::OpContext {
+        addr: gone.clone(),
+        stack: "fake".into(),
+        env: "test".into(),
+        token: "test-delete".into(),
+    };
+    h.providers
+        .get(gone.kind())
+        .unwrap()
+        .delete(&ctx, &record.id, &record.inputs)
+        .await
+        .unwrap();
+    let west = capacity_check(&cloud, &state, WEST).await;
+    assert_eq!(west.verdict, Verdict::Failed, "{west:?}");
+    assert!(
+        west.observed.contains("no Auto Scaling group") && !west.observed.contains("capacity 0"),
+        "{}",
+        west.observed
+    );
 }
 
 #[tokio::test]
