@@ -169,6 +169,92 @@ fn tp002_buckets_use_sse_kms_with_their_own_regions_key() {
     );
 }
 
+fn secret(region: &str, name: &str) -> ResourceDecl {
+    decl(&format!("{region}/secretsmanager:DatabaseSecret/{name}"))
+        .input("name", format!("tandem/test/{name}"))
+        .input("kms_key_id", key_of(region))
+}
+
+fn secret_replica(region: &str, name: &str, key: Value) -> ResourceDecl {
+    decl(&format!("{region}/secretsmanager:SecretReplica/{name}"))
+        .input(
+            "secret_arn",
+            format!(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:tandem/test/{name}-a1b2c3"
+            ),
+        )
+        .input("kms_key_id", key)
+}
+
+#[test]
+fn tp016_database_secrets_and_their_replicas_use_their_own_regions_key() {
+    let good = secret("us-east-1", "good");
+    let good_replica = secret_replica("us-west-2", "good", key_of("us-west-2"));
+    let mapped = secret("us-east-1", "mapped").input(
+        "replica_regions",
+        map([
+            ("us-west-2", key_of("us-west-2")),
+            (
+                "eu-west-1",
+                Value::from("arn:aws:kms:eu-west-1:123456789012:key/e"),
+            ),
+        ]),
+    );
+    // Failing: no key (the AWS managed key), a key of the other region, a replica with the
+    // primary's key, a replica region mapped to another region's key.
+    let managed = secret("us-east-1", "managed").input("kms_key_id", Value::Null);
+    let cross = secret("us-west-2", "cross").input("kms_key_id", key_of("us-east-1"));
+    let replica_with_primary_key = secret_replica("us-west-2", "primary-key", key_of("us-east-1"));
+    let mapped_wrong = secret("us-east-1", "mapped-wrong")
+        .input("replica_regions", map([("us-west-2", key_of("us-east-1"))]));
+    let unknown = secret("us-east-1", "unknown").input("kms_key_id", Value::Unknown);
+    assert_eq!(
+        found(
+            with_instances(vec![
+                good,
+                good_replica,
+                mapped,
+                managed,
+                cross,
+                replica_with_primary_key,
+                mapped_wrong,
+                unknown,
+            ]),
+            "TP016"
+        ),
+        [
+            "mandatory us-east-1/secretsmanager:DatabaseSecret/managed (us-east-1)",
+            "mandatory us-east-1/secretsmanager:DatabaseSecret/mapped-wrong (us-west-2) \
+             replica_regions.us-west-2",
+            "mandatory us-east-1/secretsmanager:DatabaseSecret/unknown (us-east-1)",
+            "mandatory us-west-2/secretsmanager:DatabaseSecret/cross (us-west-2)",
+            "mandatory us-west-2/secretsmanager:SecretReplica/primary-key (us-west-2)",
+        ]
+    );
+    let r = report_in(
+        with_instances(vec![secret_replica("us-west-2", "x", key_of("us-east-1"))]),
+        &context(),
+    );
+    let f = r.findings.iter().find(|f| f.rule.id == "TP016").unwrap();
+    assert!(
+        f.message.contains(
+            "the secret's replica is encrypted with a key of us-east-1, not of us-west-2"
+        ),
+        "{}",
+        f.message
+    );
+    assert!(f.fix.contains("replica's own region"), "{}", f.fix);
+    assert!(f.blocks());
+    let r = report_in(
+        with_instances(vec![
+            secret("us-east-1", "x").input("kms_key_id", Value::Null),
+        ]),
+        &context(),
+    );
+    let f = r.findings.iter().find(|f| f.rule.id == "TP016").unwrap();
+    assert!(f.message.contains("aws/secretsmanager"), "{}", f.message);
+}
+
 /// A stack set of `resources` (and `conditions`) with one instance per region, each given its
 /// `HttpOnly` parameter.
 fn stack_set(resources: Json, conditions: Json, http_only: &[(&str, &str)]) -> Vec<ResourceDecl> {

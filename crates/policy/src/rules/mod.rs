@@ -2,10 +2,11 @@
 //!
 //! Each module checks one area: `data` the databases, `storage` the buckets (declared and in
 //! templates), `dns` the failover records and health checks, `templates` what only templates
-//! declare (log groups, IAM, load balancer listeners).
+//! declare (log groups, IAM, load balancer listeners), `secrets` the databases' credentials.
 
 mod data;
 mod dns;
+mod secrets;
 mod storage;
 mod templates;
 
@@ -95,6 +96,11 @@ pub static RULES: &[Rule] = &[
         Mandatory,
         "load balancer listeners serve TLS 1.2 or later; HTTP only redirects to HTTPS",
     ),
+    def(
+        "TP016",
+        Mandatory,
+        "database secrets and each of their replicas are encrypted with a KMS key of their own region",
+    ),
 ];
 
 /// The rule with this id.
@@ -169,6 +175,7 @@ pub(crate) fn check_all(stack: &DesiredStack, ctx: &Context) -> Vec<Finding> {
         findings: Vec::new(),
     };
     data::check(&mut cx);
+    secrets::check(&mut cx);
     storage::check(&mut cx);
     dns::check(&mut cx);
     for deployment in crate::template::deployments(stack) {
