@@ -245,7 +245,7 @@ impl Environment {
         tandem_core::check_name("environment", name)?;
         let form: FileForm = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
+            message: trimmed_message(&e.to_string()),
         })?;
         let invalid = |key: &str, var: Option<&str>, message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
@@ -278,7 +278,11 @@ impl Environment {
             ("secondary_region", &secondary, secondary_var),
         ] {
             if !tandem_schema::regions::is_known_region(region) {
-                return Err(invalid(key, var, format!("unknown AWS region {region:?}")));
+                return Err(invalid(
+                    key,
+                    var,
+                    format!("unknown AWS region {}", shown(region)),
+                ));
             }
         }
         if primary == secondary {
@@ -292,19 +296,29 @@ impl Environment {
             return Err(invalid(
                 "domain_name",
                 domain_var,
-                format!("invalid domain name {domain:?}: {why}"),
+                format!("invalid domain name {}: {why}", shown(&domain)),
             ));
         }
         let objective = |key: &str, var: &'static str, file: Option<toml::Value>, default: u32| {
             let (text, from_var) = match vars(var) {
                 Some(v) => (Some(v), Some(var)),
-                None => (
-                    file.map(|v| match v {
-                        toml::Value::String(s) => s,
-                        other => other.to_string(),
-                    }),
-                    None,
-                ),
+                None => match file {
+                    None => (None, None),
+                    Some(toml::Value::Integer(n)) => (Some(n.to_string()), None),
+                    // A string, a float, a table...: the file gives a number of minutes as an
+                    // integer (`rto_minutes = 15`), never as text (`"15"`).
+                    Some(other) => {
+                        return Err(invalid(
+                            key,
+                            None,
+                            format!(
+                                "must be a whole number of minutes (an integer such as 15), got {} {}",
+                                toml_type(&other),
+                                shown(&other.to_string())
+                            ),
+                        ));
+                    }
+                },
             };
             match text {
                 None => Ok(default),
@@ -318,7 +332,7 @@ impl Environment {
                     Err(_) => Err(invalid(
                         key,
                         from_var,
-                        format!("must be a whole number of minutes, got {t:?}"),
+                        format!("must be a whole number of minutes, got {}", shown(&t)),
                     )),
                 },
             }
@@ -331,7 +345,7 @@ impl Environment {
             return Err(invalid(
                 "account_id",
                 None,
-                format!("must be 12 digits, got {acct:?}"),
+                format!("must be 12 digits, got {}", shown(acct)),
             ));
         }
         let stackset_admin_region = e.stackset_admin_region.unwrap_or_else(|| secondary.clone());
@@ -339,7 +353,30 @@ impl Environment {
             return Err(invalid(
                 "stackset_admin_region",
                 None,
-                format!("unknown AWS region {stackset_admin_region:?}"),
+                format!("unknown AWS region {}", shown(&stackset_admin_region)),
+            ));
+        }
+        // The stack set is operated from its administration region: on the primary, the primary's
+        // outage would take the stack set with it (a failover must never need it); in a third
+        // region, Tandem has neither the region's endpoint nor its wave. Hence the secondary.
+        if stackset_admin_region != secondary {
+            let why = if stackset_admin_region == primary {
+                "is the primary region: a stack set cannot be operated while its administration \
+                 region is down, and a failover must never need it"
+            } else {
+                "is not one of the environment's regions"
+            };
+            let from = secondary_var
+                .map(|v| format!(" (from ${v})"))
+                .unwrap_or_default();
+            return Err(invalid(
+                "stackset_admin_region",
+                None,
+                format!(
+                    "{} {why}; it must be the secondary region, {}{from} (leave it out to default to it)",
+                    shown(&stackset_admin_region),
+                    shown(&secondary)
+                ),
             ));
         }
         match form.state.backend.as_deref() {
@@ -368,6 +405,20 @@ impl Environment {
                 ));
             }
         }
+        let endpoint_urls = form.endpoints.iter().map(|(k, v)| ("endpoints", k, v));
+        let health_urls = form
+            .health_endpoints
+            .iter()
+            .map(|(k, v)| ("health_endpoints", k, v));
+        for (table, key, url) in endpoint_urls.chain(health_urls) {
+            if let Err(why) = check_url(url) {
+                return Err(invalid(
+                    &format!("{table}.{key}"),
+                    None,
+                    format!("{} is not a URL: {why}", shown(url)),
+                ));
+            }
+        }
         if !e.http_only {
             for region in [&primary, &secondary] {
                 match form.certificates.get(region.as_str()) {
@@ -378,7 +429,8 @@ impl Environment {
                             &format!("certificates.{region}"),
                             None,
                             format!(
-                                "must be an ACM certificate ARN of region {region}, got {arn:?}"
+                                "must be an ACM certificate ARN of region {region}, got {}",
+                                shown(arn)
                             ),
                         ));
                     }
@@ -404,7 +456,11 @@ impl Environment {
                 ),
             ));
         }
+        if let Some(lc) = &form.local_cloud {
+            check_ports(lc).map_err(|(key, message)| invalid(&key, None, message))?;
+        }
         let sizes = form.sizes.unwrap_or_default();
+        check_sizes(&sizes).map_err(|(key, message)| invalid(&key, None, message))?;
         if sizes.standby_desired_capacity > sizes.primary_desired_capacity
             || sizes.primary_desired_capacity > sizes.max_capacity
             || sizes.primary_desired_capacity == 0
@@ -428,6 +484,9 @@ impl Environment {
                     .into(),
             ));
         }
+        let state_path = form.state.path.unwrap_or_else(|| ".tandem/state".into());
+        check_state_path(&state_path)
+            .map_err(|why| invalid("state.path", None, format!("{} {why}", shown(&state_path))))?;
         let policy_suppressions = form
             .policy
             .suppress
@@ -448,7 +507,7 @@ impl Environment {
             rpo_minutes,
             account_id: e.account_id,
             stackset_admin_region,
-            state_dir: PathBuf::from(form.state.path.unwrap_or_else(|| ".tandem/state".into())),
+            state_dir: PathBuf::from(state_path),
             endpoints: form.endpoints,
             health_endpoints: form.health_endpoints,
             sizes,
@@ -529,7 +588,8 @@ fn suppression(entry: SuppressEntry) -> Result<tandem_policy::Suppression, Strin
         Some(r) => {
             let ids: Vec<&str> = tandem_policy::RULES.iter().map(|r| r.id).collect();
             return Err(format!(
-                "unknown rule {r:?} (the pack's rules: {})",
+                "unknown rule {} (the pack's rules: {})",
+                shown(&r),
                 ids.join(", ")
             ));
         }
@@ -549,8 +609,9 @@ fn suppression(entry: SuppressEntry) -> Result<tandem_policy::Suppression, Strin
         if resource.is_empty() || (!glob && resource.parse::<tandem_core::ResourceAddr>().is_err())
         {
             return Err(format!(
-                "`resource` {resource:?} is neither a resource address \
-                 (REGION/service:Type/NAME) nor a glob over addresses (`*`, `?`)"
+                "`resource` {} is neither a resource address \
+                 (REGION/service:Type/NAME) nor a glob over addresses (`*`, `?`)",
+                shown(resource)
             ));
         }
     }
@@ -579,6 +640,254 @@ fn check_domain(domain: &str) -> Result<(), &'static str> {
         }
         if l.starts_with('-') || l.ends_with('-') {
             return Err("labels may not start or end with '-'");
+        }
+    }
+    if d.rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("the last label (the top-level domain) may not be all digits");
+    }
+    Ok(())
+}
+
+/// How many characters of a value an error message shows.
+const SHOWN_CHARS: usize = 60;
+
+/// A value as an error message shows it: quoted, and cut after [`SHOWN_CHARS`] characters with
+/// its length in bytes, so that a huge value never floods the terminal.
+pub(crate) fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}… ({} bytes)", &value[..end], value.len()),
+    }
+}
+
+/// A TOML parser's message on one line, each of its lines cut as [`shown`] cuts a value (the
+/// parser quotes the offending line of the file, which may be megabytes long).
+fn trimmed_message(message: &str) -> String {
+    message
+        .trim()
+        .lines()
+        .map(|line| match line.char_indices().nth(2 * SHOWN_CHARS) {
+            None => line.to_string(),
+            Some((end, _)) => format!("{}… ({} bytes)", &line[..end], line.len()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The TOML type of a value, for "wrong type" messages.
+fn toml_type(value: &toml::Value) -> &'static str {
+    match value {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// The largest `max_capacity` (and so desired capacity) an environment may ask for.
+pub const MAX_CAPACITY: u32 = 1_000;
+/// RDS's bounds of allocated storage, in GiB (gp2/gp3).
+pub const DB_STORAGE_GB: std::ops::RangeInclusive<u32> = 20..=65_536;
+/// RDS's bounds of automated backup retention, in days (at least 1: see `check_sizes`).
+pub const DB_BACKUP_RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=35;
+/// The longest instance type or database instance class accepted.
+const MAX_CLASS_CHARS: usize = 40;
+/// The longest SSM parameter name (AWS's limit).
+const MAX_PARAMETER_CHARS: usize = 2_048;
+
+/// `[sizes]`: bounds of capacities, storage and retention, and the names of types and classes.
+/// On error: the key and the message.
+fn check_sizes(sizes: &Sizes) -> Result<(), (String, String)> {
+    let bad = |key: &str, message: String| Err((format!("sizes.{key}"), message));
+    for (key, n) in [
+        ("max_capacity", sizes.max_capacity),
+        ("primary_desired_capacity", sizes.primary_desired_capacity),
+        ("standby_desired_capacity", sizes.standby_desired_capacity),
+    ] {
+        if n > MAX_CAPACITY {
+            return bad(
+                key,
+                format!("must be at most {MAX_CAPACITY} instances, got {n}"),
+            );
+        }
+    }
+    if !DB_STORAGE_GB.contains(&sizes.db_allocated_storage_gb) {
+        return bad(
+            "db_allocated_storage_gb",
+            format!(
+                "must be from {} to {} GiB (RDS's bounds), got {}",
+                DB_STORAGE_GB.start(),
+                DB_STORAGE_GB.end(),
+                sizes.db_allocated_storage_gb
+            ),
+        );
+    }
+    if sizes.db_backup_retention_days > *DB_BACKUP_RETENTION_DAYS.end() {
+        return bad(
+            "db_backup_retention_days",
+            format!(
+                "must be at most {} days (RDS's limit), got {}",
+                DB_BACKUP_RETENTION_DAYS.end(),
+                sizes.db_backup_retention_days
+            ),
+        );
+    }
+    for (key, class, prefix) in [
+        ("instance_type", &sizes.instance_type, ""),
+        ("db_instance_class", &sizes.db_instance_class, "db."),
+    ] {
+        if let Err(why) = check_class(class, prefix) {
+            return bad(key, format!("{} {why}", shown(class)));
+        }
+    }
+    if let Some(p) = &sizes.image_parameter {
+        let chars_ok = p
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
+        if p.is_empty() || p.len() > MAX_PARAMETER_CHARS || !chars_ok {
+            return bad(
+                "image_parameter",
+                format!(
+                    "{} is not an SSM parameter name (1 to {MAX_PARAMETER_CHARS} of letters, \
+                     digits, `_ . - /`, such as /aws/service/ami-amazon-linux-latest/\
+                     al2023-ami-kernel-default-x86_64); leave it out for Amazon Linux 2023",
+                    shown(p)
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An EC2 instance type (`t3.micro`, `m7i-flex.large`) or, with `prefix` `db.`, an RDS instance
+/// class (`db.r6g.large`): lowercase letters, digits, `-` and `.`, a family and a size.
+fn check_class(class: &str, prefix: &str) -> Result<(), String> {
+    let example = if prefix.is_empty() {
+        "t3.micro"
+    } else {
+        "db.t3.micro"
+    };
+    if class.is_empty() || class.len() > MAX_CLASS_CHARS {
+        return Err(format!(
+            "must be 1 to {MAX_CLASS_CHARS} characters, such as {example}"
+        ));
+    }
+    let rest = class
+        .strip_prefix(prefix)
+        .ok_or_else(|| format!("must start with {prefix:?}, such as {example}"))?;
+    let ok = rest
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && rest.split('.').count() >= 2
+        && rest.split('.').all(|part| !part.is_empty());
+    if !ok {
+        return Err(format!(
+            "must be a family and a size of lowercase letters, digits and '-', such as {example}"
+        ));
+    }
+    Ok(())
+}
+
+/// `[local_cloud]`: every port from 1 to 65535 and no port used twice.
+fn check_ports(lc: &LocalCloudPorts) -> Result<(), (String, String)> {
+    let mut named: Vec<(String, u16)> = vec![
+        ("moto_port".into(), lc.moto_port),
+        ("global_port".into(), lc.global_port),
+        ("control_port".into(), lc.control_port),
+    ];
+    named.extend(
+        lc.region_ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("region_ports[{i}]"), *p)),
+    );
+    for (i, (key, port)) in named.iter().enumerate() {
+        if *port == 0 {
+            return Err((
+                format!("local_cloud.{key}"),
+                "must be a port from 1 to 65535, got 0".into(),
+            ));
+        }
+        if let Some((first, _)) = named[..i].iter().find(|(_, p)| p == port) {
+            return Err((
+                format!("local_cloud.{key}"),
+                format!("port {port} is already `{first}`: each daemon needs its own port"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An endpoint: `http://` or `https://`, a host (a name, an IPv4 address or a bracketed IPv6
+/// address), an optional port from 1 to 65535, an optional path; no spaces.
+fn check_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or("it must start with http:// or https://")?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it may not contain spaces or control characters");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once(']') {
+            Some((v6, "")) => (v6.parse::<std::net::Ipv6Addr>().is_ok(), None),
+            Some((v6, tail)) => (
+                v6.parse::<std::net::Ipv6Addr>().is_ok(),
+                Some(tail.strip_prefix(':').unwrap_or(tail)),
+            ),
+            None => (false, None),
+        },
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            (ok, port)
+        }
+    };
+    if !host_ok {
+        return Err("it needs a host name or address after the scheme");
+    }
+    if let Some(p) = port
+        && !matches!(p.parse::<u16>(), Ok(n) if n > 0)
+    {
+        return Err("its port must be a number from 1 to 65535");
+    }
+    Ok(())
+}
+
+/// `[state] path`: a directory path, relative to the working directory or absolute, never under
+/// the kernel's virtual file systems (`/proc`, `/sys`, `/dev`).
+fn check_state_path(path: &str) -> Result<(), &'static str> {
+    if path.trim().is_empty() {
+        return Err("is empty: give the state directory, such as \".tandem/state\"");
+    }
+    if path.contains('\0') {
+        return Err("contains a NUL character");
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        let first = p.components().find_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n),
+            _ => None,
+        });
+        if let Some(first) = first
+            && ["proc", "sys", "dev"].iter().any(|v| first == *v)
+        {
+            return Err(
+                "is under /proc, /sys or /dev: the state needs a directory of a real file system",
+            );
         }
     }
     Ok(())
