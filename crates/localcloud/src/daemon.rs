@@ -52,14 +52,16 @@ pub struct LocalCloudConfig {
 }
 
 impl LocalCloudConfig {
-    /// moto's default port; the gateway's control, global and region ports follow it.
-    pub const DEFAULT_MOTO_PORT: u16 = 4510;
-    pub const DEFAULT_CONTROL_PORT: u16 = 4511;
-    pub const DEFAULT_GLOBAL_PORT: u16 = 4512;
+    /// moto's default port; the gateway's global, control and region ports follow it, as in
+    /// `environments/local.toml`. All below 32768: Linux's ephemeral range (32768–60999) is where
+    /// the kernel picks any program's outgoing connection's port, which could take one of ours.
+    pub const DEFAULT_MOTO_PORT: u16 = 24560;
+    pub const DEFAULT_GLOBAL_PORT: u16 = 24561;
+    pub const DEFAULT_CONTROL_PORT: u16 = 24562;
     /// The first region's port; the next regions take the next ports.
-    pub const DEFAULT_FIRST_REGION_PORT: u16 = 4520;
+    pub const DEFAULT_FIRST_REGION_PORT: u16 = 24563;
 
-    /// The conventional ports: moto 4510, control 4511, global 4512, regions 4520, 4521, ...
+    /// The conventional ports: moto 24560, global 24561, control 24562, regions 24563, 24564, ...
     pub fn new(regions: Vec<String>) -> Self {
         let region_ports = (0..regions.len())
             .map(|i| Self::DEFAULT_FIRST_REGION_PORT.saturating_add(i as u16))
@@ -354,6 +356,7 @@ fn check_free(port: u16, purpose: &str) -> Result<()> {
         Err(source) if source.kind() == std::io::ErrorKind::AddrInUse => Err(Error::PortInUse {
             port,
             purpose: purpose.to_owned(),
+            holder: port_holder(port),
         }),
         Err(source) => Err(Error::Bind {
             port,
@@ -361,6 +364,91 @@ fn check_free(port: u16, purpose: &str) -> Result<()> {
             source,
         }),
     }
+}
+
+/// Who holds TCP port `port` on this machine, as a busy-port error says it: `pid 123 (its
+/// command line)` when Linux's `/proc` tells (the socket's inode in `/proc/net/tcp{,6}`, preferring
+/// a listening socket, then the process with that inode among its file descriptors), "a process
+/// of another user (socket inode N)" when the socket is seen but not its process, and "an unknown
+/// process" otherwise (another system, or no socket seen).
+pub fn port_holder(port: u16) -> String {
+    let Some(inode) = socket_inode(port) else {
+        return "an unknown process".into();
+    };
+    match process_with_socket(inode) {
+        Some(pid) => {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            // Arguments separated by NULs, and any line break in them, on one line.
+            let mut command = String::from_utf8_lossy(&cmdline)
+                .split(|c: char| c == '\0' || c.is_whitespace())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            if command.is_empty() {
+                command = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+            }
+            if let Some((end, _)) = command.char_indices().nth(120) {
+                command = format!("{}…", &command[..end]);
+            }
+            format!("pid {pid} ({command})")
+        }
+        None => format!("a process of another user (socket inode {inode})"),
+    }
+}
+
+/// The inode of a TCP socket bound to local port `port` (a listening one first), from
+/// `/proc/net/tcp` and `/proc/net/tcp6`.
+fn socket_inode(port: u16) -> Option<u64> {
+    let mut found: Vec<(bool, u64)> = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(st), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let local_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            let inode = inode.parse::<u64>().unwrap_or(0);
+            if local_port == Some(port) && inode != 0 {
+                // State 0A is LISTEN.
+                found.push((*st == "0A", inode));
+            }
+        }
+    }
+    found.sort_by_key(|(listening, _)| !listening);
+    found.first().map(|(_, inode)| *inode)
+}
+
+/// The process that has socket `inode` among its file descriptors, if this user may see it.
+fn process_with_socket(inode: u64) -> Option<u32> {
+    let target = format!("socket:[{inode}]");
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str()) {
+                return Some(pid);
+            }
+        }
+    }
+    None
 }
 
 fn free_port(taken: &[u16]) -> Result<u16> {
@@ -866,10 +954,10 @@ mod tests {
     #[test]
     fn conventional_ports() {
         let config = LocalCloudConfig::default();
-        assert_eq!(config.region_ports, [4520, 4521]);
+        assert_eq!(config.region_ports, [24563, 24564]);
         assert_eq!(
-            (config.moto_port, config.control_port, config.global_port),
-            (4510, 4511, 4512)
+            (config.moto_port, config.global_port, config.control_port),
+            (24560, 24561, 24562)
         );
     }
 }

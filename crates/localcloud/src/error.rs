@@ -15,9 +15,14 @@ pub enum Error {
     #[error("invalid local cloud configuration: {0}")]
     Config(String),
 
-    /// A port is already taken by another process.
-    #[error("port {port} ({purpose}) is already in use by another process")]
-    PortInUse { port: u16, purpose: String },
+    /// A port is already taken by another process: `holder` names it when this machine says
+    /// (`pid 123 (its command line)`), else "an unknown process".
+    #[error("port {port} ({purpose}) is already in use by {holder}")]
+    PortInUse {
+        port: u16,
+        purpose: String,
+        holder: String,
+    },
 
     /// Binding a listener failed for another reason.
     #[error("cannot listen on 127.0.0.1:{port} ({purpose})")]

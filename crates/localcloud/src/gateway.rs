@@ -321,6 +321,7 @@ async fn bind(port: u16, role: &Role) -> Result<TcpListener> {
                 Error::PortInUse {
                     port,
                     purpose: role.describe(),
+                    holder: crate::daemon::port_holder(port),
                 }
             } else {
                 Error::Bind {

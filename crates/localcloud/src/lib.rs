@@ -48,7 +48,7 @@ pub use calls::{CallLogSnapshot, MAX_ENTRIES as MAX_CALL_LOG_ENTRIES, RecordedCa
 pub use control::GatewayControl;
 pub use daemon::{
     DaemonRecord, DownOutcome, EndpointStatus, LocalCloud, LocalCloudConfig, LocalCloudRecord,
-    LocalCloudStatus, ProcessStatus, RECORD_FILE, serve_gateway_from_state,
+    LocalCloudStatus, ProcessStatus, RECORD_FILE, port_holder, serve_gateway_from_state,
 };
 pub use error::{Error, Result};
 pub use fault::{BlackholeMode, Fault, FaultTable, GLOBAL};

@@ -210,7 +210,98 @@ fn up_names_a_taken_port_and_starts_nothing() {
         err.contains(&port.to_string()) && err.contains("control"),
         "{err}"
     );
+    // The holder is named: this test's own process.
+    assert!(
+        err.contains(&format!("in use by pid {} (", std::process::id())),
+        "{err}"
+    );
     assert!(cloud.record().unwrap().is_none());
+}
+
+#[test]
+fn a_busy_port_names_the_process_holding_it() {
+    // Another process listens: the error names its pid and command line.
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen()\n\
+             print(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let said = tandem_localcloud::port_holder(port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LocalCloudConfig::on_free_ports(vec!["us-east-1".to_owned()]);
+    config.moto_port = port;
+    let err = LocalCloud::new(dir.path().to_owned(), config)
+        .up(Path::new("/bin/sleep"), &["1000".to_owned()])
+        .unwrap_err()
+        .to_string();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        said.starts_with(&format!("pid {} (", holder.id()))
+            && said.contains("python3 -c import socket,sys,time s=socket.socket()"),
+        "{said}"
+    );
+    assert!(
+        err.contains(&format!(
+            "port {port} (moto) is already in use by pid {}",
+            holder.id()
+        )),
+        "{err}"
+    );
+    // A port nobody holds: nothing to name.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let free_port = free.local_addr().unwrap().port();
+    drop(free);
+    assert_eq!(
+        tandem_localcloud::port_holder(free_port),
+        "an unknown process"
+    );
+}
+
+#[test]
+fn the_default_ports_are_the_local_environments_and_outside_the_ephemeral_range() {
+    let config = LocalCloudConfig::default();
+    let mut ports = vec![config.moto_port, config.global_port, config.control_port];
+    ports.extend(&config.region_ports);
+    let file = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments/local.toml"),
+    )
+    .unwrap();
+    let value = |key: &str| {
+        file.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in local.toml"))
+            .to_string()
+    };
+    assert_eq!(
+        [
+            value("moto_port"),
+            value("global_port"),
+            value("control_port"),
+            value("region_ports")
+        ],
+        [
+            ports[0].to_string(),
+            ports[1].to_string(),
+            ports[2].to_string(),
+            format!("[{}, {}]", ports[3], ports[4])
+        ]
+    );
+    // Linux's ephemeral range: where any outgoing connection may take a port.
+    for port in ports {
+        assert!(port < 32768, "port {port} is in the ephemeral range");
+    }
 }
 
 #[test]
