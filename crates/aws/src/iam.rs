@@ -111,6 +111,10 @@ pub enum Scope {
     IamStackSetRoles,
     S3Buckets,
     S3BucketObjects,
+    /// The state bucket of the S3 state backend (`state_s3.rs`) and its objects, named by the
+    /// environment's `[state]` ([`PolicyTarget::state_bucket`]); no statement without one.
+    StateBucket,
+    StateObjects,
     RdsDbInstances,
     RdsCreateDbInstances,
     RdsParameterGroups,
@@ -153,6 +157,8 @@ impl Scope {
             Scope::IamStackSetRoles => "StackSetRolesViaCloudFormation",
             Scope::S3Buckets => "S3Buckets",
             Scope::S3BucketObjects => "S3EmptyBuckets",
+            Scope::StateBucket => "StateBucket",
+            Scope::StateObjects => "StateObjects",
             Scope::RdsDbInstances => "RdsInstances",
             Scope::RdsCreateDbInstances => "RdsCreateWithDefaultOptionGroupAndOwnSubnetGroup",
             Scope::RdsParameterGroups => "RdsParameterGroups",
@@ -217,6 +223,9 @@ impl Scope {
             }
             Scope::S3Buckets => &["arn:${Partition}:s3:::tandem-${Env}-*"],
             Scope::S3BucketObjects => &["arn:${Partition}:s3:::tandem-${Env}-*/*"],
+            // Named by the environment's `[state]`, not by the stack.
+            Scope::StateBucket => &["arn:${Partition}:s3:::${StateBucket}"],
+            Scope::StateObjects => &["arn:${Partition}:s3:::${StateBucket}/*"],
             Scope::RdsDbInstances => {
                 &["arn:${Partition}:rds:${Region}:${Account}:db:tandem-${Env}-*"]
             }
@@ -806,6 +815,30 @@ pub const CALLS: &[CallSite] = &[
     // Direct calls: the account preflight (sts.rs), the failover library's signals (signals.rs,
     // through rds.rs and route53.rs) and the promotion outside a plan.
     site("sts::preflight", Read, &["sts:GetCallerIdentity"]),
+    // The S3 state backend (state_s3.rs): the state, the lock, the journal; `state init`, whose
+    // bucket settings are an administrator's one-off (README) and stay out of the run's policy.
+    site(
+        "state_s3::S3Backend",
+        Read,
+        &["s3:GetObject", "s3:ListObjectsV2"],
+    ),
+    site(
+        "state_s3::S3Backend",
+        Update,
+        &["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjects"],
+    ),
+    site(
+        "state_s3::init",
+        Create,
+        &[
+            "s3:HeadBucket",
+            "s3:CreateBucket",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketEncryption",
+            "s3:PutPublicAccessBlock",
+            "s3:PutBucketPolicy",
+        ],
+    ),
     site("rds::database_role", Read, RDS_DESCRIBE),
     site(
         "rds::replica_lag_sample",
@@ -983,6 +1016,17 @@ pub const API_ACTIONS: &[ApiAction] = &[
         &[S3Buckets],
     ),
     api("s3:CreateBucket", &["s3:CreateBucket"], &[S3Buckets]),
+    // The state backend's objects. A conditional delete (`If-Match` on an ETag) is authorized by
+    // both s3:DeleteObject and s3:GetObject; SSE-KMS adds kms:GenerateDataKey (put) and
+    // kms:Decrypt (get) on the state's key (README).
+    api("s3:GetObject", &["s3:GetObject"], &[StateObjects]),
+    api("s3:PutObject", &["s3:PutObject"], &[StateObjects]),
+    api(
+        "s3:DeleteObject",
+        &["s3:DeleteObject", "s3:GetObject"],
+        &[StateObjects],
+    ),
+    api("s3:ListObjectsV2", &["s3:ListBucket"], &[StateBucket]),
     api("s3:DeleteBucket", &["s3:DeleteBucket"], &[S3Buckets]),
     api(
         "s3:ListObjectVersions",
@@ -992,7 +1036,7 @@ pub const API_ACTIONS: &[ApiAction] = &[
     api(
         "s3:DeleteObjects",
         &["s3:DeleteObject", "s3:DeleteObjectVersion"],
-        &[S3BucketObjects],
+        &[S3BucketObjects, StateObjects],
     ),
     api(
         "s3:GetBucketReplication",
@@ -1467,6 +1511,8 @@ pub struct PolicyTarget {
     pub vpc_peering: bool,
     /// Only what reading the cloud needs (`plan`, `preview`, `status`, `check-health`).
     pub read_only: bool,
+    /// The S3 state backend's bucket (`[state] bucket`), if the environment keeps its state in S3.
+    pub state_bucket: Option<String>,
 }
 
 /// What the placeholders expand to.
@@ -1479,10 +1525,16 @@ struct Expansion<'a> {
     alarm_regions: Vec<String>,
     stackset_region: &'a str,
     domain: String,
+    state_bucket: Option<&'a str>,
 }
 
 impl Expansion<'_> {
     fn expand(&self, pattern: &str) -> Vec<String> {
+        let pattern = &match (pattern.contains("${StateBucket}"), self.state_bucket) {
+            (false, _) => pattern.to_string(),
+            (true, Some(bucket)) => pattern.replace("${StateBucket}", bucket),
+            (true, None) => return Vec::new(),
+        };
         let fixed = pattern
             .replace("${Partition}", self.partition)
             .replace("${Account}", self.account)
@@ -1526,6 +1578,7 @@ pub fn policy(t: &PolicyTarget) -> Value {
         alarm_regions,
         stackset_region: &t.stackset_region,
         domain: t.domain.trim_end_matches('.').to_ascii_lowercase(),
+        state_bucket: t.state_bucket.as_deref(),
     };
     let mut by_scope: BTreeMap<Scope, BTreeSet<&'static str>> = BTreeMap::new();
     for api in apis_needed(t.read_only) {
@@ -1547,6 +1600,7 @@ pub fn policy(t: &PolicyTarget) -> Value {
     }
     let statements: Vec<Value> = by_scope
         .into_iter()
+        .filter(|(scope, _)| scope.resources().iter().any(|p| !x.expand(p).is_empty()))
         .map(|(scope, actions)| {
             let mut resources: Vec<String> = Vec::new();
             for r in scope.resources().iter().flat_map(|p| x.expand(p)) {

@@ -22,6 +22,10 @@
 //! [`route53::failover_records`] (the failover records as the control plane holds them) and
 //! [`dns`] (what the hosted zone's name servers answer, and the system resolver's addresses).
 //!
+//! [`state_s3`] is the S3 state backend (`[state] backend = "s3"`): the engine's `StateBackend`
+//! on a versioned, SSE-KMS, TLS-only bucket, with a conditional-write lock and per-batch journal
+//! objects.
+//!
 //! [`iam`] declares, as data, the API operations each provider operation and each direct call
 //! makes, the IAM actions and resources each needs, and builds the least-privilege policy of an
 //! environment from them (`tandem iam-policy`); its tests check the declaration against this
@@ -86,6 +90,7 @@ pub mod route53;
 pub mod s3;
 pub mod secretsmanager;
 pub mod signals;
+pub mod state_s3;
 pub mod sts;
 pub mod wait;
 

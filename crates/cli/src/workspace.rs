@@ -9,21 +9,26 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use console::style;
+use tandem_aws::state_s3::{S3Backend, S3Location};
 use tandem_aws::{AwsClients, AwsSignals, ClientSettings, StaticCredentials};
 use tandem_core::{DesiredStack, Program, ResourceAddr, evaluate};
 use tandem_engine::ops::{self, make_plan};
 use tandem_engine::recovery::Reconciled;
-use tandem_engine::{ErrorClass, LocalStore, Plan, PlanConfig, Providers, State, StateLock};
+use tandem_engine::{
+    ErrorClass, LocalStore, Plan, PlanConfig, Providers, State, StateBackend, StateLock,
+};
 use tandem_failover::{ControlPlane, Posture};
+use tandem_stack_multi_region::config::StateBackendConfig;
 use tandem_stack_multi_region::{Environment, MultiRegion, MultiRegionTopology, process_vars};
 
 use crate::error::{Error, Result};
 
-/// What every command works on: the environment, its state store, the stack program.
+/// What every command works on: the environment, its state backend, the stack program.
 pub struct Workspace {
     pub env: Environment,
     pub stack: String,
-    pub store: LocalStore,
+    /// Where the state, its lock and the journal live (`[state] backend`).
+    pub store: Box<dyn StateBackend>,
     pub clients: AwsClients,
 }
 
@@ -53,12 +58,31 @@ impl Workspace {
                 tandem_stack_multi_region::STACK_NAME
             )));
         }
+        let clients = clients(&env);
         Ok(Workspace {
-            store: LocalStore::new(env.state_dir.clone()),
-            clients: clients(&env),
+            store: backend(&env, &clients, &env.state_backend)?,
+            clients,
             stack: stack.to_string(),
             env,
         })
+    }
+
+    /// The S3 backend `[state]` names (for `state init` and `state migrate`), or a
+    /// configuration error when the environment has none.
+    pub fn s3_backend(&self) -> Result<S3Backend> {
+        let location = s3_location(&self.env.state_backend).ok_or_else(|| {
+            Error::Config(format!(
+                "{}: [state] names no S3 bucket: set `backend = \"s3\"` with `bucket` and \
+                 `region` first",
+                self.env.file.display()
+            ))
+        })?;
+        S3Backend::new(&self.clients, location).map_err(Error::Io)
+    }
+
+    /// The local backend in `[state] path` (for `state migrate`).
+    pub fn local_backend(&self) -> LocalStore {
+        LocalStore::new(self.env.state_dir.clone())
     }
 
     /// The posture recorded in the state: which region is active now.
@@ -154,9 +178,15 @@ impl Workspace {
     pub async fn lock(&self, operation: &str, access: Access<'_>) -> Result<(StateLock, State)> {
         let lock = self.store.lock(&self.stack, &self.env.name, operation)?;
         if let Some(stale) = &lock.broke_stale {
+            let age = stale
+                .age_secs()
+                .map(|s| format!(", {} ago", tandem_engine::store::age_text(s)))
+                .unwrap_or_default();
             eprintln!(
-                "{} broke a stale lock of pid {} ({} since {}), which no longer runs",
+                "{} broke a stale lock of {}@{} pid {} (`{}` since {}{age}), which no longer runs",
                 style("note:").yellow(),
+                stale.user,
+                stale.host,
                 stale.pid,
                 stale.operation,
                 stale.time
@@ -194,8 +224,10 @@ impl Workspace {
         }
     }
 
-    /// Plans after reading live state, except in regions whose control plane does not answer
-    /// (their recorded state is kept, and a note says so).
+    /// Plans after reading live state. A control plane (Route 53's, a region's) that does not
+    /// answer fails the plan naming it ([`Error::LiveStateUnread`], exit 1): a plan, a preview or
+    /// a CI gate never passes a cloud it did not read. Without `refresh` (`--no-refresh`), plans
+    /// from the recorded state, and a note says so.
     pub async fn plan_reading_live(
         &self,
         desired: &DesiredStack,
@@ -205,27 +237,24 @@ impl Workspace {
         parallel: usize,
     ) -> Result<(Plan, State)> {
         if !refresh {
+            eprintln!(
+                "{} --no-refresh: planned from the recorded state; live state was not read",
+                style("note:").yellow()
+            );
             return Ok(make_plan(desired, state, providers, &self.plan_config(), None).await?);
         }
         let down = self.unreachable().await;
         if !down.is_empty() {
-            eprintln!(
-                "{} not reading live state in {}: no answer from its API; using the recorded state",
-                style("note:").yellow(),
-                down.iter()
-                    .map(|p| p.as_str().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            return Err(Error::LiveStateUnread(
+                down.iter().map(|p| p.as_str().to_string()).collect(),
+            ));
         }
-        let skip = |a: &ResourceAddr| down.contains(&ControlPlane::of(a.region_str()));
-        Ok(ops::make_plan_except(
+        Ok(make_plan(
             desired,
             state,
             providers,
             &self.plan_config(),
-            parallel,
-            &skip,
+            Some(parallel),
         )
         .await?)
     }
@@ -306,6 +335,36 @@ pub fn note_recovered(reconciled: &[Reconciled]) {
             r.addr,
             r.finding
         );
+    }
+}
+
+/// The state backend `config` names.
+fn backend(
+    env: &Environment,
+    clients: &AwsClients,
+    config: &StateBackendConfig,
+) -> Result<Box<dyn StateBackend>> {
+    Ok(match s3_location(config) {
+        None => Box::new(LocalStore::new(env.state_dir.clone())),
+        Some(location) => Box::new(S3Backend::new(clients, location).map_err(Error::Io)?),
+    })
+}
+
+/// Where an S3 backend keeps the state, if `config` names one.
+fn s3_location(config: &StateBackendConfig) -> Option<S3Location> {
+    match config {
+        StateBackendConfig::Local => None,
+        StateBackendConfig::S3 {
+            bucket,
+            prefix,
+            region,
+            kms_key,
+        } => Some(S3Location {
+            bucket: bucket.clone(),
+            prefix: prefix.clone(),
+            region: region.clone(),
+            kms_key: kms_key.clone(),
+        }),
     }
 }
 

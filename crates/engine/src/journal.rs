@@ -6,7 +6,8 @@
 //! Appending costs the same whatever the size of the stack: no whole-state rewrite per step.
 //!
 //! Concurrent appends are grouped: one writer thread writes every record waiting and fsyncs once
-//! for all of them (group commit).
+//! for all of them (group commit). Where the records go is a [`JournalWriter`]: the local file
+//! here, or a remote backend's per-batch objects (see [`crate::backend::StateBackend`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -111,8 +112,16 @@ pub fn read_journal(path: &Path) -> Result<Vec<JournalRecord>, JournalError> {
             });
         }
     };
+    parse_journal(path, BufReader::new(file))
+}
+
+/// Reads the records of a journal from `reader` (`path` names it in errors): one JSON record a
+/// line. A last line cut short by a crash is ignored; any other bad line is an error.
+pub fn parse_journal(
+    path: &Path,
+    mut reader: impl BufRead,
+) -> Result<Vec<JournalRecord>, JournalError> {
     let mut records = Vec::new();
-    let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     for number in 1.. {
         line.clear();
@@ -138,6 +147,33 @@ pub fn read_journal(path: &Path) -> Result<Vec<JournalRecord>, JournalError> {
     Ok(records)
 }
 
+/// Where a journal's records go: one call per batch of records (group commit), which returns once
+/// the batch is durable. The local journal appends to its file and fsyncs; a remote backend
+/// writes the batch as one object.
+pub trait JournalWriter: Send {
+    /// Writes `lines` (each a record ending in a newline), durably, in order.
+    fn write_batch(&mut self, lines: &[Vec<u8>]) -> io::Result<()>;
+}
+
+/// The local journal's writer: appends to the file, then `fdatasync`.
+struct FileWriter(File);
+
+impl JournalWriter for FileWriter {
+    fn write_batch(&mut self, lines: &[Vec<u8>]) -> io::Result<()> {
+        for line in lines {
+            self.0.write_all(line)?;
+        }
+        self.0.sync_data()
+    }
+}
+
+/// One record as the journal writes it: its JSON and a newline.
+pub fn record_line(record: &JournalRecord) -> Vec<u8> {
+    let mut line = serde_json::to_vec(record).expect("records serialize");
+    line.push(b'\n');
+    line
+}
+
 type Pending = (Vec<u8>, tokio::sync::oneshot::Sender<io::Result<()>>);
 
 /// An open journal, appended to by one writer thread with group commit.
@@ -160,23 +196,24 @@ impl Journal {
             OpenOptions::new().create(true).write(true).truncate(true),
         )
         .map_err(|e| io_err("create", e))?;
-        let mut line = serde_json::to_vec(&begin).expect("records serialize");
-        line.push(b'\n');
-        file.write_all(&line).map_err(|e| io_err("write", e))?;
+        file.write_all(&record_line(&begin))
+            .map_err(|e| io_err("write", e))?;
         file.sync_data().map_err(|e| io_err("fsync", e))?;
         if let Some(dir) = path.parent()
             && let Ok(d) = File::open(dir)
         {
             let _ = d.sync_all();
         }
-        Ok(Journal::start(path, file))
+        Ok(Journal::start(path, Box::new(FileWriter(file))))
     }
 
-    fn start(path: &Path, file: File) -> Journal {
+    /// A journal whose records go to `writer` (its `Begin` record already written), with
+    /// `path` naming it in errors.
+    pub fn start(path: &Path, writer: Box<dyn JournalWriter>) -> Journal {
         let (tx, rx) = mpsc::channel::<Pending>();
         let thread = std::thread::Builder::new()
             .name("tandem-journal".into())
-            .spawn(move || writer_loop(file, rx))
+            .spawn(move || writer_loop(writer, rx))
             .expect("spawn journal writer");
         Journal {
             path: path.to_path_buf(),
@@ -206,8 +243,7 @@ impl Journal {
         &self,
         record: &JournalRecord,
     ) -> Result<tokio::sync::oneshot::Receiver<io::Result<()>>, JournalError> {
-        let mut line = serde_json::to_vec(record).expect("records serialize");
-        line.push(b'\n');
+        let line = record_line(record);
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         self.tx
             .as_ref()
@@ -249,23 +285,15 @@ impl Drop for Journal {
     }
 }
 
-fn writer_loop(mut file: File, rx: mpsc::Receiver<Pending>) {
+fn writer_loop(mut writer: Box<dyn JournalWriter>, rx: mpsc::Receiver<Pending>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let mut result = Ok(());
-        for (line, _) in &batch {
-            if let Err(e) = file.write_all(line) {
-                result = Err(e);
-                break;
-            }
-        }
-        if result.is_ok() {
-            result = file.sync_data();
-        }
-        for (_, reply) in batch {
+        let (lines, replies): (Vec<Vec<u8>>, Vec<_>) = batch.into_iter().unzip();
+        let result = writer.write_batch(&lines);
+        for reply in replies {
             let r = match &result {
                 Ok(()) => Ok(()),
                 Err(e) => Err(io::Error::new(e.kind(), e.to_string())),

@@ -2,7 +2,8 @@
 //!
 //! The principal types are [`Plan`] (changes grouped in region [`Wave`]s, built by [`plan()`] from a
 //! [`DesiredStack`](tandem_core::DesiredStack) and the prior [`State`]), the executor [`apply()`]
-//! with its [`ApplyReport`], the [`LocalStore`] (state files, lock) and the [`Journal`] (intent
+//! with its [`ApplyReport`], the [`StateBackend`] (state, lock, journal; [`LocalStore`] on the local
+//! file system, S3 in the AWS crate) and the [`Journal`] (intent
 //! before every provider call, outcome after), and the [`Provider`] interface that cloud crates
 //! implement. [`ops`] composes them into what the commands do. A [`SavedPlan`] is a plan written by
 //! `plan --out` and applied exactly by `apply FILE`, refused when stale ([`check_fresh`]).
@@ -18,6 +19,7 @@
 //! never compiled into the CLI.
 
 pub mod apply;
+pub mod backend;
 pub mod diff;
 pub mod error;
 pub mod journal;
@@ -33,6 +35,7 @@ pub mod store;
 pub mod testing;
 
 pub use apply::{ApplyOptions, ApplyReport, Event, Observer, Outcome, Silent, StepResult, apply};
+pub use backend::{BackendKind, MigrateError, RemovedLock, StateBackend, migrate};
 pub use diff::{Action, PlanError, PropertyChange, ResourceChange, diff};
 pub use error::EngineError;
 pub use journal::{Journal, JournalRecord, OpKind};
@@ -41,4 +44,4 @@ pub use planfile::{PlanFileError, SavedPlan, Stale, check_fresh, load_plan, save
 pub use provider::{ErrorClass, Observed, OpContext, Provider, ProviderError, Providers};
 pub use refresh::{Drift, DriftKind, refresh};
 pub use state::{ResourceState, State};
-pub use store::{LocalStore, LockInfo, StateLock, StoreError};
+pub use store::{LocalStore, LockInfo, ReleaseLock, StateLock, StoreError};

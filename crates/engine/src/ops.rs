@@ -7,14 +7,15 @@ use std::sync::Arc;
 use tandem_core::{DesiredStack, OutputRef, Value};
 
 use crate::apply::{ApplyOptions, ApplyReport, Observer, apply};
+use crate::backend::StateBackend;
 use crate::error::EngineError;
-use crate::journal::{Journal, JournalRecord, read_journal, remove_journal};
+use crate::journal::JournalRecord;
 use crate::plan::{Plan, PlanConfig, plan};
 use crate::provider::Providers;
 use crate::recovery::{FoldError, PendingOp, Reconciled, fold, reconcile};
 use crate::refresh::{Drift, refresh};
 use crate::state::State;
-use crate::store::{LocalStore, StateLock, StoreError};
+use crate::store::{StateLock, StoreError, next_serial};
 
 /// A new random lineage, `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
 pub fn new_lineage() -> String {
@@ -35,7 +36,7 @@ pub fn new_lineage() -> String {
 ///
 /// Returns the number of operations an interrupted run left pending (reconciled by the next apply).
 pub fn read_state(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     stack: &str,
     env: &str,
 ) -> Result<(State, usize), EngineError> {
@@ -48,13 +49,13 @@ pub fn read_state(
 /// The saved state (or the state before the first apply) and the records of the journal beside it,
 /// with the journal's path.
 fn load_with_journal(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     stack: &str,
     env: &str,
 ) -> Result<(State, Vec<JournalRecord>, PathBuf), EngineError> {
-    let journal = store.paths(stack, env).journal;
+    let journal = store.journal_location(stack, env);
     let loaded = store.load(stack, env)?;
-    let records = read_journal(&journal)?;
+    let records = store.read_journal(stack, env)?;
     let state = loaded.unwrap_or_else(|| first_state(stack, env, &records));
     Ok((state, records, journal))
 }
@@ -81,7 +82,7 @@ fn journal_error(path: &Path, e: FoldError) -> EngineError {
 /// Under the lock: folds a journal left by an interrupted run into the state, reconciles its pending
 /// operations by reading the cloud, saves, and removes the journal. Returns the state to work from.
 pub async fn recover(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     lock: &StateLock,
     stack: &str,
     env: &str,
@@ -94,7 +95,7 @@ pub async fn recover(
 /// control plane does not answer) are not read: they are kept in the state as unreconciled, and
 /// the next recovery that can read their region reconciles them (before anything newer).
 pub async fn recover_except(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     _lock: &StateLock,
     stack: &str,
     env: &str,
@@ -134,13 +135,10 @@ pub async fn recover_except(
         .map(|p| p.to_intent(&state.secret_key))
         .collect();
     if replayed > 0 || !notes.is_empty() || had_earlier {
-        state.serial = state
-            .serial
-            .checked_add(1)
-            .ok_or_else(|| EngineError::Internal("the state's serial is at its maximum".into()))?;
+        state.serial = next_serial(state.serial, &store.state_location(stack, env))?;
         store.save(&state)?;
     }
-    remove_journal(&journal)?;
+    store.remove_journal(stack, env)?;
     Ok((state, notes))
 }
 
@@ -183,7 +181,7 @@ pub async fn make_plan_except(
     reason = "the CLI calls it with each piece it owns"
 )]
 pub async fn apply_plan(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     _lock: &StateLock,
     plan: &Plan,
     state: State,
@@ -193,11 +191,13 @@ pub async fn apply_plan(
     observer: Arc<dyn Observer>,
     operation: &str,
 ) -> Result<ApplyReport, EngineError> {
-    let paths = store.paths(&state.stack, &state.env);
-    crate::store::create_dir(&paths.dir)?;
-    let journal = Arc::new(Journal::create(
-        &paths.journal,
-        JournalRecord::Begin {
+    let (stack, env) = (state.stack.clone(), state.env.clone());
+    // Refused before any change is made: the state saved after it could not move its serial on.
+    let serial = next_serial(state.serial, &store.state_location(&stack, &env))?;
+    let journal = Arc::new(store.create_journal(
+        &stack,
+        &env,
+        &JournalRecord::Begin {
             lineage: state.lineage.clone(),
             base_serial: state.serial,
             operation: operation.to_string(),
@@ -226,18 +226,19 @@ pub async fn apply_plan(
     if succeeded {
         s.outputs = resolved;
     }
-    s.serial += 1;
+    s.serial = serial;
     store.save(s)?;
-    remove_journal(&paths.journal)?;
+    store.remove_journal(&stack, &env)?;
     Ok(report)
 }
 
 /// Saves a state under the lock (serial + 1), for `refresh` and `state rm`.
 pub fn save_state(
-    store: &LocalStore,
+    store: &dyn StateBackend,
     _lock: &StateLock,
     state: &mut State,
 ) -> Result<(), StoreError> {
-    state.serial += 1;
+    let location = store.state_location(&state.stack, &state.env);
+    state.serial = next_serial(state.serial, &location)?;
     store.save(state)
 }

@@ -12,8 +12,8 @@ use tandem_core::{DesiredStack, ResourceAddr};
 use tandem_engine::ops::{apply_plan, save_state};
 use tandem_engine::store::utc_now_text;
 use tandem_engine::{
-    ApplyOptions, EngineError, LocalStore, Observed, Observer, OpContext, Outcome, Plan,
-    PlanConfig, Providers, ResourceChange, State, StateLock,
+    ApplyOptions, EngineError, Observed, Observer, OpContext, Outcome, Plan, PlanConfig, Providers,
+    ResourceChange, State, StateBackend, StateLock,
 };
 use tandem_posture::{ControlPlane, Phase, Posture, Role, Topology};
 
@@ -66,7 +66,7 @@ impl Events for NoEvents {
 /// What a failover or failback works with: the cloud, and the state under its lock.
 pub struct Context<'a> {
     pub cloud: Cloud<'a>,
-    pub store: &'a LocalStore,
+    pub store: &'a dyn StateBackend,
     pub lock: &'a StateLock,
     pub plan_config: PlanConfig,
     pub program: &'a ProgramFor<'a>,

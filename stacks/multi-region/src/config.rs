@@ -22,6 +22,9 @@ pub struct Environment {
     pub stackset_admin_region: String,
     /// Directory of the local state store, relative to the working directory.
     pub state_dir: PathBuf,
+    /// Where the state lives (`[state] backend`): the local directory above, or an S3 bucket (the
+    /// directory above is then the local side of `tandem state migrate`).
+    pub state_backend: StateBackendConfig,
     /// API endpoint per region (and `global`), for the local cloud. Empty for real AWS.
     pub endpoints: BTreeMap<String, String>,
     /// Application health endpoint per region, for the local cloud (probed instead of the ALB).
@@ -183,6 +186,120 @@ fn yes() -> bool {
 struct StateSection {
     backend: Option<String>,
     path: Option<String>,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    region: Option<String>,
+    kms_key: Option<String>,
+}
+
+/// The state backend of an environment (`[state]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateBackendConfig {
+    /// Files under [`Environment::state_dir`] (`backend = "local"`, the default).
+    Local,
+    /// `backend = "s3"`: `<prefix>/<stack>/<env>/...` in `bucket`, in `region` (independent of
+    /// the stack's regions), encrypted with `kms_key` (a KMS key id, ARN or alias) or the
+    /// AWS-managed key `aws/s3`.
+    S3 {
+        bucket: String,
+        prefix: String,
+        region: String,
+        kms_key: Option<String>,
+    },
+}
+
+/// Reads `[state]`'s backend: an error is the key and what is wrong with it.
+fn state_backend(section: &StateSection) -> Result<StateBackendConfig, (&'static str, String)> {
+    let s3_only = [
+        ("state.bucket", &section.bucket),
+        ("state.prefix", &section.prefix),
+        ("state.region", &section.region),
+        ("state.kms_key", &section.kms_key),
+    ];
+    match section.backend.as_deref() {
+        None | Some("local") => {
+            if let Some((key, _)) = s3_only.iter().find(|(_, v)| v.is_some()) {
+                return Err((key, "applies only to `backend = \"s3\"`".into()));
+            }
+            Ok(StateBackendConfig::Local)
+        }
+        // `path` stays meaningful with S3: the local side of `tandem state migrate`.
+        Some("s3") => {
+            let bucket = section.bucket.clone().ok_or((
+                "state.bucket",
+                "is required with `backend = \"s3\"`".to_string(),
+            ))?;
+            if !valid_bucket_name(&bucket) {
+                return Err((
+                    "state.bucket",
+                    format!(
+                        "{} is not a valid S3 bucket name (3–63 characters: lowercase letters, \
+                         digits, dots and hyphens, starting and ending with a letter or digit)",
+                        shown(&bucket)
+                    ),
+                ));
+            }
+            let region = section.region.clone().ok_or((
+                "state.region",
+                "is required with `backend = \"s3\"`".to_string(),
+            ))?;
+            if !tandem_schema::regions::is_known_region(&region) {
+                return Err((
+                    "state.region",
+                    format!("unknown AWS region {}", shown(&region)),
+                ));
+            }
+            let prefix = section.prefix.clone().unwrap_or_else(|| "tandem".into());
+            let prefix = prefix.trim_matches('/').to_string();
+            if prefix.len() > 512 || prefix.contains("//") || prefix.chars().any(char::is_control) {
+                return Err((
+                    "state.prefix",
+                    format!(
+                        "{} is not a usable key prefix (at most 512 characters, no empty segment, \
+                         no control character)",
+                        shown(&prefix)
+                    ),
+                ));
+            }
+            let kms_key = match &section.kms_key {
+                Some(k) if k.trim().is_empty() || k.len() > 2048 => {
+                    return Err((
+                        "state.kms_key",
+                        format!(
+                            "{} is not a KMS key id, ARN or alias (leave it out for the AWS-managed key)",
+                            shown(k)
+                        ),
+                    ));
+                }
+                other => other.clone(),
+            };
+            Ok(StateBackendConfig::S3 {
+                bucket,
+                prefix,
+                region,
+                kms_key,
+            })
+        }
+        Some(other) => Err((
+            "state.backend",
+            format!(
+                "unknown backend {} (supported: \"local\", \"s3\")",
+                shown(other)
+            ),
+        )),
+    }
+}
+
+/// S3's rule for a general purpose bucket's name.
+fn valid_bucket_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// A bad environment: the file, the key, and what is wrong.
@@ -379,16 +496,8 @@ impl Environment {
                 ),
             ));
         }
-        match form.state.backend.as_deref() {
-            None | Some("local") => {}
-            Some(other) => {
-                return Err(invalid(
-                    "state.backend",
-                    None,
-                    format!("unknown backend {other:?} (supported: \"local\")"),
-                ));
-            }
-        }
+        let state_backend =
+            state_backend(&form.state).map_err(|(key, why)| invalid(key, None, why))?;
         let endpoint_keys = form.endpoints.keys().map(|k| ("endpoints", k));
         let health_keys = form
             .health_endpoints
@@ -508,6 +617,7 @@ impl Environment {
             account_id: e.account_id,
             stackset_admin_region,
             state_dir: PathBuf::from(state_path),
+            state_backend,
             endpoints: form.endpoints,
             health_endpoints: form.health_endpoints,
             sizes,

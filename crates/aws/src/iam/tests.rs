@@ -170,6 +170,7 @@ fn target() -> PolicyTarget {
         domain: "Staging.Example.com.".into(),
         vpc_peering: true,
         read_only: false,
+        state_bucket: Some("tandem-state-111122223333".into()),
     }
 }
 
@@ -367,6 +368,9 @@ fn the_policy_fits_an_inline_role_policy() {
             vpc_peering: peering,
             env: "production-eu".into(),
             domain: "a-rather-long-application-name.example.com".into(),
+            // The S3 state backend's two statements (about 300 characters) come on top: with
+            // them, attach the state's statements as a second inline policy (README).
+            state_bucket: None,
             ..target()
         });
         let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();

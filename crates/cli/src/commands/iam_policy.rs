@@ -5,6 +5,7 @@
 use serde_json::Value;
 use tandem_aws::iam::{PolicyTarget, policy};
 use tandem_stack_multi_region::Environment;
+use tandem_stack_multi_region::config::StateBackendConfig;
 
 use crate::error::{Error, Exit, Result};
 use crate::workspace::Workspace;
@@ -58,6 +59,10 @@ pub fn document(env: &Environment, account: Option<&str>, read_only: bool) -> Re
         domain: env.domain_name.clone(),
         vpc_peering: env.vpc_peering,
         read_only,
+        state_bucket: match &env.state_backend {
+            StateBackendConfig::S3 { bucket, .. } => Some(bucket.clone()),
+            StateBackendConfig::Local => None,
+        },
     }))
 }
 

@@ -1,9 +1,10 @@
-//! `tandem state list|show|rm|unlock`: inspect or repair the state.
+//! `tandem state list|show|rm|unlock|init|migrate`: inspect or repair the state, create the S3
+//! backend's bucket, move the state between backends.
 
 use clap::Subcommand;
 use console::style;
 use tandem_core::ResourceAddr;
-use tandem_engine::ops;
+use tandem_engine::{BackendKind, MigrateError, StateBackend, migrate, ops};
 
 use crate::error::{Error, Exit, Result};
 use crate::workspace::{Access, Workspace, note_pending};
@@ -17,10 +18,29 @@ pub enum StateCommand {
     /// Forget a resource: remove it from the state, leave it in the cloud.
     Rm { address: String },
     /// Remove the state lock (only when the run holding it is gone).
+    ///
+    /// Names exactly what it removes: the holder (user, host, pid, command, since when) and the
+    /// file, or the S3 object and its ETag (only that version of the lock is deleted).
     Unlock {
         /// Required: confirms that no run holds the lock any more.
         #[arg(long)]
         force: bool,
+    },
+    /// Create the S3 state bucket `[state]` names (idempotent).
+    ///
+    /// In `[state] region`: versioning on, default SSE-KMS (`kms_key` or the AWS-managed key),
+    /// every public access blocked, and a bucket policy denying requests without TLS
+    /// (`aws:SecureTransport` false; not set on the local cloud's plain-HTTP endpoint).
+    Init,
+    /// Copy the state to another backend, keeping its lineage and serial.
+    ///
+    /// `--to s3` copies the local state (`[state] path`) to the bucket `[state]` names; `--to
+    /// local` copies it back. Refused while a lock is held or an interrupted run's journal is
+    /// pending, and when the destination holds another state. The source is left in place.
+    Migrate {
+        /// The backend to copy the state to: `s3` or `local`.
+        #[arg(long)]
+        to: String,
     },
 }
 
@@ -30,6 +50,8 @@ pub async fn run(ws: &Workspace, cmd: StateCommand) -> Result<Exit> {
         StateCommand::Show { address } => show(ws, &parse_addr(&address)?),
         StateCommand::Rm { address } => rm(ws, &parse_addr(&address)?).await,
         StateCommand::Unlock { force } => unlock(ws, force),
+        StateCommand::Init => init(ws),
+        StateCommand::Migrate { to } => migrate_to(ws, &to),
     }
 }
 
@@ -95,11 +117,79 @@ fn unlock(ws: &Workspace, force: bool) -> Result<Exit> {
         ));
     }
     match ws.store.force_unlock(&ws.stack, &ws.env.name)? {
-        Some(h) => println!(
-            "Removed the lock held by {}@{} (pid {}) since {} for `{}`.",
-            h.user, h.host, h.pid, h.time, h.operation
-        ),
+        Some(removed) => {
+            let h = &removed.holder;
+            let age = h
+                .age_secs()
+                .map(|s| format!(", {} ago", tandem_engine::store::age_text(s)))
+                .unwrap_or_default();
+            println!(
+                "Removed the lock held by {}@{} (pid {}) since {}{age} for `{}`: {}.",
+                h.user, h.host, h.pid, h.time, h.operation, removed.what
+            );
+        }
         None => println!("The state was not locked."),
     }
+    Ok(Exit::Success)
+}
+
+/// Creates (or converges) the S3 state bucket.
+fn init(ws: &Workspace) -> Result<Exit> {
+    let backend = ws.s3_backend()?;
+    let location = backend.location().clone();
+    let report = backend.init()?;
+    println!(
+        "State bucket s3://{} in {}:",
+        location.bucket, location.region
+    );
+    for step in &report.steps {
+        println!("  {step}");
+    }
+    println!(
+        "State of {} / {} will live under {}.",
+        ws.stack,
+        ws.env.name,
+        backend.state_location(&ws.stack, &ws.env.name).display()
+    );
+    Ok(Exit::Success)
+}
+
+/// Copies the state to the backend `to` names, from the other one.
+fn migrate_to(ws: &Workspace, to: &str) -> Result<Exit> {
+    let kind = BackendKind::parse(to)
+        .ok_or_else(|| Error::Usage(format!("--to {to:?}: not a backend (`s3` or `local`)")))?;
+    let s3 = ws.s3_backend()?;
+    let local = ws.local_backend();
+    let (from, dest): (&dyn StateBackend, &dyn StateBackend) = match kind {
+        tandem_engine::BackendKind::S3 => (&local, &s3),
+        tandem_engine::BackendKind::Local => (&s3, &local),
+    };
+    let state = migrate(from, dest, &ws.stack, &ws.env.name).map_err(|e| match e {
+        MigrateError::Store(e) => Error::Store(e),
+        MigrateError::Journal(e) => Error::Engine(e.into()),
+        MigrateError::Refused(m) => Error::State(format!("state migrate refused: {m}")),
+    })?;
+    println!(
+        "Copied the state of {} / {} (lineage {}, serial {}, {} resources)",
+        ws.stack,
+        ws.env.name,
+        state.lineage,
+        state.serial,
+        state.resources.len()
+    );
+    println!(
+        "  from {}",
+        from.state_location(&ws.stack, &ws.env.name).display()
+    );
+    println!(
+        "  to   {}",
+        dest.state_location(&ws.stack, &ws.env.name).display()
+    );
+    println!(
+        "The source was left in place: set `[state] backend = \"{}\"` in {} to use the copy, \
+         then remove the source once you no longer need it.",
+        kind.as_str(),
+        ws.env.file.display()
+    );
     Ok(Exit::Success)
 }

@@ -9,6 +9,7 @@ mod executor;
 mod file_modes;
 mod journal;
 mod lock;
+mod lock_race;
 mod plan_snapshots;
 mod planfile;
 mod refresh;
