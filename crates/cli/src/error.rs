@@ -39,7 +39,7 @@ pub mod code {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   success (plan --detailed-exitcode: no changes)
-  1   error: a cloud error or a failed step
+  1   error: a cloud error or a failed step; plan/preview/apply: live state unreadable (named)
   2   plan --detailed-exitcode: there are changes
   3   invalid configuration, program or resource (file and key, or resource and region, named)
   4   state unusable: locked by another run, corrupted, newer format, or a stale saved plan
@@ -102,6 +102,14 @@ pub enum Error {
     /// A bad command line that clap could not refuse by itself.
     #[error("{0}")]
     Usage(String),
+    /// `plan`, `preview`, `apply`: live state could not be read in these control planes (`global`
+    /// for Route 53's, or a region), so no plan was made against the cloud.
+    #[error(
+        "cannot read live state in {}: no answer from its API, so the plan would not be checked \
+         against the cloud (pass --no-refresh to plan from the recorded state)",
+        .0.join(", ")
+    )]
+    LiveStateUnread(Vec<String>),
     /// The engine: program, plan, state, journal, provider.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -152,6 +160,7 @@ impl Error {
                 code::ACCOUNT
             }
             Error::Failed(_)
+            | Error::LiveStateUnread(_)
             | Error::Io(_)
             | Error::Json(_)
             | Error::LocalCloud(_)

@@ -26,6 +26,7 @@ fn one_of_each() -> Vec<Error> {
         Error::Unverified("unverified".into()),
         Error::Policy("policy".into()),
         Error::Usage("usage".into()),
+        Error::LiveStateUnread(vec!["global".into(), "us-east-1".into()]),
         Error::Engine(provider(ErrorClass::Other)),
         Error::Engine(provider(ErrorClass::AccessDenied)),
         Error::Engine(EngineError::Internal("internal".into())),
@@ -73,6 +74,7 @@ fn one_of_each() -> Vec<Error> {
             | Error::Unverified(_)
             | Error::Policy(_)
             | Error::Usage(_)
+            | Error::LiveStateUnread(_)
             | Error::Engine(_)
             | Error::Store(_)
             | Error::Environment(_)
@@ -112,7 +114,7 @@ fn the_wrapped_errors_keep_their_codes() {
     assert_eq!(
         codes,
         [
-            1, 3, 4, 5, 6, 7, 8, 9, 64, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1, 5, 4, 3, 1
+            1, 3, 4, 5, 6, 7, 8, 9, 64, 1, 1, 6, 1, 3, 4, 3, 1, 3, 1, 1, 1, 5, 4, 3, 1
         ]
     );
 }

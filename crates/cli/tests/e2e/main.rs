@@ -2,6 +2,7 @@
 //! free loopback port), verified independently with boto3 — never through Tandem's own read code.
 
 mod aws_path;
+mod bad_input;
 mod cli;
 mod deploy;
 mod failover;
