@@ -12,6 +12,7 @@ mod route53;
 mod route53_status;
 mod s3;
 mod secretsmanager;
+mod state_s3;
 
 use tandem_aws::{AwsClients, ClientSettings, RetryPolicy, StaticCredentials, WaitPolicy};
 use tandem_core::{Props, Region, ResourceAddr, ResourceDecl};
