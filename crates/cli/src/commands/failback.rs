@@ -2,14 +2,14 @@
 //! steps as plans.
 
 use console::style;
-use tandem_engine::ops::make_plan;
+use tandem_engine::ops::{self, make_plan};
 use tandem_failover::failback::{FailbackWaits, failback, planned_steps};
 
 use crate::commands::operation::{Operation, Printer, Timed, context, program_for};
 use crate::error::{Exit, Result};
 use crate::render;
 use crate::render::resilience::failback_text;
-use crate::workspace::{Access, Workspace, confirm};
+use crate::workspace::{Access, Workspace, confirm, note_pending};
 
 #[derive(clap::Args, Debug)]
 pub struct FailbackArgs {
@@ -22,13 +22,15 @@ pub struct FailbackArgs {
 }
 
 pub async fn run(ws: &Workspace, args: &FailbackArgs) -> Result<Exit> {
-    let op = Operation::new(ws, "failback");
-    let timed = Timed::of(&op);
-    let (lock, state) = ws.lock("failback", Access::Cloud(&op.providers)).await?;
-    let posture = ws.posture(&state)?;
     let program = program_for(ws);
     if args.plan {
-        let Some(steps) = planned_steps(&op.topology, &state, &posture, &ws.env.primary_region)?
+        // A plan changes nothing: no lock, no preflight, nothing written (an interrupted run's
+        // pending operations are folded in memory only).
+        let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+        note_pending(pending);
+        let posture = ws.posture(&state)?;
+        let providers = ws.providers();
+        let Some(steps) = planned_steps(&ws.topology(), &state, &posture, &ws.env.primary_region)?
         else {
             println!(
                 "Nothing to fail back: {} is the primary region and active.",
@@ -39,12 +41,16 @@ pub async fn run(ws: &Workspace, args: &FailbackArgs) -> Result<Exit> {
         for (title, p) in steps {
             let desired = program(&p)?;
             let (plan, _) =
-                make_plan(&desired, &state, &op.providers, &ws.plan_config(), None).await?;
+                make_plan(&desired, &state, &providers, &ws.plan_config(), None).await?;
             println!("{}", style(title).bold());
             print!("{}", render::plan_text(&plan));
         }
         return Ok(Exit::Success);
     }
+    let op = Operation::new(ws, "failback");
+    let timed = Timed::of(&op);
+    let (lock, state) = ws.lock("failback", Access::Cloud(&op.providers)).await?;
+    let posture = ws.posture(&state)?;
     if !args.yes {
         confirm(&format!(
             "Fail back environment {} to {}?",

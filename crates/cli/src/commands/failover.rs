@@ -2,7 +2,7 @@
 //! failover as a plan.
 
 use console::style;
-use tandem_engine::ops::make_plan;
+use tandem_engine::ops::{self, make_plan};
 use tandem_failover::failover::{
     FailoverRequest, failover, preflight, resume_deferred, target_posture,
 };
@@ -11,7 +11,7 @@ use crate::commands::operation::{Operation, Printer, Timed, context, program_for
 use crate::error::{Error, Exit, Result};
 use crate::render;
 use crate::render::resilience::{deferred_lines, failover_text};
-use crate::workspace::{Access, Workspace, confirm};
+use crate::workspace::{Access, Workspace, confirm, note_pending};
 
 #[derive(clap::Args, Debug)]
 pub struct FailoverArgs {
@@ -33,6 +33,9 @@ pub struct FailoverArgs {
 }
 
 pub async fn run(ws: &Workspace, args: &FailoverArgs) -> Result<Exit> {
+    if args.plan {
+        return show_plan(ws, args).await;
+    }
     let op = Operation::new(ws, "failover");
     let timed = Timed::of(&op);
     let (lock, state) = ws.lock("failover", Access::Cloud(&op.providers)).await?;
@@ -54,32 +57,6 @@ pub async fn run(ws: &Workspace, args: &FailoverArgs) -> Result<Exit> {
         .to
         .clone()
         .unwrap_or_else(|| posture.standby_region.clone());
-    if args.plan {
-        let target =
-            match target_posture(&ctx.unreachable, &op.topology, &state, &posture, &to, false) {
-                Ok(t) => t,
-                Err(e) => {
-                    // A posture with nothing to fail over (no replica in `to`) says so; it is an
-                    // answer, not an error.
-                    println!("{} No failover from this posture: {e}", style("!").yellow());
-                    if posture.db.replica.is_none() {
-                        println!("  `tandem failback` rebuilds a replica and fails back.");
-                    }
-                    return Ok(Exit::Success);
-                }
-            };
-        let desired = program(&target)?;
-        let (plan, _) = make_plan(&desired, &state, &op.providers, &ws.plan_config(), None).await?;
-        println!(
-            "{}",
-            style(format!("Failover from {} to {to}", posture.active_region)).bold()
-        );
-        for line in deferred_lines(&target.deferred, false) {
-            println!("{line}");
-        }
-        print!("{}", render::plan_text(&plan));
-        return Ok(Exit::Success);
-    }
     if !args.yes && posture.transition.is_none() {
         confirm(&format!(
             "Fail over environment {} from {} to {to}?",
@@ -97,5 +74,41 @@ pub async fn run(ws: &Workspace, args: &FailoverArgs) -> Result<Exit> {
         .await
         .map_err(Error::from)?;
     println!("{}", failover_text(&report));
+    Ok(Exit::Success)
+}
+
+/// `--plan`: the failover as a plan. It changes nothing: no lock, no preflight, nothing written
+/// (an interrupted run's pending operations are folded in memory only).
+async fn show_plan(ws: &Workspace, args: &FailoverArgs) -> Result<Exit> {
+    let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    note_pending(pending);
+    let posture = ws.posture(&state)?;
+    let unreachable = ws.unreachable().await;
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| posture.standby_region.clone());
+    let target = match target_posture(&unreachable, &ws.topology(), &state, &posture, &to, false) {
+        Ok(t) => t,
+        Err(e) => {
+            // A posture with nothing to fail over (no replica in `to`) says so; it is an
+            // answer, not an error.
+            println!("{} No failover from this posture: {e}", style("!").yellow());
+            if posture.db.replica.is_none() {
+                println!("  `tandem failback` rebuilds a replica and fails back.");
+            }
+            return Ok(Exit::Success);
+        }
+    };
+    let desired = program_for(ws)(&target)?;
+    let (plan, _) = make_plan(&desired, &state, &ws.providers(), &ws.plan_config(), None).await?;
+    println!(
+        "{}",
+        style(format!("Failover from {} to {to}", posture.active_region)).bold()
+    );
+    for line in deferred_lines(&target.deferred, false) {
+        println!("{line}");
+    }
+    print!("{}", render::plan_text(&plan));
     Ok(Exit::Success)
 }

@@ -225,8 +225,27 @@ fn failover_while_the_primary_is_cut_off_then_resume_then_failback() {
     // The active region's probe failed: refused at the gateway, not judged healthy.
     assert_eq!(health["regions"][0]["probes_healthy"], false, "{health:#}");
 
-    // The plan of the failover, before it: the replica promoted, the records and capacities.
+    // The plan of the failover, before it: the replica promoted, the records and capacities. A
+    // plan takes no lock and writes nothing: it runs while another run holds the lock.
+    let state_dir = c.dir.path().join(".tandem/state/multi-region");
+    let lock = state_dir.join("drill.lock");
+    let holder = r#"{"user": "ci", "host": "build-42", "pid": 4242,
+                     "time": "2026-01-01T00:00:00Z", "operation": "apply"}"#;
+    std::fs::write(&lock, holder).unwrap();
+    let state_before = std::fs::read(state_dir.join("drill.state.json")).unwrap();
     let plan = c.ok(&["failover", "--plan"]);
+    let failback_plan = c.ok(&["failback", "--plan"]);
+    assert!(
+        failback_plan.stdout.contains("Nothing to fail back"),
+        "{}",
+        failback_plan.text()
+    );
+    assert_eq!(std::fs::read_to_string(&lock).unwrap(), holder);
+    assert_eq!(
+        std::fs::read(state_dir.join("drill.state.json")).unwrap(),
+        state_before
+    );
+    std::fs::remove_file(&lock).unwrap();
     assert!(
         plan.stdout
             .contains("~ us-west-2/rds:DbReadReplica/app-db-replica"),
