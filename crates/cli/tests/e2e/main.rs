@@ -8,4 +8,5 @@ mod deploy;
 mod failover;
 mod iam;
 mod local;
+mod state_backend;
 mod support;
