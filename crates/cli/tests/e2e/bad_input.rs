@@ -266,6 +266,15 @@ fn bad_environment_files_exit_3_naming_the_file_and_key() {
         // No state of the bad environment was written.
         assert!(!c.state_dir().join(format!("{name}.state.json")).exists());
     }
+    // Bytes that are not UTF-8.
+    let file = c.envs().join("latin1.toml");
+    write(&file, b"[environment]\nprimary_region = \"us-\xe9ast-1\"\n");
+    c.expect(
+        &["plan", "--no-refresh", "--env", "latin1"],
+        &[],
+        3,
+        &[file.to_str().unwrap(), "cannot read it"],
+    );
     // A 10 MB file that is valid (a long comment) reads.
     let big = format!("{}\n# {huge}\n", local_with("", ""));
     write(&c.envs().join("big.toml"), big);
