@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    install_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +67,53 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// With `RUST_LOG` set (`RUST_LOG=trace`, `RUST_LOG=tandem_aws=debug,aws_smithy_runtime=trace`),
+/// prints the libraries' `tracing` events to stderr, never to stdout (which carries plans, JSON and
+/// previews). Without it, installs nothing: the output is as if no library logged.
+///
+/// No trace holds a secret. The AWS SDK redacts a response body whose operation's output is
+/// sensitive (a generated password, a secret's value) unless `LOG_SENSITIVE_BODIES=true`, and a
+/// body it signs unless `LOG_SIGNABLE_BODY=true`; it prints an output's sensitive fields as
+/// redacted, and a request it sends as an opaque `BoxBody` (aws-smithy-runtime 1.16: checked by
+/// reading its sources and a deploy's trace). With either variable set, `RUST_LOG` is ignored and a
+/// note says so. The planted-secret end-to-end test runs every command with `RUST_LOG=trace` and
+/// searches what it printed, so that an SDK upgrade that logs more is caught.
+fn install_tracing() {
+    use tracing_subscriber::prelude::*;
+
+    let Some(directives) = std::env::var_os("RUST_LOG").filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if let Some(var) = SENSITIVE_LOG_VARS
+        .iter()
+        .find(|v| std::env::var_os(v).is_some())
+    {
+        eprintln!(
+            "{} {var} is set: ignoring RUST_LOG, so that no secret is logged",
+            console::style("note:").yellow()
+        );
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(directives.to_string_lossy())
+        .unwrap_or_else(|e| {
+            eprintln!(
+                "{} RUST_LOG is not a valid filter ({e}): logging warnings only",
+                console::style("note:").yellow()
+            );
+            tracing_subscriber::EnvFilter::new("warn")
+        });
+    let printer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(console::colors_enabled_stderr());
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(printer)
+        .try_init();
+}
+
+/// The AWS SDK's switches that log sensitive bodies in clear.
+const SENSITIVE_LOG_VARS: &[&str] = &["LOG_SENSITIVE_BODIES", "LOG_SIGNABLE_BODY"];
 
 async fn run(cli: Cli) -> Result<Exit> {
     // The gateway process `local up` starts reads everything from its state directory: it needs

@@ -1,6 +1,14 @@
 //! `tandem preview`: the plans of one or several environments, with the policy pack's findings on
 //! each, rendered as one document for a pull request (Markdown, JSON or text). Findings are
 //! reported, never a failure.
+//!
+//! Read-only, whatever the state backend: a preview runs in pull-request jobs with a role that may
+//! read the environment's shared state and never write it, and beside applies that hold the lock.
+//! So it takes no lock, saves no state, and neither reconciles nor removes the journal an
+//! interrupted run left: [`ops::read_state`] folds its pending operations into the state in memory
+//! only, and the next `apply` reconciles them with the cloud (a note says they are pending). The
+//! only file it writes is `--out`. (`crates/cli/tests/e2e/preview_base_head.rs` checks the state
+//! directory byte for byte.)
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -8,5 +8,7 @@ mod deploy;
 mod failover;
 mod iam;
 mod local;
+mod planted_secret;
+mod preview_base_head;
 mod state_backend;
 mod support;
