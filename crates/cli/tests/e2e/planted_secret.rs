@@ -110,18 +110,12 @@ print(json.dumps({
     "sha1": hashlib.sha1(password.encode()).hexdigest(),
 }))
 "#;
-    let out = Command::new("python3")
-        .args(["-c", script, &format!("tandem/{env}/database")])
-        .env("MOTO_ENDPOINT", moto)
-        .envs(tandem_testkit::test_credentials_env())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "GetSecretValue: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = python_json(
+        "GetSecretValue",
+        script,
+        &format!("tandem/{env}/database"),
+        moto,
     );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let s = |k: &str| v[k].as_str().unwrap().to_string();
     let password = s("password");
     assert!(password.len() >= 20, "a generated password: {v}");
@@ -213,20 +207,31 @@ fn legitimate_holder(path: &str) -> bool {
 
 /// moto's data dump (`GET /moto-api/data.json`).
 fn moto_data(moto: &str) -> Value {
+    let script = "import sys, urllib.request\n\
+                  sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())";
+    python_json(
+        "GET /moto-api/data.json",
+        script,
+        &format!("{moto}/moto-api/data.json"),
+        moto,
+    )
+}
+
+/// Runs the Python `script` with `arg` (moto's endpoint in `MOTO_ENDPOINT`, the test
+/// credentials) and parses the JSON it prints; `what` names it in a failure.
+fn python_json(what: &str, script: &str, arg: &str, moto: &str) -> Value {
     let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
-            &format!("{moto}/moto-api/data.json"),
-        ])
+        .args(["-c", script, arg])
+        .env("MOTO_ENDPOINT", moto)
+        .envs(tandem_testkit::test_credentials_env())
         .output()
         .expect("run python3");
     assert!(
         out.status.success(),
-        "GET /moto-api/data.json: {}",
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("moto's data dump is JSON")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON: {e}"))
 }
 
 /// A moto server of this test's own, on a free loopback port, whose data dump works with RDS

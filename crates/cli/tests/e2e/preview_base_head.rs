@@ -30,6 +30,18 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// Every file of `before` is in `after` with the same bytes, and no other.
+fn assert_unchanged(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String, Vec<u8>>) {
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>(),
+        "the preview created or removed a file of the state directory"
+    );
+    for (path, bytes) in before {
+        assert!(after[path] == *bytes, "the preview changed {path}");
+    }
+}
+
 /// The steps of a preview JSON document that change something: (address, action).
 fn changes(preview: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -106,15 +118,7 @@ fn base_then_head(c: &LocalCloud) {
     let markdown = c.ok(&["preview", "--format", "markdown", "--out", "preview.md"]);
 
     // Read-only: every file of the state directory as it was, the other run's lock included.
-    let after = snapshot(&state_dir);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "the preview created or removed a file of the state directory"
-    );
-    for (path, bytes) in &before {
-        assert!(after[path] == *bytes, "the preview changed {path}");
-    }
+    assert_unchanged(&before, &snapshot(&state_dir));
 
     // Only the pull request's change: one update of the primary region's capacity, 2 → 3.
     let doc: Value = serde_json::from_str(&preview.stdout).expect("preview JSON");
@@ -173,15 +177,7 @@ fn base_then_head(c: &LocalCloud) {
         "the preview read the journal: {}",
         preview.text()
     );
-    let after = snapshot(&state_dir);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>(),
-        "the preview created or removed a file of the state directory"
-    );
-    for (path, bytes) in &before {
-        assert!(after[path] == *bytes, "the preview changed {path}");
-    }
+    assert_unchanged(&before, &snapshot(&state_dir));
 
     // The next apply reconciles the interrupted update and applies the change; the preview then
     // has nothing to show.
