@@ -191,7 +191,7 @@ mod tests {
     fn a_blocking_finding_and_a_suppressed_one() {
         let blocking = console::strip_ansi_codes(&policy_text(&report(false))).into_owned();
         assert!(
-            blocking.starts_with("Policy (15 rules): 1 mandatory (blocks apply)\n  ✗ TP004 mandatory us-east-1/s3:Bucket/assets (region us-east-1)\n"),
+            blocking.starts_with("Policy (16 rules): 1 mandatory (blocks apply)\n  ✗ TP004 mandatory us-east-1/s3:Bucket/assets (region us-east-1)\n"),
             "{blocking}"
         );
         assert!(blocking.contains("refuse (exit 9)"), "{blocking}");

@@ -556,7 +556,7 @@ fn policy_findings_are_planned_and_a_suppression_needs_a_reason() {
     );
     assert!(
         text.stdout
-            .contains("Policy (15 rules): 2 mandatory (blocks apply)")
+            .contains("Policy (16 rules): 2 mandatory (blocks apply)")
             && text
                 .stdout
                 .contains("✗ TP008 mandatory us-east-1/rds:DbInstance/app-db (region us-east-1)"),
