@@ -73,6 +73,17 @@ pub struct S3Location {
     pub kms_key: Option<String>,
 }
 
+impl S3Location {
+    pub fn new(bucket: &str, prefix: &str, region: &str, kms_key: Option<&str>) -> S3Location {
+        S3Location {
+            bucket: bucket.into(),
+            prefix: prefix.trim_matches('/').into(),
+            region: region.into(),
+            kms_key: kms_key.map(str::to_string),
+        }
+    }
+}
+
 /// The S3 state backend. Cheap to clone.
 #[derive(Clone)]
 pub struct S3Backend {

@@ -65,7 +65,7 @@ pub enum Command {
         #[arg(long, hide = true)]
         yes: bool,
     },
-    /// Inspect or repair the state; create the S3 state bucket; migrate between backends
+    /// Inspect or repair the state, create its S3 bucket, migrate it
     #[command(subcommand)]
     State(StateCommand),
     /// Deploy by region: primary, secondary or all

@@ -60,29 +60,11 @@ impl Workspace {
         }
         let clients = clients(&env);
         Ok(Workspace {
-            store: backend(&env, &clients, &env.state_backend)?,
+            store: backend(&env, &clients)?,
             clients,
             stack: stack.to_string(),
             env,
         })
-    }
-
-    /// The S3 backend `[state]` names (for `state init` and `state migrate`), or a
-    /// configuration error when the environment has none.
-    pub fn s3_backend(&self) -> Result<S3Backend> {
-        let location = s3_location(&self.env.state_backend).ok_or_else(|| {
-            Error::Config(format!(
-                "{}: [state] names no S3 bucket: set `backend = \"s3\"` with `bucket` and \
-                 `region` first",
-                self.env.file.display()
-            ))
-        })?;
-        S3Backend::new(&self.clients, location).map_err(Error::Io)
-    }
-
-    /// The local backend in `[state] path` (for `state migrate`).
-    pub fn local_backend(&self) -> LocalStore {
-        LocalStore::new(self.env.state_dir.clone())
     }
 
     /// The posture recorded in the state: which region is active now.
@@ -178,19 +160,8 @@ impl Workspace {
     pub async fn lock(&self, operation: &str, access: Access<'_>) -> Result<(StateLock, State)> {
         let lock = self.store.lock(&self.stack, &self.env.name, operation)?;
         if let Some(stale) = &lock.broke_stale {
-            let age = stale
-                .age_secs()
-                .map(|s| format!(", {} ago", tandem_engine::store::age_text(s)))
-                .unwrap_or_default();
-            eprintln!(
-                "{} broke a stale lock of {}@{} pid {} (`{}` since {}{age}), which no longer runs",
-                style("note:").yellow(),
-                stale.user,
-                stale.host,
-                stale.pid,
-                stale.operation,
-                stale.time
-            );
+            let note = style("note:").yellow();
+            eprintln!("{note} broke a stale lock of {stale}, which no longer runs");
         }
         match access {
             Access::Cloud(providers) => {
@@ -338,34 +309,18 @@ pub fn note_recovered(reconciled: &[Reconciled]) {
     }
 }
 
-/// The state backend `config` names.
-fn backend(
-    env: &Environment,
-    clients: &AwsClients,
-    config: &StateBackendConfig,
-) -> Result<Box<dyn StateBackend>> {
-    Ok(match s3_location(config) {
+/// The state backend `[state]` names: the local store, or the S3 bucket.
+fn backend(env: &Environment, clients: &AwsClients) -> Result<Box<dyn StateBackend>> {
+    Ok(match s3_location(&env.state_backend) {
         None => Box::new(LocalStore::new(env.state_dir.clone())),
-        Some(location) => Box::new(S3Backend::new(clients, location).map_err(Error::Io)?),
+        Some(at) => Box::new(S3Backend::new(clients, at)?),
     })
 }
 
 /// Where an S3 backend keeps the state, if `config` names one.
-fn s3_location(config: &StateBackendConfig) -> Option<S3Location> {
-    match config {
-        StateBackendConfig::Local => None,
-        StateBackendConfig::S3 {
-            bucket,
-            prefix,
-            region,
-            kms_key,
-        } => Some(S3Location {
-            bucket: bucket.clone(),
-            prefix: prefix.clone(),
-            region: region.clone(),
-            kms_key: kms_key.clone(),
-        }),
-    }
+pub fn s3_location(config: &StateBackendConfig) -> Option<S3Location> {
+    let (bucket, prefix, region, kms_key) = config.s3()?;
+    Some(S3Location::new(bucket, prefix, region, kms_key))
 }
 
 /// SDK clients for the environment. The local cloud takes moto's conventional test credentials;

@@ -70,21 +70,26 @@ pub enum StoreError {
     Backend { location: String, message: String },
 }
 
-fn holder_text(h: &LockInfo) -> String {
-    let age = h
-        .age_secs()
-        .map(|s| format!(", {} ago", age_text(s)))
-        .unwrap_or_default();
-    format!(
-        "{}@{} (pid {}) since {}{age} for `{}`",
-        h.user, h.host, h.pid, h.time, h.operation
-    )
+/// `user@host (pid N) since TIME, AGE ago for `operation``.
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}@{} (pid {}) since {}{} for `{}`",
+            self.user,
+            self.host,
+            self.pid,
+            self.time,
+            self.ago(),
+            self.operation
+        )
+    }
 }
 
 fn locked_message(path: &Path, h: &LockInfo) -> String {
     format!(
         "state is locked by {} ({}); if that run is gone, use `tandem state unlock --force`",
-        holder_text(h),
+        h,
         path.display()
     )
 }
@@ -93,7 +98,7 @@ fn stale_message(path: &Path, h: &LockInfo, reason: &str) -> String {
     format!(
         "state is locked by {} ({}), and the lock looks stale: {reason}. It is not taken \
          automatically: once you are sure that run is gone, `tandem state unlock --force` removes it",
-        holder_text(h),
+        h,
         path.display()
     )
 }
@@ -157,6 +162,13 @@ impl LockInfo {
     pub fn age_secs(&self) -> Option<u64> {
         let since = parse_utc_text(&self.time)?;
         Some(now_secs().saturating_sub(since))
+    }
+
+    /// `, 3m 2s ago` after the lock's time, or nothing when its time is unreadable.
+    pub fn ago(&self) -> String {
+        self.age_secs()
+            .map(|s| format!(", {} ago", age_text(s)))
+            .unwrap_or_default()
     }
 
     /// Whether the holder is a process of this host that no longer exists.

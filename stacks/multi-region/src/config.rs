@@ -208,6 +208,21 @@ pub enum StateBackendConfig {
     },
 }
 
+impl StateBackendConfig {
+    /// The S3 backend's bucket, prefix, region and KMS key, if it is one.
+    pub fn s3(&self) -> Option<(&str, &str, &str, Option<&str>)> {
+        match self {
+            StateBackendConfig::Local => None,
+            StateBackendConfig::S3 {
+                bucket,
+                prefix,
+                region,
+                kms_key,
+            } => Some((bucket, prefix, region, kms_key.as_deref())),
+        }
+    }
+}
+
 /// Reads `[state]`'s backend: an error is the key and what is wrong with it.
 fn state_backend(section: &StateSection) -> Result<StateBackendConfig, (&'static str, String)> {
     let s3_only = [

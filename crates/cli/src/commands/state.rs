@@ -3,11 +3,12 @@
 
 use clap::Subcommand;
 use console::style;
+use tandem_aws::state_s3::S3Backend;
 use tandem_core::ResourceAddr;
-use tandem_engine::{BackendKind, MigrateError, StateBackend, migrate, ops};
+use tandem_engine::{BackendKind, LocalStore, MigrateError, StateBackend, migrate, ops};
 
 use crate::error::{Error, Exit, Result};
-use crate::workspace::{Access, Workspace, note_pending};
+use crate::workspace::{Access, Workspace, note_pending, s3_location};
 
 #[derive(Subcommand, Debug)]
 pub enum StateCommand {
@@ -117,25 +118,31 @@ fn unlock(ws: &Workspace, force: bool) -> Result<Exit> {
         ));
     }
     match ws.store.force_unlock(&ws.stack, &ws.env.name)? {
-        Some(removed) => {
-            let h = &removed.holder;
-            let age = h
-                .age_secs()
-                .map(|s| format!(", {} ago", tandem_engine::store::age_text(s)))
-                .unwrap_or_default();
-            println!(
-                "Removed the lock held by {}@{} (pid {}) since {}{age} for `{}`: {}.",
-                h.user, h.host, h.pid, h.time, h.operation, removed.what
-            );
-        }
+        Some(removed) => println!(
+            "Removed the lock held by {}: {}.",
+            removed.holder, removed.what
+        ),
         None => println!("The state was not locked."),
     }
     Ok(Exit::Success)
 }
 
+/// The S3 backend `[state]` names (for `state init` and `state migrate`), or a configuration
+/// error when the environment has none.
+fn s3_backend(ws: &Workspace) -> Result<S3Backend> {
+    let location = s3_location(&ws.env.state_backend).ok_or_else(|| {
+        Error::Config(format!(
+            "{}: [state] names no S3 bucket: set `backend = \"s3\"` with `bucket` and \
+             `region` first",
+            ws.env.file.display()
+        ))
+    })?;
+    Ok(S3Backend::new(&ws.clients, location)?)
+}
+
 /// Creates (or converges) the S3 state bucket.
 fn init(ws: &Workspace) -> Result<Exit> {
-    let backend = ws.s3_backend()?;
+    let backend = s3_backend(ws)?;
     let location = backend.location().clone();
     let report = backend.init()?;
     println!(
@@ -158,8 +165,8 @@ fn init(ws: &Workspace) -> Result<Exit> {
 fn migrate_to(ws: &Workspace, to: &str) -> Result<Exit> {
     let kind = BackendKind::parse(to)
         .ok_or_else(|| Error::Usage(format!("--to {to:?}: not a backend (`s3` or `local`)")))?;
-    let s3 = ws.s3_backend()?;
-    let local = ws.local_backend();
+    let s3 = s3_backend(ws)?;
+    let local = LocalStore::new(ws.env.state_dir.clone());
     let (from, dest): (&dyn StateBackend, &dyn StateBackend) = match kind {
         tandem_engine::BackendKind::S3 => (&local, &s3),
         tandem_engine::BackendKind::Local => (&s3, &local),
