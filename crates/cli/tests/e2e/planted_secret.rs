@@ -449,6 +449,11 @@ fn every_command(c: &LocalCloud, t: &mut Transcript) {
     ] {
         t.run(c, args, &[0]);
     }
+    // Whatever they answer here (no daemon of `local up` runs: the test started the gateway; no
+    // lock is held), what they print is searched too. `local up` and `local down` are left out:
+    // they would start or stop a local cloud on the environment's ports, which the test's own hold.
+    t.run(c, &["local", "status"], &[0, 1]);
+    t.run(c, &["state", "unlock", "--force"], &[0, 1, 4]);
     if Path::new(saved).exists() {
         t.run(c, &["apply", saved, "--yes"], &[0]);
     }
