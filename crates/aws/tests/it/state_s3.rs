@@ -424,3 +424,109 @@ fn migrate_local_to_s3_and_back_keeps_lineage_and_serial() {
     assert!(err.to_string().contains("refusing to overwrite"), "{err}");
     assert_eq!(third.load(STACK, ENV).unwrap().as_ref(), Some(&other));
 }
+
+/// An apply through the S3 backend (a bucket, on moto): the journal goes to S3 during the run and
+/// is removed after; the state is saved there. Then a run killed after its create left a journal
+/// in S3: reading the state folds it, and recovery under the lock saves it and removes the
+/// journal.
+#[test]
+fn apply_and_recovery_journal_through_s3() {
+    use tandem_aws::s3::BucketProvider;
+    use tandem_core::StackBuilder;
+    use tandem_engine::{ApplyOptions, PlanConfig, Providers, Silent, ops, plan};
+    use tandem_schema::s3::Bucket;
+
+    let b = backend();
+    let mut providers = Providers::new();
+    providers.add(Arc::new(BucketProvider::new(clients())));
+    let config = PlanConfig {
+        wave_order: vec!["global".into(), "us-east-1".into(), "us-west-2".into()],
+    };
+    let mut stack = StackBuilder::new();
+    let name = unique("tstate-app");
+    stack.declare(
+        Bucket::new(&tandem_core::Region::named("us-east-1"), "assets")
+            .unwrap()
+            .bucket(name.as_str())
+            .versioning(true)
+            .deny_insecure_transport(false),
+    );
+    let desired = stack.finish().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lock = b.lock(STACK, ENV, "apply").unwrap();
+    let (state, _) = rt
+        .block_on(ops::recover(&b, &lock, STACK, ENV, &providers))
+        .unwrap();
+    let p = plan(&desired, &state, &providers, &config).unwrap();
+    let report = rt
+        .block_on(ops::apply_plan(
+            &b,
+            &lock,
+            &p,
+            state,
+            &desired.outputs,
+            &providers,
+            &ApplyOptions { parallel: 2 },
+            Arc::new(Silent),
+            "apply",
+        ))
+        .unwrap();
+    assert!(report.succeeded());
+    drop(lock);
+    let saved = b.load(STACK, ENV).unwrap().unwrap();
+    assert_eq!(saved.serial, 1);
+    assert_eq!(saved.resources.len(), 1);
+    assert_eq!(
+        b.read_journal(STACK, ENV).unwrap(),
+        Vec::new(),
+        "journal removed"
+    );
+
+    // A run killed after its step was done (`state rm`'s Forget here) left its journal in S3,
+    // no state saved.
+    let addr = saved.resources.keys().next().unwrap();
+    let killed = b
+        .create_journal(
+            STACK,
+            ENV,
+            &JournalRecord::Begin {
+                lineage: saved.lineage.clone(),
+                base_serial: saved.serial,
+                operation: "apply".into(),
+                secret_key: Some(saved.secret_key.to_hex()),
+            },
+        )
+        .unwrap();
+    killed
+        .append_blocking(&JournalRecord::Forget { addr: addr.clone() })
+        .unwrap();
+    drop(killed);
+    let (read, pending) = ops::read_state(&b, STACK, ENV).unwrap();
+    assert_eq!(pending, 0);
+    assert!(
+        read.resources.is_empty(),
+        "the journal's Forget is folded in"
+    );
+    assert_eq!(
+        b.load(STACK, ENV).unwrap().unwrap().resources.len(),
+        1,
+        "not saved yet"
+    );
+    let lock = b.lock(STACK, ENV, "apply").unwrap();
+    let (recovered, _) = rt
+        .block_on(ops::recover(&b, &lock, STACK, ENV, &providers))
+        .unwrap();
+    drop(lock);
+    assert!(recovered.resources.is_empty());
+    let now = b.load(STACK, ENV).unwrap().unwrap();
+    assert_eq!(
+        (now.serial, now.resources.len()),
+        (2, 0),
+        "recovered and saved"
+    );
+    assert_eq!(b.read_journal(STACK, ENV).unwrap(), Vec::new());
+}
