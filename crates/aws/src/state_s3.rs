@@ -97,14 +97,14 @@ struct Shared {
     stale_after: Duration,
 }
 
-/// The backend's own runtime, shut down without waiting when the backend is dropped (a runtime
-/// may not be dropped from inside another one).
+/// The backend's own runtime, shut down without waiting when the backend is dropped — from a
+/// thread of its own, since the last reference may go from inside a runtime, this one included.
 struct BackendRuntime(Option<tokio::runtime::Runtime>);
 
 impl Drop for BackendRuntime {
     fn drop(&mut self) {
         if let Some(rt) = self.0.take() {
-            rt.shutdown_background();
+            std::thread::spawn(move || rt.shutdown_background());
         }
     }
 }
@@ -141,24 +141,6 @@ impl S3Backend {
                 stale_after: STALE_LOCK_AGE,
             }),
         })
-    }
-
-    /// The same backend with another staleness threshold (tests).
-    pub fn with_stale_after(self, stale_after: Duration) -> S3Backend {
-        let s = &self.shared;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        S3Backend {
-            shared: Arc::new(Shared {
-                location: s.location.clone(),
-                clients: AwsClients::new(s.clients.settings().clone()),
-                runtime: BackendRuntime(Some(runtime)),
-                stale_after,
-            }),
-        }
     }
 
     pub fn location(&self) -> &S3Location {
