@@ -91,7 +91,13 @@ pub enum JournalError {
         path: PathBuf,
         source: io::Error,
     },
-    #[error("journal {} is corrupted at line {line}: {message}", path.display())]
+    #[error(
+        "journal {} is corrupted at line {line}: {message}. The saved state is intact (`tandem \
+         state list` still reads it). To repair: move the journal aside, keeping it to inspect \
+         (`mv {0} {0}.corrupt`; on S3, the objects under that prefix), then run `tandem apply`: \
+         what the interrupted run made is found by its names and tags and adopted, not made twice",
+        path.display()
+    )]
     Corrupt {
         path: PathBuf,
         line: usize,

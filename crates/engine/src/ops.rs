@@ -46,6 +46,26 @@ pub fn read_state(
     Ok((folded.state, pending))
 }
 
+/// [`read_state`] for commands that only show the state (`state list`, `state show`): a journal
+/// that cannot be read or folded does not stop them. They get the saved state as it is, and the
+/// journal's error to print as a warning (it says how to repair the journal).
+pub fn read_state_for_display(
+    store: &dyn StateBackend,
+    stack: &str,
+    env: &str,
+) -> Result<(State, usize, Option<EngineError>), EngineError> {
+    match read_state(store, stack, env) {
+        Ok((state, pending)) => Ok((state, pending, None)),
+        Err(e @ EngineError::Journal(_)) => {
+            let state = store
+                .load(stack, env)?
+                .unwrap_or_else(|| State::new(stack, env, new_lineage()));
+            Ok((state, 0, Some(e)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The saved state (or the state before the first apply) and the records of the journal beside it,
 /// with the journal's path.
 fn load_with_journal(

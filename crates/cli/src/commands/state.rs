@@ -61,9 +61,24 @@ fn parse_addr(text: &str) -> Result<ResourceAddr> {
         .map_err(|e| Error::Usage(e.to_string()))
 }
 
-fn list(ws: &Workspace) -> Result<Exit> {
-    let (state, pending) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+/// The state as saved, with an interrupted run's completed steps folded in; a journal that cannot
+/// be read is a warning here (these commands only show the state), not an error.
+fn state_to_show(ws: &Workspace) -> Result<tandem_engine::State> {
+    let (state, pending, journal) =
+        ops::read_state_for_display(&ws.store, &ws.stack, &ws.env.name)?;
     note_pending(pending);
+    if let Some(e) = journal {
+        eprintln!("{} {e}", style("warning:").yellow());
+        eprintln!(
+            "{} showing the saved state without the journal",
+            style("note:").yellow()
+        );
+    }
+    Ok(state)
+}
+
+fn list(ws: &Workspace) -> Result<Exit> {
+    let state = state_to_show(ws)?;
     for (addr, r) in &state.resources {
         println!("{addr}  {}", style(&r.id).dim());
     }
@@ -71,7 +86,7 @@ fn list(ws: &Workspace) -> Result<Exit> {
 }
 
 fn show(ws: &Workspace, addr: &ResourceAddr) -> Result<Exit> {
-    let (state, _) = ops::read_state(&ws.store, &ws.stack, &ws.env.name)?;
+    let state = state_to_show(ws)?;
     let r = state.resources.get(addr).ok_or_else(|| {
         Error::Config(format!(
             "{addr} is not in the state of {} / {}",

@@ -374,13 +374,25 @@ fn journals_garbage_is_an_error_and_a_torn_last_line_is_tolerated() {
     ] {
         write(&c.journal(), &bad);
         // `plan` cannot build on a state whose last run it cannot read: exit 4 naming the
-        // journal (`state list` may still read the state: 0, or refuse as plan does: 4).
-        c.expect(&["plan", "--no-refresh"], &[], 4, &["local.journal"]);
-        let list = c.run(&["state", "list"], &[]);
+        // journal and how to repair it. `state list` and `state show` still read the saved
+        // state, with the same warning.
+        c.expect(
+            &["plan", "--no-refresh"],
+            &[],
+            4,
+            &["local.journal", "To repair", "local.journal.corrupt"],
+        );
+        let list = c.expect(&["state", "list"], &[], 0, &["local.journal", "To repair"]);
         assert!(
-            list.code == 0 || (list.code == 4 && list.stderr.contains("local.journal")),
+            list.stdout.contains("us-east-1/s3:Bucket/assets"),
             "{}",
             list.text()
+        );
+        c.expect(
+            &["state", "show", "us-east-1/s3:Bucket/assets"],
+            &[],
+            0,
+            &["local.journal"],
         );
         assert_eq!(
             std::fs::read(c.journal()).unwrap(),
