@@ -534,10 +534,16 @@ fn token(base: &str, addr: &ResourceAddr, op: OpKind) -> String {
 
 async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<(), String> {
     match kind {
+        StepKind::Create if change.action.is_replace() && !still_replaced(change, run)? => {
+            update_instead(change, run).await
+        }
         StepKind::Create => create(change, run).await,
         StepKind::Update => update(change, run).await,
         StepKind::Delete => delete(change, run).await,
         StepKind::DeleteReplaced => delete_deposed(change, run).await,
+        StepKind::DeleteThenCreate if !still_replaced(change, run)? => {
+            update_instead(change, run).await
+        }
         StepKind::DeleteThenCreate => {
             delete(change, run).await?;
             create(change, run).await
@@ -558,6 +564,47 @@ async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<
             Ok(())
         }
     }
+}
+
+/// Whether a replacement is still forced once its inputs are resolved: a property that forced it
+/// may have been unknown at plan time and turn out unchanged (the primary database adopted with
+/// the same ARN after its record was removed from the state).
+fn still_replaced(change: &ResourceChange, run: &Run) -> Result<bool, String> {
+    let Some(prior) = &change.prior else {
+        return Ok(true);
+    };
+    let inputs = resolve_inputs(change, run)?;
+    Ok(change
+        .changes
+        .iter()
+        .filter(|p| p.forces_replacement)
+        .any(|p| match (prior.inputs.get(&p.name), inputs.get(&p.name)) {
+            (Some(old), Some(new)) => !new.same_as(old, &run.secret_key),
+            (None, None) => false,
+            _ => true,
+        }))
+}
+
+/// A replacement that resolved inputs no longer force: updated in place, or only recorded with
+/// its resolved inputs when nothing differs.
+async fn update_instead(change: &ResourceChange, run: &Run) -> Result<(), String> {
+    let prior = change.prior.as_ref().ok_or("update without prior state")?;
+    let inputs = resolve_inputs(change, run)?;
+    if differing(&prior.inputs, &inputs, &run.secret_key)
+        .next()
+        .is_some()
+    {
+        return update(change, run).await;
+    }
+    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
+    let rs = ResourceState {
+        inputs,
+        dependencies: change.dependencies.clone(),
+        protect: change.protect,
+        retain_on_delete: change.retain_on_delete,
+        ..prior.clone()
+    };
+    record_done(run, seq, &change.addr, Some(rs)).await
 }
 
 fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {

@@ -18,7 +18,7 @@ fn aws_like(cloud: &std::sync::Arc<FakeCloud>) -> Providers {
     Providers::new()
         .with(cloud.provider_with(
             "rds:DbInstance",
-            &["engine"],
+            &["engine", "identifier"],
             Identity::Named(&["identifier"]),
         ))
         .with(cloud.provider_with(
@@ -76,9 +76,54 @@ fn state_rm(home: &Home, addrs: &[&str]) {
 async fn a_replacement_that_keeps_its_identifier_deletes_first_and_leaves_the_replica() {
     let dir = tempfile::tempdir().unwrap();
     let home = home(dir.path());
+    let v = |primary: &str| {
+        stack(vec![
+            decl("us-east-1/rds:DbInstance/primary")
+                .input("identifier", primary)
+                .input("engine", "postgres"),
+            decl("us-west-2/rds:DbReadReplica/replica")
+                .input("identifier", "app-replica")
+                .input("source", out("us-east-1/rds:DbInstance/primary", "arn")),
+        ])
+    };
+    assert!(home.up(&v("app-primary"), 4).await.succeeded());
+
+    // A new primary (another identifier): the replica must follow it, under the same name.
+    let desired = v("app-primary-2");
+    let plan = home.plan(&desired);
+    let replica = plan
+        .changes()
+        .find(|c| c.addr == addr("us-west-2/rds:DbReadReplica/replica"))
+        .expect("the replica is planned");
+    assert_eq!(replica.action, Action::ReplaceDeleteFirst);
+    let report = home.up(&desired, 4).await;
+    assert!(report.succeeded(), "{:?}", report.results);
+    assert_eq!(
+        held(&home, "rds:DbReadReplica", "identifier", "app-replica"),
+        1
+    );
+    let state = home.state();
+    let replica = &state.resources[&addr("us-west-2/rds:DbReadReplica/replica")];
+    let primary = &state.resources[&addr("us-east-1/rds:DbInstance/primary")];
+    assert_eq!(replica.inputs["source"], primary.outputs["arn"]);
+    assert!(
+        home.cloud
+            .resources()
+            .iter()
+            .any(|(id, _, _)| id == &replica.id),
+        "the replica the state records exists"
+    );
+    assert!(!home.plan(&desired).has_changes());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_primary_record_was_removed_is_kept_when_the_primary_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = home(dir.path());
     let desired = stack(databases());
     assert!(home.up(&desired, 4).await.succeeded());
     state_rm(&home, &["us-east-1/rds:DbInstance/primary"]);
+    home.cloud.calls.lock().unwrap().clear();
 
     let plan = home.plan(&desired);
     let replica = plan
@@ -97,6 +142,10 @@ async fn a_replacement_that_keeps_its_identifier_deletes_first_and_leaves_the_re
 
     let report = home.up(&desired, 4).await;
     assert!(report.succeeded(), "{:?}", report.results);
+    // The primary is adopted with its ARN: the replica's source is unchanged after all, and the
+    // replica is neither deleted nor made again.
+    let calls = home.cloud.calls.lock().unwrap().clone();
+    assert!(calls.is_empty(), "{calls:?}");
     assert_eq!(
         held(&home, "rds:DbReadReplica", "identifier", "app-replica"),
         1
