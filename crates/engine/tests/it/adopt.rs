@@ -360,3 +360,80 @@ async fn a_replaced_resource_that_cannot_be_deleted_stays_in_the_state_until_it_
     );
     assert!(!home.plan(&desired).has_changes());
 }
+
+#[test]
+fn a_replacement_killed_after_its_create_keeps_the_old_resource_for_the_next_apply_to_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = home(dir.path());
+    let rt = runtime();
+    let v = |domain: &str| {
+        stack(vec![
+            decl("global/route53:Zone/main").input("domain", domain),
+        ])
+    };
+    assert!(rt.block_on(home.up(&v("one.example"), 2)).succeeded());
+    let before = home.state();
+    let zone = addr("global/route53:Zone/main");
+    let old = before.resources[&zone].id.clone();
+
+    // A run replacing the zone was killed once the new zone was made, before recording it.
+    let mut inputs = tandem_core::Props::new();
+    inputs.insert("domain".into(), Value::str("two.example"));
+    let ctx = tandem_engine::OpContext {
+        addr: zone.clone(),
+        stack: STACK.into(),
+        env: ENV.into(),
+        token: "token-1".into(),
+    };
+    let zones = home.providers.get("route53:Zone").unwrap().clone();
+    let made = rt.block_on(zones.create(&ctx, &inputs)).unwrap();
+    let paths = home.store.paths(STACK, ENV);
+    {
+        let journal = tandem_engine::Journal::create(
+            &paths.journal,
+            tandem_engine::JournalRecord::Begin {
+                lineage: before.lineage.clone(),
+                base_serial: before.serial,
+                operation: "apply".into(),
+                secret_key: None,
+            },
+        )
+        .unwrap();
+        journal
+            .append_blocking(&tandem_engine::JournalRecord::Intent {
+                seq: 1,
+                addr: zone.clone(),
+                op: tandem_engine::OpKind::Create,
+                token: "token-1".into(),
+                id: None,
+                inputs: Some(tandem_core::props_to_json(&inputs)),
+                dependencies: Vec::new(),
+                protect: false,
+                retain_on_delete: false,
+            })
+            .unwrap();
+    }
+
+    let (state, notes) = home.recover().unwrap();
+    assert_eq!(state.resources[&zone].id, made.id, "the new zone adopted");
+    let kept = state
+        .resources
+        .iter()
+        .find(|(a, _)| deposed_origin(a).as_ref() == Some(&zone))
+        .expect("the old zone is kept in the state");
+    assert_eq!(kept.1.id, old);
+    assert!(
+        notes[0]
+            .finding
+            .contains(&format!("{old}) is kept as {}", kept.0)),
+        "{}",
+        notes[0].finding
+    );
+
+    let desired = v("two.example");
+    let report = rt.block_on(home.up(&desired, 2));
+    assert!(report.succeeded(), "{:?}", report.results);
+    assert_eq!(held(&home, "route53:Zone", "domain", "one.example"), 0);
+    assert_eq!(home.cloud.resources().len(), 1);
+    assert!(!home.plan(&desired).has_changes());
+}
