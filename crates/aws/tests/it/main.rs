@@ -6,6 +6,7 @@ mod autoscaling;
 mod cloudformation;
 mod cloudwatch;
 mod dns;
+mod domain_change;
 mod failures;
 mod rds;
 mod rds_network;
