@@ -2,15 +2,21 @@
 //! token), by what identifies its kind: names, tags, the stack-set instance's set and region.
 
 use tandem_aws::cloudformation::{StackInstanceProvider, StackSetLocks, StackSetProvider};
+use tandem_aws::cloudwatch::AlarmProvider;
+use tandem_aws::rds_params::DbParameterGroupProvider;
 use tandem_aws::route53::{HealthCheckProvider, HostedZoneProvider};
 use tandem_aws::s3::BucketProvider;
+use tandem_aws::secretsmanager::DatabaseSecretProvider;
 use tandem_core::{Region, ResourceDecl, map};
 use tandem_engine::provider::Provider;
 use tandem_schema::cloudformation::StackInstance;
+use tandem_schema::cloudwatch::Alarm;
 use tandem_schema::route53::{HealthCheck, HostedZone};
 use tandem_schema::s3::Bucket;
 
 use crate::cloudformation::stack_set;
+use crate::rds_network::tls_group;
+use crate::secretsmanager::{secret, secret_name};
 use crate::{clients, ctx_for, unique, us_west_2, validate_and_create};
 
 /// What a later run finds of `decl`'s resource, made as `made` by an earlier one.
@@ -125,6 +131,47 @@ async fn a_bucket_made_by_a_lost_run_is_found_by_its_name() {
     found_by_a_later_run(&buckets, &bucket, &made.id).await;
     buckets
         .delete(&ctx_for(&bucket), &made.id, &bucket.inputs)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_a_parameter_group_and_a_secret_made_by_a_lost_run_are_found_by_their_names() {
+    let alarms = AlarmProvider::new(clients());
+    let alarm: ResourceDecl = Alarm::new(&us_west_2(), "replica-lag")
+        .unwrap()
+        .alarm_name(unique("adopt-alarm").as_str())
+        .namespace("AWS/RDS")
+        .metric_name("ReplicaLag")
+        .statistic("Maximum")
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(300)
+        .comparison_operator("GreaterThanThreshold")
+        .into();
+    let a = validate_and_create(&alarms, &alarm).await.unwrap();
+    found_by_a_later_run(&alarms, &alarm, &a.id).await;
+
+    let groups = DbParameterGroupProvider::new(clients());
+    let group: ResourceDecl = tls_group(&us_west_2(), &unique("adopt-pg")).into();
+    let g = validate_and_create(&groups, &group).await.unwrap();
+    found_by_a_later_run(&groups, &group, &g.id).await;
+
+    let secrets = DatabaseSecretProvider::new(clients());
+    let db_secret: ResourceDecl = secret(&secret_name("adopt-sec")).into();
+    let s = validate_and_create(&secrets, &db_secret).await.unwrap();
+    found_by_a_later_run(&secrets, &db_secret, &s.id).await;
+
+    alarms
+        .delete(&ctx_for(&alarm), &a.id, &alarm.inputs)
+        .await
+        .unwrap();
+    groups
+        .delete(&ctx_for(&group), &g.id, &group.inputs)
+        .await
+        .unwrap();
+    secrets
+        .delete(&ctx_for(&db_secret), &s.id, &db_secret.inputs)
         .await
         .unwrap();
 }
