@@ -51,6 +51,11 @@ fn held(home: &Home, kind: &str, prop: &str, value: &str) -> usize {
         .count()
 }
 
+/// Whether the cloud holds the resource `id`.
+fn exists(home: &Home, id: &str) -> bool {
+    home.cloud.resources().iter().any(|(i, _, _)| i == id)
+}
+
 fn databases() -> Vec<ResourceDecl> {
     vec![
         decl("us-east-1/rds:DbInstance/primary")
@@ -107,10 +112,7 @@ async fn a_replacement_that_keeps_its_identifier_deletes_first_and_leaves_the_re
     let primary = &state.resources[&addr("us-east-1/rds:DbInstance/primary")];
     assert_eq!(replica.inputs["source"], primary.outputs["arn"]);
     assert!(
-        home.cloud
-            .resources()
-            .iter()
-            .any(|(id, _, _)| id == &replica.id),
+        exists(&home, &replica.id),
         "the replica the state records exists"
     );
     assert!(!home.plan(&desired).has_changes());
@@ -157,10 +159,7 @@ async fn a_replica_whose_primary_record_was_removed_is_kept_when_the_primary_is_
     let state = home.state();
     let recorded = &state.resources[&addr("us-west-2/rds:DbReadReplica/replica")].id;
     assert!(
-        home.cloud
-            .resources()
-            .iter()
-            .any(|(id, _, _)| id == recorded),
+        exists(&home, recorded),
         "the replica the state records exists"
     );
     assert!(!home.plan(&desired).has_changes());
