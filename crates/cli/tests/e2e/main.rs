@@ -8,3 +8,4 @@ mod failover;
 mod iam;
 mod local;
 mod support;
+mod trials;

@@ -100,7 +100,8 @@ fn boto3_json(script: &str, arg: &str, moto: &str) -> serde_json::Value {
     boto3_json_args(script, &[arg], moto)
 }
 
-fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
+/// Runs the boto3 script `tests/e2e/SCRIPT ARGS...` against moto and parses the JSON it prints.
+pub fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
     let arg = args.join(" ");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
