@@ -130,28 +130,7 @@ impl TrialCloud {
             )))
             .expect("start the region gateway");
         let dir = tempfile::tempdir().unwrap();
-        let port = |url: &str| -> u16 {
-            url.trim_end_matches('/')
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("no port in {url}"))
-        };
-        let envs = dir.path().join("environments");
-        std::fs::create_dir_all(&envs).unwrap();
-        let file = format!(
-            "[environment]\nprimary_region = \"us-east-1\"\nsecondary_region = \"us-west-2\"\n\
-             domain_name = \"{env}.tandem-trial.example\"\naccount_id = \"123456789012\"\n\
-             stackset_admin_region = \"us-west-2\"\nhttp_only = true\nprotect_stateful = false\n\n\
-             [local_cloud]\nmoto_port = {moto_port}\nglobal_port = {global}\ncontrol_port = {control}\n\
-             region_ports = [{east}, {west}]\n",
-            moto_port = port(moto),
-            global = port(&gateway.global_endpoint()),
-            control = port(&gateway.control_url()),
-            east = gateway.region_port(REGIONS[0]).unwrap(),
-            west = gateway.region_port(REGIONS[1]).unwrap(),
-        );
-        std::fs::write(envs.join(format!("{env}.toml")), file).unwrap();
+        crate::support::write_gateway_environment(dir.path(), env, moto, &gateway);
         TrialCloud {
             dir,
             env: env.to_string(),
@@ -162,19 +141,7 @@ impl TrialCloud {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .args(["--env", &self.env, "--environments"])
-            .arg(self.dir.path().join("environments"))
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("PRIMARY_REGION")
-            .env_remove("SECONDARY_REGION")
-            .env_remove("DOMAIN_NAME")
-            .env_remove("RTO_MINUTES")
-            .env_remove("RPO_MINUTES")
-            .envs(tandem_testkit::test_credentials_env());
-        cmd
+        crate::support::local_cloud_command(self.dir.path(), &self.env, args)
     }
 
     fn tandem(&self, args: &[&str]) -> Run {
