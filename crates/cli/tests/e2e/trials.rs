@@ -2,7 +2,7 @@
 //! behind the region gateway), audited with boto3 (`trials.py`) — never through Tandem's own read
 //! code.
 //!
-//! - [`crash_trials`]: `deploy all`, `failover` and `destroy`, each SIGKILLed at a moment drawn
+//! - [`crash_trials`]: `deploy all` (half of them), `failover` and `destroy`, each SIGKILLed at a moment drawn
 //!   uniformly over a clean run's duration; the next run of the same command must converge, and
 //!   the cloud then holds no duplicate and no orphan, the state parses, and `plan
 //!   --detailed-exitcode` exits 0 (after `destroy`: nothing is left). `TANDEM_TRIALS` trials
@@ -349,12 +349,21 @@ impl Kind {
         }
     }
 
-    /// The posture the command needs, and the one it leaves.
-    fn postures(self) -> (Posture, Posture) {
+    /// Whether the command can start from `posture`.
+    fn starts_from(self, posture: Posture) -> bool {
         match self {
-            Kind::Deploy => (Posture::Empty, Posture::Deployed),
-            Kind::Failover => (Posture::Deployed, Posture::FailedOver),
-            Kind::Destroy => (Posture::FailedOver, Posture::Empty),
+            Kind::Deploy => posture == Posture::Empty,
+            Kind::Failover => posture == Posture::Deployed,
+            Kind::Destroy => posture != Posture::Empty,
+        }
+    }
+
+    /// The posture the command leaves.
+    fn leaves(self) -> Posture {
+        match self {
+            Kind::Deploy => Posture::Deployed,
+            Kind::Failover => Posture::FailedOver,
+            Kind::Destroy => Posture::Empty,
         }
     }
 
@@ -365,6 +374,17 @@ impl Kind {
 
 const KINDS: [Kind; 3] = [Kind::Deploy, Kind::Failover, Kind::Destroy];
 
+/// The trials' commands, in this order again and again: half of them `deploy all` (the longest
+/// run, with the most creates to interrupt), destroys from both postures, failovers.
+const SEQUENCE: [Kind; 6] = [
+    Kind::Deploy,
+    Kind::Failover,
+    Kind::Destroy,
+    Kind::Deploy,
+    Kind::Destroy,
+    Kind::Deploy,
+];
+
 /// One crash trial's record.
 struct Trial {
     n: usize,
@@ -373,19 +393,34 @@ struct Trial {
     clean: Duration,
     kill_at: Duration,
     killed: Ended,
-    /// The runs after the kill, up to the first that succeeded (at most 3).
+    /// The runs after the kill, up to the first that succeeded (at most 3; none when the run
+    /// ended well before its kill).
     next: Vec<Run>,
     problems: Problems,
 }
 
 impl Trial {
+    /// Whether the run drawn to be killed ended first, successfully: nothing to recover (and a
+    /// second `failover` would be one from the other region).
+    fn ended_well(&self) -> bool {
+        !self.killed.killed && self.killed.run.code == 0
+    }
+
     fn converged(&self) -> bool {
-        self.next.len() == 1 && self.next[0].code == 0 && self.problems.none()
+        let next_ok = match self.next.as_slice() {
+            [] => self.ended_well(),
+            [next] => next.code == 0,
+            _ => false,
+        };
+        next_ok && self.problems.none()
     }
 
     /// Whether no run of the command brought the environment back: a person would have to.
     fn manual(&self) -> bool {
-        self.next.last().is_none_or(|r| r.code != 0)
+        match self.next.last() {
+            None => !self.ended_well(),
+            Some(r) => r.code != 0,
+        }
     }
 
     fn line(&self) -> String {
@@ -443,21 +478,14 @@ impl Trial {
     }
 }
 
-/// Brings `c` from `from` to `to` with clean (unkilled) runs; panics if one fails.
-fn reach(c: &TrialCloud, mut from: Posture, to: Posture) {
-    while from != to {
-        let kind = KINDS.iter().find(|k| k.postures().0 == from).unwrap();
-        let r = c.tandem(kind.args());
-        assert_eq!(
-            r.code,
-            0,
-            "clean {} of {}: {}",
-            kind.name(),
-            c.env,
-            r.text()
-        );
-        from = kind.postures().1;
+/// Brings the fresh environment `c` to where `kind` can start, with a clean (unkilled)
+/// `deploy all` unless `kind` is one; panics if it fails.
+fn prepare(c: &TrialCloud, kind: Kind) {
+    if kind.starts_from(Posture::Empty) {
+        return;
     }
+    let r = c.tandem(Kind::Deploy.args());
+    assert_eq!(r.code, 0, "clean deploy all of {}: {}", c.env, r.text());
 }
 
 /// Delays every call of every region and the global listener by `ms` (none when 0).
@@ -534,29 +562,29 @@ fn crash_trials() {
     let mut done: Vec<Trial> = Vec::new();
     let mut cloud: Option<(TrialCloud, Posture)> = None;
     for n in 1..=trials {
-        let kind = KINDS[(n - 1) % KINDS.len()];
-        let (needs, leaves) = kind.postures();
-        let (c, posture) = match cloud.take() {
-            Some((c, p)) if p == needs && kind != Kind::Deploy => (c, p),
+        let kind = SEQUENCE[(n - 1) % SEQUENCE.len()];
+        let leaves = kind.leaves();
+        let c = match cloud.take() {
+            Some((c, p)) if kind.starts_from(p) && kind != Kind::Deploy => c,
             other => {
-                // A fresh environment for each cycle (deploy, failover, destroy), and after one
-                // that did not converge, brought to what this trial's command needs by clean
-                // runs. (A destroyed environment deployed again in the same state does not fail
-                // over: "there is no read replica in us-east-1 to promote" — not a crash defect,
-                // kept out of these trials.)
+                // A fresh environment for each deploy trial, and after a trial that did not
+                // converge, brought to where this trial's command starts by a clean run. (A
+                // destroyed environment deployed again in the same state does not fail over:
+                // "there is no read replica in us-east-1 to promote" — not a crash defect, kept
+                // out of these trials.)
                 drop(other);
                 let c = TrialCloud::new(&format!("ct{n}"), &moto);
                 delay_every_call(&c, latency);
-                reach(&c, Posture::Empty, needs);
-                (c, needs)
+                prepare(&c, kind);
+                c
             }
         };
-        debug_assert_eq!(posture, needs);
         let span = clean[kind.index()];
         let kill_at = span.mul_f64(draw.unit());
         let killed = c.run_until(kind.args(), Some(kill_at));
         let mut next = Vec::new();
-        while next.len() < 3 {
+        let ended_well = !killed.killed && killed.run.code == 0;
+        while next.len() < 3 && !ended_well {
             let r = c.tandem(kind.args());
             let ok = r.code == 0;
             next.push(r);
@@ -564,7 +592,7 @@ fn crash_trials() {
                 break;
             }
         }
-        let problems = if next.last().is_some_and(|r| r.code == 0) {
+        let problems = if ended_well || next.last().is_some_and(|r| r.code == 0) {
             c.check(leaves == Posture::Empty)
         } else {
             Problems::default()
