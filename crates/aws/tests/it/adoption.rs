@@ -43,7 +43,6 @@ async fn a_stack_instance_made_by_a_lost_run_is_found_and_a_second_create_adopts
     let name = unique("adopt-ss");
     let set = stack_set(&name);
     let set_obs = validate_and_create(&sets, &set).await.unwrap();
-    found_by_a_later_run(&sets, &set, &set_obs.id).await;
 
     let instance: ResourceDecl = StackInstance::new(&us_west_2(), "app")
         .unwrap()
@@ -54,7 +53,6 @@ async fn a_stack_instance_made_by_a_lost_run_is_found_and_a_second_create_adopts
         .into();
     // The run that made it was killed before recording it.
     let made = validate_and_create(&instances, &instance).await.unwrap();
-    found_by_a_later_run(&instances, &instance, &made.id).await;
 
     // The next run's create (another token) adopts it: no AlreadyExistsException, one instance.
     let again = instances
@@ -63,6 +61,8 @@ async fn a_stack_instance_made_by_a_lost_run_is_found_and_a_second_create_adopts
         .unwrap_or_else(|e| panic!("a second create fails: {e}"));
     assert_eq!(again.id, made.id);
     assert_eq!(again.outputs.get("VpcId"), made.outputs.get("VpcId"));
+    found_by_a_later_run(&instances, &instance, &made.id).await;
+    found_by_a_later_run(&sets, &set, &set_obs.id).await;
 
     // Its overrides changed since: adopted, then brought to the program's.
     let mut changed = instance.inputs.clone();
