@@ -4,10 +4,14 @@ TANDEM := target/debug/tandem
 CARGO ?= cargo
 MOTO_VERSION := 5.2.*
 PREVIEW_OUT ?= preview-$(ENV).md
+# Crash trials of `make trial-crash`, fault-trial rounds of `make trial-faults`.
+TRIALS ?= 30
+FAULT_ROUNDS ?= 3
 
 .DEFAULT_GOAL := help
 .PHONY: help setup build moto local-up local-down plan preview deploy-primary deploy-secondary \
-        deploy-all check-health simulate-outage restore-outage test-failover destroy test bench demo
+        deploy-all check-health simulate-outage restore-outage test-failover destroy test bench demo \
+        trial-crash trial-faults
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -65,6 +69,13 @@ bench: moto ## Print the benchmark figures (BENCH name value unit)
 	$(CARGO) bench -p tandem-engine --bench engine
 	$(CARGO) bench -p tandem-aws --bench apply_buckets
 	bash tests/bench_drill.sh
+
+trial-crash: moto ## Crash trials: SIGKILL deploy all/failover/destroy at random moments (TRIALS=30; TANDEM_TRIAL_SEED=N repeats)
+	TANDEM_TRIALS=$(TRIALS) $(CARGO) test -p tandem-cli --test e2e -- --exact trials::crash_trials --nocapture
+
+trial-faults: moto ## Fault trials: 20% throttling, 5xx and latency (FAULT_ROUNDS=3), and moto killed and restarted mid-run
+	TANDEM_FAULT_ROUNDS=$(FAULT_ROUNDS) $(CARGO) test -p tandem-cli --test e2e -- --exact \
+	  trials::fault_trials trials::the_emulator_killed_and_restarted_mid_run --nocapture --test-threads 1
 
 demo: setup ## A fresh local cloud: deploy both regions, outputs, health, drill a failover, the report
 	-$(TANDEM) local down --env local

@@ -18,7 +18,7 @@
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use tandem_core::{Props, ResourceAddr};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{autoscaling as schema, kinds};
 
 use crate::call::call;
@@ -159,6 +159,10 @@ impl Provider for GroupCapacityProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["group_name"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["group_name"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

@@ -14,7 +14,8 @@ use crate::error::{CallError, classify};
 /// How often, and how patiently, a retryable call is retried.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Attempts in all (the first one included).
+    /// Attempts in all (the first one included) of a call that got no answer; an error the
+    /// service answered gets [`ANSWERED_ATTEMPTS_FACTOR`] times as many.
     pub attempts: u32,
     pub base: Duration,
     pub cap: Duration,
@@ -30,7 +31,26 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How many times [`RetryPolicy::attempts`] an error gets when the service answered it
+/// (throttling, HTTP 5xx): the service is up and shedding load, and waiting it out is the fix. A
+/// call that got no answer (connection refused, timeout) gets `attempts` alone, so that a region
+/// that is down is given up on as soon as before. With the default 6, a service that throttles 20 %
+/// of the calls and fails 20 % of the rest (the fault trials, 36 % in all) makes one call in some
+/// 200,000 give up (0.36^12) instead of one in 460 (0.36^6).
+pub const ANSWERED_ATTEMPTS_FACTOR: u32 = 2;
+
 impl RetryPolicy {
+    /// The attempts in all for an error the service `answered` (see [`ANSWERED_ATTEMPTS_FACTOR`])
+    /// or not.
+    pub fn attempts_for(&self, answered: bool) -> u32 {
+        let attempts = self.attempts.max(1);
+        if answered {
+            attempts.saturating_mul(ANSWERED_ATTEMPTS_FACTOR)
+        } else {
+            attempts
+        }
+    }
+
     /// The pause before retry number `n` (1-based): "equal jitter" on `base * 2^(n-1)`, capped.
     pub fn backoff(&self, n: u32) -> Duration {
         let exp = self
@@ -62,7 +82,11 @@ where
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let err = classify(operation, &e);
-                    if err.class != ErrorClass::Retryable || attempt >= policy.attempts.max(1) {
+                    let answered =
+                        matches!(e, SdkError::ServiceError(_) | SdkError::ResponseError(_));
+                    if err.class != ErrorClass::Retryable
+                        || attempt >= policy.attempts_for(answered)
+                    {
                         if err.class == ErrorClass::Retryable {
                             return Err(CallError {
                                 detail: format!(
@@ -100,5 +124,18 @@ mod tests {
         assert!(p.backoff(1) <= Duration::from_millis(100));
         assert!(p.backoff(1) >= Duration::from_millis(50));
         assert!(p.backoff(4) >= Duration::from_millis(400));
+    }
+
+    #[test]
+    fn an_answered_error_gets_more_attempts_than_no_answer() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.attempts_for(false), 6);
+        assert_eq!(p.attempts_for(true), 12);
+        let none = RetryPolicy {
+            attempts: 0,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(none.attempts_for(false), 1, "one attempt at least");
+        assert_eq!(none.attempts_for(true), 2);
     }
 }

@@ -13,7 +13,7 @@ use aws_sdk_cloudformation::types::{
     StackSetOperationPreferences, StackSetOperationStatus, StackStatus, Tag,
 };
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{cloudformation as schema, kinds};
 
 use crate::call::call;
@@ -196,6 +196,10 @@ impl Provider for StackProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["stack_name"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["stack_name"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
@@ -464,6 +468,10 @@ impl Provider for StackSetProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["stack_set_name"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["stack_set_name"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
@@ -844,6 +852,11 @@ impl StackInstanceProvider {
             Ok(id) => id.unwrap_or(op_id),
             // The same operation was started before (a retry or a resumed run): wait for it.
             Err(e) if e.has_code("OperationIdAlreadyExistsException") => op_id,
+            // An earlier create made the instance (a run whose outcome was lost): the caller
+            // adopts it (the local cloud answers so when it already has the instance's stack).
+            Err(e) if what == InstanceOp::Create && e.has_code("AlreadyExistsException") => {
+                return Ok(());
+            }
             Err(e) if e.has_code("StackSetNotFoundException") => {
                 return Err(ProviderError::new(
                     if what == InstanceOp::Delete {
@@ -878,16 +891,32 @@ impl Provider for StackInstanceProvider {
         schema_check(schema::validate_stack_instance(inputs))
     }
 
+    /// Creates the instance, or adopts it when it is there already (made by a run whose outcome
+    /// was lost), its parameter overrides brought to `inputs`.
     async fn create(&self, ctx: &OpContext, inputs: &Props) -> Result<Observed, ProviderError> {
         let key = self.key(ctx, inputs).await?;
-        self.run_operation(ctx, &key, InstanceOp::Create, inputs)
+        let existing = match self.read_observed(&key, inputs).await? {
+            Some(obs) => Some(obs),
+            None => {
+                self.run_operation(ctx, &key, InstanceOp::Create, inputs)
+                    .await?;
+                None
+            }
+        };
+        let obs = match existing {
+            Some(obs) => obs,
+            None => self.wait_listed(&key, inputs).await?,
+        };
+        if obs.inputs.get("parameter_overrides") == inputs.get("parameter_overrides") {
+            return Ok(obs);
+        }
+        self.run_operation(ctx, &key, InstanceOp::Update, inputs)
             .await?;
-        self.read_observed(&key, inputs).await?.found_after_create(|| {
-            format!(
-                "cloudformation:DescribeStackInstance: the instance of {} in {} was not found after its creation",
-                key.stack_set, key.region
-            )
-        })
+        self.read_observed(&key, inputs)
+            .await?
+            .found_after_update(|| {
+                "cloudformation:DescribeStackInstance: the instance vanished".into()
+            })
     }
 
     async fn read(
@@ -938,12 +967,111 @@ impl Provider for StackInstanceProvider {
         }
     }
 
+    /// The instance of the stack set in the account and region, however it was made; or, when it
+    /// is not listed yet but a create of it is under way (the operation this token started, or
+    /// the instance's stack that the local cloud makes before it lists the instance), the
+    /// instance once that create ends.
     async fn find(
         &self,
         ctx: &OpContext,
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
         let key = self.key(ctx, inputs).await?;
-        self.read_observed(&key, inputs).await
+        if let Some(obs) = self.read_observed(&key, inputs).await? {
+            return Ok(Some(obs));
+        }
+        if self.create_under_way(ctx, &key).await? {
+            return self.wait_listed(&key, inputs).await.map(Some);
+        }
+        Ok(None)
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["stack_set_name", "admin_region", "account"])
+    }
+}
+
+impl StackInstanceProvider {
+    /// Whether a create of the instance has begun without the instance being listed yet.
+    async fn create_under_way(
+        &self,
+        ctx: &OpContext,
+        key: &InstanceKey,
+    ) -> Result<bool, ProviderError> {
+        let cfn = self.clients.cloudformation(&key.admin_region).await;
+        if !ctx.token.is_empty() {
+            let op_id = operation_id(ctx, InstanceOp::Create.suffix());
+            let op = call(
+                self.clients.retry(),
+                "cloudformation:DescribeStackSetOperation",
+                || {
+                    cfn.describe_stack_set_operation()
+                        .stack_set_name(&key.stack_set)
+                        .operation_id(&op_id)
+                        .send()
+                },
+            )
+            .await;
+            let started = match op {
+                Ok(o) => o.stack_set_operation().is_some(),
+                // The local cloud answers an unknown operation with a ValidationError.
+                Err(e)
+                    if e.is_not_found()
+                        || e.has_code("OperationNotFoundException")
+                        || (e.has_code("ValidationError")
+                            && e.detail.contains("does not exist")) =>
+                {
+                    false
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if started {
+                return Ok(true);
+            }
+        }
+        let target = self.clients.cloudformation(&key.region).await;
+        let stack = describe_stack(
+            &self.clients,
+            &target,
+            &format!("StackSet:{}", key.stack_set),
+        )
+        .await?;
+        Ok(stack.is_some())
+    }
+
+    /// The instance once the stack set lists it (a create's operation may still be running).
+    async fn wait_listed(
+        &self,
+        key: &InstanceKey,
+        inputs: &Props,
+    ) -> Result<Observed, ProviderError> {
+        let w = self.clients.wait();
+        // Bounded well below a stack's time-out: an instance whose stack exists but that is
+        // never listed is reported, not waited on for an hour.
+        let timeout = w
+            .cloudformation_timeout
+            .min(std::time::Duration::from_secs(120));
+        let found = wait::until(
+            "cloudformation:ListStackInstances",
+            &format!(
+                "the instance of stack set {} in {} to be listed",
+                key.stack_set, key.region
+            ),
+            w,
+            timeout,
+            || async {
+                match self.read_observed(key, inputs).await {
+                    Ok(Some(obs)) => Ok(Check::Done(obs)),
+                    Ok(None) => Ok(Check::Pending("not listed".into())),
+                    Err(e) => Err(CallError::new(
+                        "cloudformation:ListStackInstances",
+                        e.class,
+                        e.message,
+                    )),
+                }
+            },
+        )
+        .await?;
+        Ok(found)
     }
 }

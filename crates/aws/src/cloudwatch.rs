@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{cloudwatch as schema, kinds};
 
 use crate::call::call;
@@ -252,6 +252,10 @@ impl Provider for AlarmProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["alarm_name"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["alarm_name"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

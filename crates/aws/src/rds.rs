@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{DbInstance, Tag};
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{kinds, rds as schema, tags};
 
 use crate::call::call;
@@ -947,6 +947,10 @@ impl Provider for DbInstanceProvider {
         ]
     }
 
+    fn identity(&self) -> Identity {
+        Identity::Named(&["identifier"])
+    }
+
     /// The schema's checks; the engine names the resource and its region in front of a refusal
     /// (`PlanError::Invalid`), so that a DB instance without `master_user_secret_arn` is refused
     /// as `REGION/rds:DbInstance/NAME (region REGION): `master_user_secret_arn` is required...`.
@@ -1208,6 +1212,10 @@ impl Provider for DbReadReplicaProvider {
             "kms_key_id",
             "db_subnet_group_name",
         ]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["identifier"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter, Tag};
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{kinds, rds as schema, tags};
 
 use crate::call::call;
@@ -256,6 +256,10 @@ impl Provider for DbParameterGroupProvider {
     fn replace_on(&self) -> &'static [&'static str] {
         // RDS API Reference, ModifyDBParameterGroup changes parameters only.
         &["name", "family", "description"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["name"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

@@ -13,7 +13,7 @@ use aws_sdk_route53::types::{
     ResourceRecordSetFailover, RrType, Tag, TagResourceType,
 };
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::route53::normalize_domain;
 use tandem_schema::{kinds, route53 as schema, tags};
 
@@ -211,6 +211,10 @@ impl Provider for HostedZoneProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["domain"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["domain"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
@@ -420,6 +424,10 @@ impl Provider for HealthCheckProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["type", "request_interval"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Tagged
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
@@ -1093,6 +1101,10 @@ impl Provider for RecordSetProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["zone_id", "name", "type"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["zone_id", "name", "type"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

@@ -15,7 +15,7 @@ use aws_sdk_s3::types::{
     Tag, Tagging, VersioningConfiguration,
 };
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{kinds, regions, s3 as schema};
 
 use crate::call::call;
@@ -456,6 +456,10 @@ impl Provider for BucketProvider {
         &["bucket"]
     }
 
+    fn identity(&self) -> Identity {
+        Identity::Named(&["bucket"])
+    }
+
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
         schema_check(schema::validate_bucket(inputs))
     }
@@ -860,6 +864,10 @@ impl Provider for BucketReplicationProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["bucket"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["bucket"])
     }
 
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

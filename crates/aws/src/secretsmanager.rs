@@ -24,7 +24,7 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
 use tandem_core::{Props, ResourceAddr, Value};
-use tandem_engine::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use tandem_engine::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use tandem_schema::{kinds, secretsmanager as schema, tags};
 
 use crate::call::call;
@@ -674,6 +674,10 @@ impl Provider for DatabaseSecretProvider {
         &["name"]
     }
 
+    fn identity(&self) -> Identity {
+        Identity::Named(&["name"])
+    }
+
     fn validate(&self, addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
         schema_check(schema::validate_database_secret(addr.region_str(), inputs))
     }
@@ -973,6 +977,10 @@ impl Provider for SecretReplicaProvider {
 
     fn replace_on(&self) -> &'static [&'static str] {
         &["secret_arn"]
+    }
+
+    fn identity(&self) -> Identity {
+        Identity::Named(&["secret_arn"])
     }
 
     fn validate(&self, addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use tandem_core::{OutputRef, Props, ResourceAddr, SecretKey, Value, props_to_state_json};
 use tokio::task::JoinSet;
 
-use crate::diff::{Action, ResourceChange};
+use crate::diff::{Action, ResourceChange, differing, same_identity};
 use crate::journal::{Journal, JournalRecord, OpKind};
 use crate::plan::Plan;
-use crate::provider::{Observed, OpContext, ProviderError, Providers};
-use crate::state::{ResourceRecord, ResourceState, State};
+use crate::provider::{Observed, OpContext, Provider, ProviderError, Providers};
+use crate::state::{ResourceRecord, ResourceState, State, deposed_addr, deposed_origin};
 
 /// How to apply.
 #[derive(Clone, Debug)]
@@ -118,7 +118,8 @@ enum StepKind {
     Create,
     Update,
     Delete,
-    /// The second half of a create-first replacement: delete the old resource.
+    /// The second half of a create-first replacement: delete the old resource, which its
+    /// replacement's create deposed (kept in the state under [`deposed_addr`]).
     DeleteReplaced,
     /// Delete, then create (delete-before-replace).
     DeleteThenCreate,
@@ -166,8 +167,13 @@ pub async fn apply(
     });
     let mut results = Vec::new();
     let mut not_started = Vec::new();
+    let (deferred, mut later_deletes) = deferred_deletes(plan);
     for (i, wave) in plan.waves.iter().enumerate() {
-        let steps = steps_of(&wave.changes);
+        let changes: Vec<ResourceChange> = match later_deletes.remove(&i) {
+            Some(extra) => wave.changes.iter().cloned().chain(extra).collect(),
+            None => wave.changes.clone(),
+        };
+        let steps = steps_of(&changes, &deferred);
         observer.on_event(&Event::WaveStarted {
             wave: wave.name.clone(),
             steps: steps.len(),
@@ -222,8 +228,63 @@ pub async fn apply(
     }
 }
 
-/// Turns a wave's changes into steps with their dependencies inside the wave.
-fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
+/// The create-first replacements whose old resource cannot be deleted in their own wave, because
+/// a resource changed in a later wave still uses it (a hosted zone whose records are replaced in a
+/// regional wave): their addresses, and by wave index the deletes of the deposed old resources,
+/// which run there after the resources that used them.
+fn deferred_deletes(
+    plan: &Plan,
+) -> (
+    std::collections::HashSet<ResourceAddr>,
+    HashMap<usize, Vec<ResourceChange>>,
+) {
+    let mut deferred = std::collections::HashSet::new();
+    let mut later: HashMap<usize, Vec<ResourceChange>> = HashMap::new();
+    for (i, wave) in plan.waves.iter().enumerate() {
+        for c in &wave.changes {
+            let (Action::ReplaceCreateFirst, Some(prior)) = (c.action, &c.prior) else {
+                continue;
+            };
+            let last_user = plan
+                .waves
+                .iter()
+                .enumerate()
+                .skip(i + 1)
+                .rev()
+                .find(|(_, w)| {
+                    w.changes.iter().any(|u| {
+                        u.action != Action::NoOp
+                            && u.prior
+                                .as_ref()
+                                .is_some_and(|p| p.dependencies.contains(&c.addr))
+                    })
+                })
+                .map(|(j, _)| j);
+            if let Some(j) = last_user {
+                deferred.insert(c.addr.clone());
+                later.entry(j).or_default().push(ResourceChange {
+                    addr: deposed_addr(&c.addr, &prior.id),
+                    action: Action::Delete,
+                    changes: Vec::new(),
+                    replace_reasons: Vec::new(),
+                    inputs: None,
+                    prior: Some(prior.clone()),
+                    dependencies: prior.dependencies.clone(),
+                    protect: false,
+                    retain_on_delete: false,
+                });
+            }
+        }
+    }
+    (deferred, later)
+}
+
+/// Turns a wave's changes into steps with their dependencies inside the wave. The old halves of
+/// the replacements in `deferred` are deleted in a later wave, not here.
+fn steps_of(
+    changes: &[ResourceChange],
+    deferred: &std::collections::HashSet<ResourceAddr>,
+) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut upsert_step: HashMap<&ResourceAddr, usize> = HashMap::new();
     let mut delete_step: HashMap<&ResourceAddr, usize> = HashMap::new();
@@ -249,7 +310,7 @@ fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
             change: Arc::clone(&change),
             deps: Vec::new(),
         });
-        if c.action == Action::ReplaceCreateFirst {
+        if c.action == Action::ReplaceCreateFirst && !deferred.contains(&c.addr) {
             replaced.push((idx, c));
         }
     }
@@ -271,10 +332,20 @@ fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
         .filter(|(_, s)| s.change.action.is_delete())
         .map(|(i, s)| (i, Arc::clone(&s.change)))
         .collect();
+    // A deposed resource is depended on as the address it was replaced at.
+    let mut deposed_step: HashMap<ResourceAddr, Vec<usize>> = HashMap::new();
+    for (addr, &ix) in &delete_step {
+        if let Some(origin) = deposed_origin(addr) {
+            deposed_step.entry(origin).or_default().push(ix);
+        }
+    }
     for (dependent, change) in deleted {
         for d in &change.dependencies {
-            if let Some(&ix) = delete_step.get(d) {
-                steps[ix].deps.push(dependent);
+            let deposed = deposed_step.get(d).into_iter().flatten();
+            for &ix in delete_step.get(d).into_iter().chain(deposed) {
+                if ix != dependent {
+                    steps[ix].deps.push(dependent);
+                }
             }
         }
     }
@@ -288,25 +359,72 @@ fn steps_of(changes: &[ResourceChange]) -> Vec<Step> {
             }
         }
     }
+    // A deposed resource (the old half of a replacement deferred to this wave) was used as the
+    // address it was replaced at.
     for (addr, &ix) in &delete_step {
-        if let (StepKind::Delete, Some(users)) = (&steps[ix].kind, repointed.get(*addr)) {
-            steps[ix].deps.extend(users.iter().copied());
+        let origin = deposed_origin(addr);
+        let users = [Some(*addr), origin.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|a| repointed.get(a))
+            .flatten()
+            .copied()
+            .collect::<Vec<usize>>();
+        if let StepKind::Delete = &steps[ix].kind {
+            steps[ix].deps.extend(users);
         }
     }
     // The old half of a create-first replacement goes after its replacement and after every
     // resource of this wave that depends on it has been repointed.
-    for (create_idx, c) in replaced {
+    // It also goes after the old halves of the replacements that used it (the records of a
+    // replaced hosted zone).
+    let first_old = steps.len();
+    let old_half: HashMap<&ResourceAddr, usize> = replaced
+        .iter()
+        .enumerate()
+        .map(|(n, (_, c))| (&c.addr, first_old + n))
+        .collect();
+    let mut old_steps = Vec::with_capacity(replaced.len());
+    for &(create_idx, c) in &replaced {
         let mut deps = vec![create_idx];
         for (i, s) in steps.iter().enumerate() {
-            if !s.change.action.is_delete() && s.change.dependencies.contains(&c.addr) {
+            let uses_new = !s.change.action.is_delete() && s.change.dependencies.contains(&c.addr);
+            // A deleted resource that used the old one goes first.
+            let used_old = matches!(s.kind, StepKind::Delete)
+                && s.change
+                    .prior
+                    .as_ref()
+                    .is_some_and(|p| p.dependencies.contains(&c.addr));
+            if uses_new || used_old {
                 deps.push(i);
             }
         }
-        steps.push(Step {
+        for &(_, user) in &replaced {
+            if user.addr != c.addr
+                && user
+                    .prior
+                    .as_ref()
+                    .is_some_and(|p| p.dependencies.contains(&c.addr))
+            {
+                deps.push(old_half[&user.addr]);
+            }
+        }
+        old_steps.push(Step {
             kind: StepKind::DeleteReplaced,
             change: Arc::clone(&steps[create_idx].change),
             deps,
         });
+    }
+    steps.extend(old_steps);
+    // A resource deleted in this wave (a deposed one included) that the old half of a
+    // replacement used goes after that old half.
+    for &(_, c) in &replaced {
+        for d in c.prior.iter().flat_map(|p| &p.dependencies) {
+            let deposed = deposed_step.get(d).into_iter().flatten();
+            for &ix in delete_step.get(d).into_iter().chain(deposed) {
+                steps[ix].deps.push(old_half[&c.addr]);
+            }
+        }
     }
     for s in &mut steps {
         s.deps.sort_unstable();
@@ -416,12 +534,18 @@ fn token(base: &str, addr: &ResourceAddr, op: OpKind) -> String {
 
 async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<(), String> {
     match kind {
+        StepKind::Create if change.action.is_replace() && !still_replaced(change, run)? => {
+            update_instead(change, run).await
+        }
         StepKind::Create => create(change, run).await,
         StepKind::Update => update(change, run).await,
-        StepKind::Delete => delete(change, run, true).await,
-        StepKind::DeleteReplaced => delete(change, run, false).await,
+        StepKind::Delete => delete(change, run).await,
+        StepKind::DeleteReplaced => delete_deposed(change, run).await,
+        StepKind::DeleteThenCreate if !still_replaced(change, run)? => {
+            update_instead(change, run).await
+        }
         StepKind::DeleteThenCreate => {
-            delete(change, run, true).await?;
+            delete(change, run).await?;
             create(change, run).await
         }
         StepKind::Forget => {
@@ -440,6 +564,47 @@ async fn run_step(kind: StepKind, change: &ResourceChange, run: &Run) -> Result<
             Ok(())
         }
     }
+}
+
+/// Whether a replacement is still forced once its inputs are resolved: a property that forced it
+/// may have been unknown at plan time and turn out unchanged (the primary database adopted with
+/// the same ARN after its record was removed from the state).
+fn still_replaced(change: &ResourceChange, run: &Run) -> Result<bool, String> {
+    let Some(prior) = &change.prior else {
+        return Ok(true);
+    };
+    let inputs = resolve_inputs(change, run)?;
+    Ok(change
+        .changes
+        .iter()
+        .filter(|p| p.forces_replacement)
+        .any(|p| match (prior.inputs.get(&p.name), inputs.get(&p.name)) {
+            (Some(old), Some(new)) => !new.same_as(old, &run.secret_key),
+            (None, None) => false,
+            _ => true,
+        }))
+}
+
+/// A replacement that resolved inputs no longer force: updated in place, or only recorded with
+/// its resolved inputs when nothing differs.
+async fn update_instead(change: &ResourceChange, run: &Run) -> Result<(), String> {
+    let prior = change.prior.as_ref().ok_or("update without prior state")?;
+    let inputs = resolve_inputs(change, run)?;
+    if differing(&prior.inputs, &inputs, &run.secret_key)
+        .next()
+        .is_some()
+    {
+        return update(change, run).await;
+    }
+    let seq = run.seq.fetch_add(1, Ordering::Relaxed);
+    let rs = ResourceState {
+        inputs,
+        dependencies: change.dependencies.clone(),
+        protect: change.protect,
+        retain_on_delete: change.retain_on_delete,
+        ..prior.clone()
+    };
+    record_done(run, seq, &change.addr, Some(rs)).await
 }
 
 fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
@@ -467,9 +632,11 @@ fn resolve_inputs(change: &ResourceChange, run: &Run) -> Result<Props, String> {
     Ok(out)
 }
 
+/// The context of a call on `change`'s resource. A deposed resource is named to its provider by
+/// the address it was made for (its `tandem:addr` tag says that one).
 fn ctx(change: &ResourceChange, run: &Run, token: String) -> OpContext {
     OpContext {
-        addr: change.addr.clone(),
+        addr: deposed_origin(&change.addr).unwrap_or_else(|| change.addr.clone()),
         stack: run.stack.clone(),
         env: run.env.clone(),
         token,
@@ -496,9 +663,158 @@ async fn create(change: &ResourceChange, run: &Run) -> Result<(), String> {
     let provider = provider_of(run, change)?;
     let inputs = resolve_inputs(change, run)?;
     provider.validate(&change.addr, &inputs)?;
+    if let (Action::ReplaceCreateFirst, Some(prior)) = (change.action, &change.prior)
+        && same_identity(provider.identity(), &prior.inputs, &inputs, &run.secret_key).is_some()
+    {
+        return Err(format!(
+            "not replaced: the replacement would keep the same {} as {} (id {}), so creating it \
+             first would make no new resource and deleting the old one would leave none; nothing \
+             was changed: plan again, and the replacement deletes the old one first",
+            provider.identity().names().join(", "),
+            change.addr,
+            prior.id
+        ));
+    }
     let (seq, ctx) = journal_write_intent(change, run, OpKind::Create, None, &inputs).await?;
-    let observed = provider.create(&ctx, &inputs).await;
-    record_written(change, run, seq, "create", inputs, observed).await
+    // A resource its kind names or tags deterministically may be there already: made by a run
+    // whose journal or state was lost, or by a create that failed after making it. Adopt it.
+    if change.action == Action::Create && provider.identity().findable_by_any_run() {
+        match provider.find(&ctx, &inputs).await {
+            Ok(Some(obs)) => return adopt(change, run, seq, provider, inputs, obs).await,
+            Ok(None) => {}
+            Err(e) => {
+                return record_failed(
+                    run,
+                    seq,
+                    &change.addr,
+                    "create",
+                    format!("could not look for an existing resource first: {e}"),
+                )
+                .await;
+            }
+        }
+    }
+    match provider.create(&ctx, &inputs).await {
+        Ok(obs) => record_created(change, run, seq, inputs, obs).await,
+        Err(e) => failed_create(change, run, seq, provider, &ctx, inputs, e).await,
+    }
+}
+
+/// Records a created resource. The old half of a create-first replacement is deposed first: kept
+/// in the state under [`deposed_addr`] until its delete, so that no crash or failure forgets it.
+async fn record_created(
+    change: &ResourceChange,
+    run: &Run,
+    seq: u64,
+    inputs: Props,
+    obs: Observed,
+) -> Result<(), String> {
+    if let (Action::ReplaceCreateFirst, Some(prior)) = (change.action, &change.prior)
+        && prior.id != obs.id
+    {
+        let deposed = deposed_addr(&change.addr, &prior.id);
+        let dseq = run.seq.fetch_add(1, Ordering::Relaxed);
+        record_done(run, dseq, &deposed, Some(prior.clone())).await?;
+    }
+    record_written(change, run, seq, "create", inputs, Ok(obs)).await
+}
+
+/// Records a resource found where a create would have made one, then brings it to `inputs` with
+/// an update when it differs in what can be updated in place.
+async fn adopt(
+    change: &ResourceChange,
+    run: &Run,
+    seq: u64,
+    provider: &Arc<dyn Provider>,
+    inputs: Props,
+    obs: Observed,
+) -> Result<(), String> {
+    let id = obs.id.clone();
+    let live = obs.inputs.clone();
+    let differs: Vec<String> = differing(&live, &inputs, &run.secret_key)
+        .map(|(name, _, _)| name.clone())
+        .collect();
+    let forced: Vec<&String> = differs
+        .iter()
+        .filter(|n| provider.replace_on().contains(&n.as_str()))
+        .collect();
+    record_written(change, run, seq, "create", live.clone(), Ok(obs)).await?;
+    if !forced.is_empty() {
+        return Err(format!(
+            "found {id}, which this create would have made, and adopted it; its {} differ from the \
+             program's and cannot change in place: the next plan replaces it",
+            forced
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if differs.is_empty() {
+        return Ok(());
+    }
+    let (useq, uctx) =
+        journal_write_intent(change, run, OpKind::Update, Some(id.clone()), &inputs).await?;
+    let observed = provider.update(&uctx, &id, &live, &inputs).await;
+    record_written(
+        change,
+        run,
+        useq,
+        "update of the adopted resource",
+        inputs,
+        observed,
+    )
+    .await
+}
+
+/// A create failed: whether it made the resource first (a tag that failed after the create, a
+/// time-out past the retry budget) is read from the cloud. Made, it is recorded, so that the next
+/// run completes it instead of creating a second one; unreadable, the intent stays open in the
+/// state and the next run reconciles it before planning.
+async fn failed_create(
+    change: &ResourceChange,
+    run: &Run,
+    seq: u64,
+    provider: &Arc<dyn Provider>,
+    ctx: &OpContext,
+    inputs: Props,
+    error: ProviderError,
+) -> Result<(), String> {
+    let prior_id = change.prior.as_ref().map(|p| p.id.as_str());
+    match provider.find(ctx, &inputs).await {
+        Ok(Some(obs)) if Some(obs.id.as_str()) != prior_id => {
+            let id = obs.id.clone();
+            let live = obs.inputs.clone();
+            record_created(change, run, seq, live, obs).await?;
+            Err(format!(
+                "create failed after the resource was made: {error}; {id} is recorded in the \
+                 state, and the next apply completes it"
+            ))
+        }
+        Ok(_) => record_failed(run, seq, &change.addr, "create", error.to_string()).await,
+        Err(find_error) => {
+            let intent = JournalRecord::Intent {
+                seq: 0,
+                addr: change.addr.clone(),
+                op: OpKind::Create,
+                token: ctx.token.clone(),
+                id: None,
+                inputs: Some(props_to_state_json(&inputs, &run.secret_key)),
+                dependencies: change.dependencies.clone(),
+                protect: change.protect,
+                retain_on_delete: change.retain_on_delete,
+            };
+            run.state
+                .lock()
+                .expect("state lock")
+                .unreconciled
+                .push(intent);
+            Err(format!(
+                "create failed: {error}; whether it made the resource could not be read \
+                 ({find_error}): the next run looks for it before planning"
+            ))
+        }
+    }
 }
 
 async fn update(change: &ResourceChange, run: &Run) -> Result<(), String> {
@@ -569,9 +885,8 @@ async fn record_written(
     }
 }
 
-/// Deletes the prior resource. `remove_record` is false for the old half of a replacement, whose
-/// address now belongs to the new resource.
-async fn delete(change: &ResourceChange, run: &Run, remove_record: bool) -> Result<(), String> {
+/// Deletes the prior resource and removes its record.
+async fn delete(change: &ResourceChange, run: &Run) -> Result<(), String> {
     let provider = provider_of(run, change)?;
     let prior = change.prior.as_ref().ok_or("delete without prior state")?;
     let seq = run.seq.fetch_add(1, Ordering::Relaxed);
@@ -593,22 +908,48 @@ async fn delete(change: &ResourceChange, run: &Run, remove_record: bool) -> Resu
     .await?;
     let ctx = ctx(change, run, token);
     match provider.delete(&ctx, &prior.id, &prior.inputs).await {
-        Ok(()) => {
-            if remove_record {
-                record_done(run, seq, &change.addr, None).await
+        Ok(()) => record_done(run, seq, &change.addr, None).await,
+        Err(e) => {
+            let kept = if deposed_origin(&change.addr).is_some() {
+                format!(
+                    "; it stays in the state as {}, and the next apply deletes it",
+                    change.addr
+                )
             } else {
-                let current = run
-                    .state
-                    .lock()
-                    .expect("state lock")
-                    .resources
-                    .get(&change.addr)
-                    .cloned();
-                record_done(run, seq, &change.addr, current).await
-            }
+                String::new()
+            };
+            record_failed(run, seq, &change.addr, "delete", format!("{e}{kept}")).await
         }
-        Err(e) => record_failed(run, seq, &change.addr, "delete", e.to_string()).await,
     }
+}
+
+/// Deletes the old half of a create-first replacement: the resource its create deposed. Nothing
+/// is deleted when none was deposed (the create found the old resource itself).
+async fn delete_deposed(change: &ResourceChange, run: &Run) -> Result<(), String> {
+    let prior = change.prior.as_ref().ok_or("delete without prior state")?;
+    let addr = deposed_addr(&change.addr, &prior.id);
+    let Some(old) = run
+        .state
+        .lock()
+        .expect("state lock")
+        .resources
+        .get(&addr)
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let gone = ResourceChange {
+        addr,
+        action: Action::Delete,
+        changes: Vec::new(),
+        replace_reasons: Vec::new(),
+        inputs: None,
+        dependencies: old.dependencies.clone(),
+        prior: Some(old),
+        protect: false,
+        retain_on_delete: false,
+    };
+    delete(&gone, run).await
 }
 
 async fn record_done(

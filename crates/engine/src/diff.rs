@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tandem_core::{DesiredStack, OutputRef, Props, ResourceAddr, SecretKey, Value};
 
-use crate::provider::Providers;
+use crate::provider::{Identity, Providers};
 use crate::state::{ResourceState, State};
 
 /// What will happen to one resource.
@@ -284,6 +284,13 @@ pub(crate) fn diff_each<'a>(
                     Action::Update
                 } else if opts.delete_before_replace {
                     Action::ReplaceDeleteFirst
+                } else if let Some(why) =
+                    same_identity(provider.identity(), &old.inputs, &inputs, &prior.secret_key)
+                {
+                    // Created first, the replacement would be the old resource itself (a create
+                    // that finds it adopts it), and the delete that follows would remove it.
+                    replace_reasons.push(why);
+                    Action::ReplaceDeleteFirst
                 } else {
                     Action::ReplaceCreateFirst
                 };
@@ -343,6 +350,46 @@ pub(crate) fn diff_each<'a>(
         );
     }
     Ok(())
+}
+
+/// Why a replacement of a resource named by `identity` must delete the old one first: its naming
+/// inputs are unchanged in `new` (or not known before apply, so they may be), so the replacement
+/// would have the old one's identity. `None` when they change, or the kind is not named by inputs.
+pub(crate) fn same_identity(
+    identity: Identity,
+    old: &Props,
+    new: &Props,
+    key: &SecretKey,
+) -> Option<String> {
+    let names = identity.names();
+    if names.is_empty() {
+        return None;
+    }
+    let mut unknown = Vec::new();
+    for name in names {
+        match (old.get(*name), new.get(*name)) {
+            (_, Some(n)) if n.is_unknown() => unknown.push(*name),
+            (Some(o), Some(n)) if n.same_as(o, key) => {}
+            (None, None) => {}
+            _ => return None,
+        }
+    }
+    let named = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(if unknown.is_empty() {
+        format!(
+            "the replacement keeps the same {named}, so it is the same resource in the cloud: \
+             the old one is deleted first"
+        )
+    } else {
+        format!(
+            "the replacement may keep the same {named} (not known before apply): the old one is \
+             deleted first"
+        )
+    })
 }
 
 /// The properties whose values differ between `old` and `new` (present on one side only, or not

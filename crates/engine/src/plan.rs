@@ -16,7 +16,7 @@ use tandem_core::{DesiredStack, ResourceAddr, Value};
 use crate::diff::{Action, NoOpDetail, PlanError, ResourceChange, diff_each};
 use crate::provider::Providers;
 use crate::refresh::Drift;
-use crate::state::State;
+use crate::state::{State, deposed_origin};
 
 /// How to plan.
 #[derive(Clone, Debug)]
@@ -172,6 +172,21 @@ pub fn plan(
             .map(|(k, _)| k)
             .filter(|k| is_deleted(k))
     };
+    // Deposed resources (old halves of replacements not deleted yet) by the address they were
+    // replaced at: what used that address used them.
+    let mut deposed: HashMap<ResourceAddr, Vec<&ResourceAddr>> = HashMap::new();
+    for a in prior.resources.keys().filter(|a| is_deleted(a)) {
+        if let Some(origin) = deposed_origin(a) {
+            deposed.entry(origin).or_default().push(a);
+        }
+    }
+    // The deleted resources that what depended on `a` used: `a` itself and its deposed ones.
+    let deleted_keys = |a: &ResourceAddr| -> Vec<&ResourceAddr> {
+        deleted_key(a)
+            .into_iter()
+            .chain(deposed.get(a).into_iter().flatten().copied())
+            .collect()
+    };
     diff_each(desired, prior, providers, NoOpDetail::Light, |addr, c| {
         if c.action.is_delete() {
             deletes.push((addr, c));
@@ -198,7 +213,7 @@ pub fn plan(
         // A deleted resource goes not before the changes of the resources that used it (they stop
         // using it first).
         for d in c.prior.iter().flat_map(|p| &p.dependencies) {
-            if let Some(d) = deleted_key(d) {
+            for d in deleted_keys(d) {
                 let e = delete_wave.entry(d).or_insert(base(d));
                 if w > *e {
                     *e = w;
@@ -220,7 +235,7 @@ pub fn plan(
         let (addr, c) = &deletes[i];
         let w = *delete_wave.entry(addr).or_insert(base(addr));
         for d in &c.dependencies {
-            if let Some(d) = deleted_key(d) {
+            for d in deleted_keys(d) {
                 let e = delete_wave.entry(d).or_insert(base(d));
                 if w > *e {
                     *e = w;

@@ -74,6 +74,46 @@ impl ProviderError {
     }
 }
 
+/// How the cloud tells one resource of a kind from another: what [`Provider::find`] looks it up
+/// by, and so what recovery and a create can adopt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// Named by these inputs (with the address's region): two resources with equal values are the
+    /// same resource. `find` looks it up by them, whatever the run that made it; a replacement
+    /// whose values are unchanged must delete the old resource first.
+    Named(&'static [&'static str]),
+    /// Carries `tandem:*` tags naming its stack, environment and address; `find` looks it up by
+    /// them (and by the create's token), whatever the run that made it.
+    Tagged,
+    /// Found only by the idempotency token of the create that made it (`CallerReference`, ...):
+    /// recovery of that create can adopt it, a later run cannot.
+    Token,
+}
+
+impl Identity {
+    /// Whether `find` locates a resource made by any run (not only by the token of its create).
+    pub fn findable_by_any_run(self) -> bool {
+        !matches!(self, Identity::Token)
+    }
+
+    /// The inputs that name the resource (none unless [`Identity::Named`]).
+    pub fn names(self) -> &'static [&'static str] {
+        match self {
+            Identity::Named(names) => names,
+            Identity::Tagged | Identity::Token => &[],
+        }
+    }
+
+    /// How `find` looks a resource up, for recovery notes.
+    pub fn describe(self) -> String {
+        match self {
+            Identity::Named(names) => format!("by {}", names.join(", ")),
+            Identity::Tagged => "by its tandem tags".into(),
+            Identity::Token => "by the token of the create that made it".into(),
+        }
+    }
+}
+
 /// One kind of resource, for example `s3:Bucket`.
 ///
 /// # Guarantees expected of an implementation
@@ -88,6 +128,12 @@ pub trait Provider: Send + Sync {
 
     /// Input properties whose change forces a replacement.
     fn replace_on(&self) -> &'static [&'static str];
+
+    /// How a resource of this kind is identified in the cloud. [`Identity::Token`] unless the
+    /// provider says otherwise: a create then never looks for an existing resource first.
+    fn identity(&self) -> Identity {
+        Identity::Token
+    }
 
     /// Checks known inputs before any cloud call. Unknown values are skipped.
     fn validate(&self, _addr: &ResourceAddr, _inputs: &Props) -> Result<(), String> {

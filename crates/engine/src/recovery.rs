@@ -6,7 +6,7 @@ use tandem_core::{Props, ResourceAddr, SecretKey, props_from_json};
 use crate::error::EngineError;
 use crate::journal::{JournalRecord, OpKind};
 use crate::provider::{OpContext, Providers};
-use crate::state::{ResourceState, State};
+use crate::state::{ResourceState, State, deposed_addr, deposed_origin};
 
 /// A provider call whose intent was journaled but whose outcome was not.
 #[derive(Clone, Debug, PartialEq)]
@@ -197,7 +197,7 @@ pub async fn reconcile(
                 kind: p.addr.kind().to_string(),
             })?;
         let ctx = OpContext {
-            addr: p.addr.clone(),
+            addr: deposed_origin(&p.addr).unwrap_or_else(|| p.addr.clone()),
             stack: folded.state.stack.clone(),
             env: folded.state.env.clone(),
             token: p.token.clone(),
@@ -215,6 +215,26 @@ pub async fn reconcile(
                 .map_err(|e| err("find", e))?
             {
                 Some(obs) => {
+                    // The create of a create-first replacement: the resource it replaces is kept
+                    // (deposed) for the next apply to delete, not forgotten.
+                    let replaced = folded
+                        .state
+                        .resources
+                        .get(&p.addr)
+                        .filter(|old| old.id != obs.id)
+                        .cloned();
+                    let kept = match replaced {
+                        Some(old) => {
+                            let at = deposed_addr(&p.addr, &old.id);
+                            let note = format!(
+                                "; the resource it replaces ({}) is kept as {at} for the next apply to delete",
+                                old.id
+                            );
+                            folded.state.resources.insert(at, old);
+                            note
+                        }
+                        None => String::new(),
+                    };
                     folded.state.resources.insert(
                         p.addr.clone(),
                         ResourceState {
@@ -226,9 +246,15 @@ pub async fn reconcile(
                             retain_on_delete: p.retain_on_delete,
                         },
                     );
-                    format!("the interrupted create had made it ({}); adopted", obs.id)
+                    format!(
+                        "the interrupted create had made it ({}); adopted{kept}",
+                        obs.id
+                    )
                 }
-                None => "the interrupted create had not happened; it will be planned again".into(),
+                None => format!(
+                    "the interrupted create had not happened (looked up {}); it will be planned again",
+                    provider.identity().describe()
+                ),
             },
             OpKind::Update | OpKind::Delete => {
                 let id = p.id.clone().unwrap_or_default();

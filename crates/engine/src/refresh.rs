@@ -7,7 +7,7 @@ use tokio::task::JoinSet;
 use crate::diff::{PropertyChange, differing};
 use crate::error::EngineError;
 use crate::provider::{OpContext, Providers};
-use crate::state::State;
+use crate::state::{State, deposed_origin};
 
 /// A change made outside Tandem.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,15 +68,16 @@ pub async fn refresh_except(
             let r = &state.resources[&addr];
             // Each task takes what it reads: the inputs are shared, not copied.
             let (id, inputs) = (r.id.clone(), r.inputs.clone());
+            // A deposed resource is named to its provider by the address it was made for.
             let ctx = OpContext {
-                addr,
+                addr: deposed_origin(&addr).unwrap_or_else(|| addr.clone()),
                 stack: state.stack.clone(),
                 env: state.env.clone(),
                 token: String::new(),
             };
             set.spawn(async move {
                 let res = provider.read(&ctx, &id, &inputs).await;
-                (ctx.addr, res)
+                (addr, res)
             });
         }
         match set.join_next().await {

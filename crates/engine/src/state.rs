@@ -59,6 +59,36 @@ pub struct ResourceState {
     pub retain_on_delete: bool,
 }
 
+/// What a deposed resource's name ends with, before a digest of its cloud id.
+const DEPOSED_MARK: &str = ".replaced-";
+
+/// The address under which the state keeps a resource that a replacement took the place of at
+/// `addr` but that could not be deleted yet (`id`: its cloud id): no program declares it, so the
+/// next plan deletes it, after the resources that still used it as `addr` have changed.
+pub fn deposed_addr(addr: &ResourceAddr, id: &str) -> ResourceAddr {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let mut name = addr.name().to_string();
+    // Room for the mark and the digest within the 200 bytes a name may have.
+    name.truncate(200 - DEPOSED_MARK.len() - hex.len());
+    ResourceAddr::new(
+        &addr.region(),
+        addr.kind(),
+        &format!("{name}{DEPOSED_MARK}{hex}"),
+    )
+    .expect("an address's own parts with an allowed suffix")
+}
+
+/// The address a deposed resource ([`deposed_addr`]) was replaced at; `None` for any other.
+pub fn deposed_origin(addr: &ResourceAddr) -> Option<ResourceAddr> {
+    let (name, hex) = addr.name().rsplit_once(DEPOSED_MARK)?;
+    if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    ResourceAddr::new(&addr.region(), addr.kind(), name).ok()
+}
+
 impl State {
     /// An empty state, with a new secret key.
     pub fn new(stack: &str, env: &str, lineage: String) -> State {

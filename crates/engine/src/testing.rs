@@ -19,7 +19,7 @@ use tandem_core::{
     DesiredStack, OutputRef, Props, ResourceAddr, Value, props_from_json, props_to_json,
 };
 
-use crate::provider::{ErrorClass, Observed, OpContext, Provider, ProviderError};
+use crate::provider::{ErrorClass, Identity, Observed, OpContext, Provider, ProviderError};
 use crate::state::{ResourceState, State};
 
 /// The state an apply of `desired` would leave on top of `state`, without any cloud: in dependency
@@ -64,6 +64,13 @@ pub struct FakeCloud {
     pub fail: Mutex<BTreeSet<String>>,
     /// Resource names whose create, update or delete panics (a provider bug).
     pub panic: Mutex<BTreeSet<String>>,
+    /// Resource names whose create makes the resource, then fails (a tag call that failed).
+    pub fail_after_create: Mutex<BTreeSet<String>>,
+    /// Resource names whose `find` fails (the cloud does not answer).
+    pub fail_find: Mutex<BTreeSet<String>>,
+    /// When set, a delete fails while another resource holds the deleted one's id or arn in an
+    /// input (a hosted zone that still has records).
+    pub refuse_delete_in_use: std::sync::atomic::AtomicBool,
     in_flight: AtomicUsize,
     pub peak_in_flight: AtomicUsize,
     pub calls: Mutex<Vec<String>>,
@@ -89,6 +96,9 @@ impl FakeCloud {
             delay: Mutex::new(Duration::ZERO),
             fail: Mutex::new(BTreeSet::new()),
             panic: Mutex::new(BTreeSet::new()),
+            fail_after_create: Mutex::new(BTreeSet::new()),
+            fail_find: Mutex::new(BTreeSet::new()),
+            refuse_delete_in_use: std::sync::atomic::AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             peak_in_flight: AtomicUsize::new(0),
             calls: Mutex::new(Vec::new()),
@@ -101,11 +111,34 @@ impl FakeCloud {
         kind: &'static str,
         replace_on: &'static [&'static str],
     ) -> Arc<FakeProvider> {
+        self.provider_with(kind, replace_on, Identity::Token)
+    }
+
+    /// [`FakeCloud::provider`] whose resources are identified as `identity` says: `find` looks a
+    /// [`Identity::Named`] one up by those inputs, any other by its address (like tags).
+    pub fn provider_with(
+        self: &Arc<Self>,
+        kind: &'static str,
+        replace_on: &'static [&'static str],
+        identity: Identity,
+    ) -> Arc<FakeProvider> {
         Arc::new(FakeProvider {
             cloud: Arc::clone(self),
             kind,
             replace_on,
+            identity,
         })
+    }
+
+    pub fn fail_after_create_on(&self, name: &str) {
+        self.fail_after_create
+            .lock()
+            .unwrap()
+            .insert(name.to_string());
+    }
+
+    pub fn fail_find_on(&self, name: &str) {
+        self.fail_find.lock().unwrap().insert(name.to_string());
     }
 
     pub fn set_delay(&self, d: Duration) {
@@ -251,6 +284,7 @@ pub struct FakeProvider {
     cloud: Arc<FakeCloud>,
     kind: &'static str,
     replace_on: &'static [&'static str],
+    identity: Identity,
 }
 
 fn outputs(kind: &str, id: &str) -> Props {
@@ -270,6 +304,10 @@ impl Provider for FakeProvider {
         self.replace_on
     }
 
+    fn identity(&self) -> Identity {
+        self.identity
+    }
+
     fn validate(&self, _addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
         match inputs.get("size").and_then(Value::as_i64) {
             Some(n) if n < 0 => Err(format!("size must be at least 0, got {n}")),
@@ -282,8 +320,27 @@ impl Provider for FakeProvider {
             .cloud
             .enter(format!("create {}", ctx.addr), &ctx.addr)
             .await?;
+        // One resource per name, like the cloud: a create of a name that exists answers with it
+        // (as RDS does for an instance tagged as this resource's own).
+        if matches!(self.identity, Identity::Named(_))
+            && let Some(existing) = self.find(ctx, inputs).await?
+        {
+            return Ok(existing);
+        }
         let id = self.cloud.new_id();
         self.cloud.put(&id, &ctx.addr, inputs);
+        if self
+            .cloud
+            .fail_after_create
+            .lock()
+            .unwrap()
+            .contains(ctx.addr.name())
+        {
+            return Err(ProviderError::new(
+                ErrorClass::Retryable,
+                format!("injected failure after creating {id}"),
+            ));
+        }
         Ok(Observed {
             outputs: outputs(self.kind, &id),
             id,
@@ -344,6 +401,21 @@ impl Provider for FakeProvider {
             .cloud
             .enter(format!("delete {}", ctx.addr), &ctx.addr)
             .await?;
+        if self.cloud.refuse_delete_in_use.load(Ordering::SeqCst) {
+            let arn = format!("arn:fake:{}:{id}", self.kind);
+            let holds = |v: &Value| v.as_str().is_some_and(|s| s == id || s == arn);
+            if let Some((user, _, _)) = self
+                .cloud
+                .resources()
+                .into_iter()
+                .find(|(other, _, props)| other != id && props.values().any(holds))
+            {
+                return Err(ProviderError::new(
+                    ErrorClass::Other,
+                    format!("{id} is in use by {user}"),
+                ));
+            }
+        }
         self.cloud.remove(id);
         Ok(())
     }
@@ -353,11 +425,31 @@ impl Provider for FakeProvider {
         ctx: &OpContext,
         inputs: &Props,
     ) -> Result<Option<Observed>, ProviderError> {
+        if self
+            .cloud
+            .fail_find
+            .lock()
+            .unwrap()
+            .contains(ctx.addr.name())
+        {
+            return Err(ProviderError::new(
+                ErrorClass::Retryable,
+                format!("injected failure of find for {}", ctx.addr.name()),
+            ));
+        }
+        let names = self.identity.names();
         Ok(self
             .cloud
             .resources()
             .into_iter()
-            .find(|(_, a, _)| a == &ctx.addr)
+            .find(|(_, a, props)| {
+                if names.is_empty() {
+                    return a == &ctx.addr;
+                }
+                a.kind() == ctx.addr.kind()
+                    && a.region() == ctx.addr.region()
+                    && names.iter().all(|n| props.get(*n) == inputs.get(*n))
+            })
             .map(|(id, _, props)| Observed {
                 outputs: outputs(self.kind, &id),
                 id,

@@ -61,6 +61,10 @@ impl Provider for Timed {
         self.inner.replace_on()
     }
 
+    fn identity(&self) -> tandem_engine::provider::Identity {
+        self.inner.identity()
+    }
+
     fn validate(&self, addr: &ResourceAddr, inputs: &Props) -> Result<(), String> {
         self.inner.validate(addr, inputs)
     }

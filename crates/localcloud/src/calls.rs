@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault::{Decision, Outcome};
 use crate::http1::Request;
 use crate::protocol::Scope;
 
@@ -50,11 +51,39 @@ pub struct CallLogSnapshot {
     pub dropped: u64,
 }
 
+/// What the gateway's faults did to the requests it read (`GET /stats`), since it started or since
+/// the call log was last cleared (`DELETE /calls`): what a fault trial reports as "faults injected".
+///
+/// Every request on a region or global listener counts, signed or not (the application health
+/// endpoint too); a request counts once in each fault that hit it (a delayed request may also be
+/// throttled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultStats {
+    /// Requests read (and connections refused or held at accept).
+    pub requests: u64,
+    /// Answered with the service's throttling error.
+    pub throttled: u64,
+    /// Answered with HTTP 500 `InternalError`.
+    pub failed: u64,
+    /// Delayed by a latency fault.
+    pub delayed: u64,
+    /// Refused or held by a blackhole.
+    pub blackholed: u64,
+}
+
+impl FaultStats {
+    /// Requests answered with an error the client must retry: throttled, failed or blackholed.
+    pub fn errors(&self) -> u64 {
+        self.throttled + self.failed + self.blackholed
+    }
+}
+
 /// The log itself (behind the gateway's lock).
 #[derive(Debug, Default)]
 pub(crate) struct CallLog {
     entries: BTreeMap<(String, String, String), u64>,
     dropped: u64,
+    stats: FaultStats,
 }
 
 impl CallLog {
@@ -75,6 +104,32 @@ impl CallLog {
 
     pub fn clear(&mut self) {
         *self = CallLog::default();
+    }
+
+    /// Counts one request and what `decision` does to it.
+    pub fn count(&mut self, decision: &Decision) {
+        let s = &mut self.stats;
+        s.requests += 1;
+        if decision.blackhole.is_some() {
+            s.blackholed += 1;
+            return;
+        }
+        s.delayed += u64::from(!decision.latency.is_zero());
+        match decision.outcome {
+            Outcome::Throttle => s.throttled += 1,
+            Outcome::Fail => s.failed += 1,
+            Outcome::Pass => {}
+        }
+    }
+
+    /// Counts one connection refused or held at accept by a blackhole.
+    pub fn count_blackholed_connection(&mut self) {
+        self.stats.requests += 1;
+        self.stats.blackholed += 1;
+    }
+
+    pub fn stats(&self) -> FaultStats {
+        self.stats
     }
 
     pub fn snapshot(&self) -> CallLogSnapshot {
@@ -475,5 +530,33 @@ mod tests {
         assert_eq!(snap.dropped, 7);
         log.clear();
         assert_eq!(log.snapshot(), CallLogSnapshot::default());
+    }
+
+    #[test]
+    fn the_stats_count_each_fault_that_hit_a_request() {
+        use crate::fault::BlackholeMode;
+        use std::time::Duration;
+        let mut log = CallLog::default();
+        let decision = |blackhole, latency_ms, outcome| Decision {
+            blackhole,
+            latency: Duration::from_millis(latency_ms),
+            outcome,
+        };
+        log.count(&decision(None, 0, Outcome::Pass));
+        log.count(&decision(None, 50, Outcome::Throttle));
+        log.count(&decision(None, 0, Outcome::Fail));
+        log.count(&decision(Some(BlackholeMode::Refuse), 50, Outcome::Fail));
+        log.count_blackholed_connection();
+        let expected = FaultStats {
+            requests: 5,
+            throttled: 1,
+            failed: 1,
+            delayed: 1,
+            blackholed: 2,
+        };
+        assert_eq!(log.stats(), expected);
+        assert_eq!(log.stats().errors(), 4);
+        log.clear();
+        assert_eq!(log.stats(), FaultStats::default());
     }
 }

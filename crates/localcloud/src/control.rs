@@ -8,7 +8,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::calls::CallLogSnapshot;
+use crate::calls::{CallLogSnapshot, FaultStats};
 use crate::error::{Error, Result};
 use crate::fault::{BlackholeMode, Fault, FaultTable};
 
@@ -80,7 +80,15 @@ impl GatewayControl {
             .map_err(|err| self.error("GET", "/calls", format!("bad call log: {err}")))
     }
 
-    /// Empties the call log.
+    /// What the faults did to the requests since the gateway started or since
+    /// [`clear_calls`](Self::clear_calls): requests, throttled, failed, delayed, blackholed.
+    pub async fn stats(&self) -> Result<FaultStats> {
+        let body = self.call("GET", "/stats", Vec::new()).await?;
+        serde_json::from_slice(&body)
+            .map_err(|err| self.error("GET", "/stats", format!("bad stats: {err}")))
+    }
+
+    /// Empties the call log (and the fault statistics).
     pub async fn clear_calls(&self) -> Result<()> {
         self.call("DELETE", "/calls", Vec::new()).await.map(drop)
     }

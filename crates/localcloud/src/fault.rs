@@ -51,6 +51,9 @@ pub struct Fault {
     /// Delay added before a matching request is answered or forwarded.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub latency_ms: u64,
+    /// Share of matching requests delayed by `latency_ms` (0.0–1.0); `None`: every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_rate: Option<f64>,
     /// Share of matching requests answered with the service's throttling error (0.0–1.0).
     #[serde(default, skip_serializing_if = "is_zero_rate")]
     pub throttle_rate: f64,
@@ -77,6 +80,7 @@ impl Default for Fault {
             service: all_services(),
             blackhole: None,
             latency_ms: 0,
+            latency_rate: None,
             throttle_rate: 0.0,
             error_rate: 0.0,
         }
@@ -121,6 +125,7 @@ impl Fault {
         for (name, rate) in [
             ("throttle_rate", self.throttle_rate),
             ("error_rate", self.error_rate),
+            ("latency_rate", self.latency_rate.unwrap_or(1.0)),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(invalid(format!("{name} {rate} is not within 0.0..=1.0")));
@@ -257,10 +262,12 @@ impl FaultBook {
     /// The faults of `keys` (a listener's regions, most specific first) for `service`.
     ///
     /// Blackhole: the first one found (exact service before `*`, in key order). Latency and rates:
-    /// the largest. Each non-zero rate draws one random number, throttling first.
+    /// the largest. Each non-zero rate draws one random number, throttling first; a latency whose
+    /// rate is below 1 draws last.
     pub fn decide(&mut self, keys: &[&str], service: &str) -> Decision {
         let mut blackhole = None;
         let mut latency_ms = 0;
+        let mut latency_rate: f64 = 0.0;
         let mut throttle_rate: f64 = 0.0;
         let mut error_rate: f64 = 0.0;
         for key in keys {
@@ -273,6 +280,9 @@ impl FaultBook {
             for fault in exact.into_iter().chain(services.get(ALL_SERVICES)) {
                 blackhole = blackhole.or(fault.blackhole);
                 latency_ms = latency_ms.max(fault.latency_ms);
+                if fault.latency_ms > 0 {
+                    latency_rate = latency_rate.max(fault.latency_rate.unwrap_or(1.0));
+                }
                 throttle_rate = throttle_rate.max(fault.throttle_rate);
                 error_rate = error_rate.max(fault.error_rate);
             }
@@ -284,9 +294,10 @@ impl FaultBook {
         } else {
             Outcome::Pass
         };
+        let delayed = latency_ms > 0 && (latency_rate >= 1.0 || self.rng.next_f64() < latency_rate);
         Decision {
             blackhole,
-            latency: Duration::from_millis(latency_ms),
+            latency: Duration::from_millis(if delayed { latency_ms } else { 0 }),
             outcome,
         }
     }
@@ -430,6 +441,35 @@ mod tests {
         assert_ne!(run(42), run(43));
         let throttled = run(42).into_iter().filter(|t| *t).count();
         assert!((16..=48).contains(&throttled), "{throttled}");
+    }
+
+    #[test]
+    fn a_latency_rate_delays_that_share_of_requests() {
+        let mut book = book();
+        book.set(
+            "us-east-1",
+            Fault {
+                latency_ms: 30,
+                latency_rate: Some(0.2),
+                ..Fault::default()
+            },
+        )
+        .unwrap();
+        let delayed = (0..1000)
+            .filter(|_| !book.decide(&["us-east-1"], "s3").latency.is_zero())
+            .count();
+        assert!((150..=250).contains(&delayed), "{delayed}");
+        let err = book
+            .set(
+                "us-east-1",
+                Fault {
+                    latency_ms: 30,
+                    latency_rate: Some(2.0),
+                    ..Fault::default()
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("latency_rate"), "{err}");
     }
 
     #[test]

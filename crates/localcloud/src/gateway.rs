@@ -466,6 +466,9 @@ async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
     }
     let keys = role.fault_keys();
     let at_accept = shared.faults().connection_blackhole(&keys);
+    if at_accept.is_some() {
+        shared.calls().count_blackholed_connection();
+    }
     match at_accept {
         Some(BlackholeMode::Refuse) => return conn.reset(),
         Some(BlackholeMode::Hang) => return conn.hang().await,
@@ -492,6 +495,7 @@ async fn serve_connection(stream: TcpStream, role: Role, shared: Arc<Shared>) {
             (None, scope) => scope.map(|scope| scope.service).unwrap_or_default(),
         };
         let decision = shared.faults().decide(&keys, &service);
+        shared.calls().count(&decision);
         match decision.blackhole {
             Some(BlackholeMode::Refuse) => return conn.reset(),
             Some(BlackholeMode::Hang) => return conn.hang().await,
@@ -706,7 +710,8 @@ fn table_response(shared: &Shared) -> Response {
 
 /// The control API: `GET /health`, `GET /faults`, `PUT /faults/{region}`,
 /// `DELETE /faults/{region}`, `DELETE /faults`, `PUT /seed`, `GET /calls` (the call log since the
-/// start or the last `DELETE /calls`, see [`crate::calls`]).
+/// start or the last `DELETE /calls`, see [`crate::calls`]), `GET /stats` (what the faults did
+/// since then, [`crate::FaultStats`]).
 fn control_response(shared: &Shared, request: &Request) -> Response {
     let segments: Vec<&str> = request
         .path()
@@ -722,6 +727,10 @@ fn control_response(shared: &Shared, request: &Request) -> Response {
         ("GET", ["faults"]) => table_response(shared),
         ("GET", ["calls"]) => match serde_json::to_value(shared.calls().snapshot()) {
             Ok(log) => Response::json(200, &log),
+            Err(err) => Response::json(500, &json!({ "error": err.to_string() })),
+        },
+        ("GET", ["stats"]) => match serde_json::to_value(shared.calls().stats()) {
+            Ok(stats) => Response::json(200, &stats),
             Err(err) => Response::json(500, &json!({ "error": err.to_string() })),
         },
         ("DELETE", ["calls"]) => {

@@ -44,7 +44,7 @@ mod outage;
 mod process;
 mod protocol;
 
-pub use calls::{CallLogSnapshot, MAX_ENTRIES as MAX_CALL_LOG_ENTRIES, RecordedCall};
+pub use calls::{CallLogSnapshot, FaultStats, MAX_ENTRIES as MAX_CALL_LOG_ENTRIES, RecordedCall};
 pub use control::GatewayControl;
 pub use daemon::{
     DaemonRecord, DownOutcome, EndpointStatus, LocalCloud, LocalCloudConfig, LocalCloudRecord,

@@ -10,6 +10,19 @@ use crate::{
     us_west_2, validate_and_create,
 };
 
+/// A stack set named `name` of [`TEMPLATE`] in us-east-1, with the default roles.
+pub fn stack_set(name: &str) -> ResourceDecl {
+    StackSet::new(&us_east_1(), "app")
+        .unwrap()
+        .stack_set_name(name)
+        .template_body(TEMPLATE)
+        .administration_role_arn(
+            "arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole",
+        )
+        .execution_role_name("AWSCloudFormationStackSetExecutionRole")
+        .into()
+}
+
 const TEMPLATE: &str = r#"{
   "Parameters": {"Cidr": {"Type": "String", "Default": "10.0.0.0/16"}},
   "Resources": {"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": {"Ref": "Cidr"}}}},
@@ -46,15 +59,7 @@ async fn stack_set_with_instances_in_both_regions() {
     let sets = StackSetProvider::new(clients(), locks.clone());
     let instances = StackInstanceProvider::new(clients(), locks);
     let name = unique("ss");
-    let set: ResourceDecl = StackSet::new(&us_east_1(), "app")
-        .unwrap()
-        .stack_set_name(name.as_str())
-        .template_body(TEMPLATE)
-        .administration_role_arn(
-            "arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole",
-        )
-        .execution_role_name("AWSCloudFormationStackSetExecutionRole")
-        .into();
+    let set = stack_set(&name);
     let set_ctx = ctx_for(&set);
     let created = validate_and_create(&sets, &set).await.unwrap();
     assert_eq!(str_prop(&created.outputs, "admin_region"), "us-east-1");

@@ -1,10 +1,12 @@
 //! Integration tests of the AWS providers against the local cloud (moto), one module per area.
 //! Every test uses names of its own, so they can share one moto server.
 
+mod adoption;
 mod autoscaling;
 mod cloudformation;
 mod cloudwatch;
 mod dns;
+mod domain_change;
 mod failures;
 mod rds;
 mod rds_network;

@@ -74,7 +74,7 @@ async fn network(
     }
 }
 
-fn tls_group(region: &Region, name: &str) -> DbParameterGroup {
+pub fn tls_group(region: &Region, name: &str) -> DbParameterGroup {
     DbParameterGroup::new(region, "postgres-tls")
         .unwrap()
         .name(name)

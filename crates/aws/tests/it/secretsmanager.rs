@@ -33,13 +33,13 @@ const KEY_WEST: &str = "arn:aws:kms:us-west-2:123456789012:key/secret-west";
 
 /// A unique secret name (the unique part then `/credentials`: a name ending with a hyphen and six
 /// characters is refused).
-fn secret_name(prefix: &str) -> String {
+pub fn secret_name(prefix: &str) -> String {
     format!("{}/credentials", unique(prefix))
 }
 
 /// A secret in us-east-1 with its key, replicated to us-west-2 with that region's key, deleted at
 /// once (no recovery window: test names are not reused).
-fn secret(name: &str) -> DatabaseSecret {
+pub fn secret(name: &str) -> DatabaseSecret {
     DatabaseSecret::new(&us_east_1(), "app-db")
         .unwrap()
         .name(name)

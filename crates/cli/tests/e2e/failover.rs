@@ -33,42 +33,7 @@ impl LocalCloud {
             )))
             .expect("start the region gateway");
         let dir = tempfile::tempdir().unwrap();
-        let port = |url: String| {
-            url.rsplit(':')
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .parse::<u16>()
-                .unwrap()
-        };
-        let envs = dir.path().join("environments");
-        std::fs::create_dir_all(&envs).unwrap();
-        std::fs::write(
-            envs.join(format!("{env}.toml")),
-            format!(
-                r#"[environment]
-primary_region = "us-east-1"
-secondary_region = "us-west-2"
-domain_name = "{env}.tandem-test.example"
-account_id = "123456789012"
-stackset_admin_region = "us-west-2"
-http_only = true
-protect_stateful = false
-
-[local_cloud]
-moto_port = {moto_port}
-global_port = {global}
-control_port = {control}
-region_ports = [{east}, {west}]
-"#,
-                moto_port = port(moto.clone()),
-                global = port(gateway.global_endpoint()),
-                control = port(gateway.control_url()),
-                east = gateway.region_port("us-east-1").unwrap(),
-                west = gateway.region_port("us-west-2").unwrap(),
-            ),
-        )
-        .unwrap();
+        crate::support::write_gateway_environment(dir.path(), env, &moto, &gateway);
         LocalCloud {
             dir,
             env: env.to_string(),
@@ -79,19 +44,7 @@ region_ports = [{east}, {west}]
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .args(["--env", &self.env, "--environments"])
-            .arg(self.dir.path().join("environments"))
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("PRIMARY_REGION")
-            .env_remove("SECONDARY_REGION")
-            .env_remove("DOMAIN_NAME")
-            .env_remove("RTO_MINUTES")
-            .env_remove("RPO_MINUTES")
-            .envs(tandem_testkit::test_credentials_env());
-        cmd
+        crate::support::local_cloud_command(self.dir.path(), &self.env, args)
     }
 
     pub(crate) fn tandem(&self, args: &[&str]) -> Run {

@@ -12,3 +12,4 @@ mod planted_secret;
 mod preview_base_head;
 mod state_backend;
 mod support;
+mod trials;

@@ -83,6 +83,70 @@ impl Scratch {
     }
 }
 
+/// Writes `DIR/environments/ENV.toml` for a scratch local cloud: us-east-1 primary, us-west-2
+/// secondary, each region pointed at its port of `gateway` (in front of `moto`), HTTP only,
+/// nothing protected.
+pub fn write_gateway_environment(
+    dir: &Path,
+    env: &str,
+    moto: &str,
+    gateway: &tandem_localcloud::RunningGateway,
+) {
+    let port = |url: &str| -> u16 {
+        url.trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {url}"))
+    };
+    let envs = dir.join("environments");
+    std::fs::create_dir_all(&envs).unwrap();
+    std::fs::write(
+        envs.join(format!("{env}.toml")),
+        format!(
+            r#"[environment]
+primary_region = "us-east-1"
+secondary_region = "us-west-2"
+domain_name = "{env}.tandem-test.example"
+account_id = "123456789012"
+stackset_admin_region = "us-west-2"
+http_only = true
+protect_stateful = false
+
+[local_cloud]
+moto_port = {moto_port}
+global_port = {global}
+control_port = {control}
+region_ports = [{east}, {west}]
+"#,
+            moto_port = port(moto),
+            global = port(&gateway.global_endpoint()),
+            control = port(&gateway.control_url()),
+            east = gateway.region_port("us-east-1").unwrap(),
+            west = gateway.region_port("us-west-2").unwrap(),
+        ),
+    )
+    .unwrap();
+}
+
+/// `tandem ARGS --env ENV --environments DIR/environments`, to run in `dir` with the test
+/// credentials and none of this process's endpoint or environment overrides.
+pub fn local_cloud_command(dir: &Path, env: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
+    cmd.current_dir(dir)
+        .args(args)
+        .args(["--env", env, "--environments"])
+        .arg(dir.join("environments"))
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("PRIMARY_REGION")
+        .env_remove("SECONDARY_REGION")
+        .env_remove("DOMAIN_NAME")
+        .env_remove("RTO_MINUTES")
+        .env_remove("RPO_MINUTES")
+        .envs(tandem_testkit::test_credentials_env());
+    cmd
+}
+
 /// The failover facts of environment `env`, read from moto with boto3 by `failover_facts.py`
 /// (independently of Tandem's own read code).
 pub fn failover_facts(env: &str, moto: &str) -> serde_json::Value {
@@ -100,7 +164,8 @@ fn boto3_json(script: &str, arg: &str, moto: &str) -> serde_json::Value {
     boto3_json_args(script, &[arg], moto)
 }
 
-fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
+/// Runs the boto3 script `tests/e2e/SCRIPT ARGS...` against moto and parses the JSON it prints.
+pub fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
     let arg = args.join(" ");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")

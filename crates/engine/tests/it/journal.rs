@@ -215,7 +215,7 @@ fn recover_folds_done_records_and_adopts_interrupted_creates() {
                 "us-east-1/x:Thing/made Create: the interrupted create had made it ({}); adopted",
                 made_obs.id
             ),
-            "us-east-1/x:Thing/never Create: the interrupted create had not happened; it will be planned again".to_string(),
+            "us-east-1/x:Thing/never Create: the interrupted create had not happened (looked up by the token of the create that made it); it will be planned again".to_string(),
         ]
     );
     assert!(

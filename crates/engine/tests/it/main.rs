@@ -3,6 +3,7 @@
 //! The lock and crash tests need a second real process: they re-run this binary as a child
 //! (see `child`).
 
+mod adopt;
 mod child;
 mod crash;
 mod executor;
