@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tandem_localcloud::{BlackholeMode, Fault, Gateway, GatewayConfig, RunningGateway};
+use tandem_localcloud::{BlackholeMode, Fault, RunningGateway};
 
 use crate::support::Run;
 
@@ -21,19 +21,7 @@ pub(crate) struct LocalCloud {
 impl LocalCloud {
     pub(crate) fn new(env: &str) -> LocalCloud {
         let moto = tandem_testkit::moto().endpoint();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let gateway = runtime
-            .block_on(Gateway::start(GatewayConfig::new(
-                moto.clone(),
-                vec!["us-east-1".into(), "us-west-2".into()],
-            )))
-            .expect("start the region gateway");
-        let dir = tempfile::tempdir().unwrap();
-        crate::support::write_gateway_environment(dir.path(), env, &moto, &gateway);
+        let (dir, runtime, gateway) = crate::support::gateway_environment(env, &moto);
         LocalCloud {
             dir,
             env: env.to_string(),

@@ -83,10 +83,39 @@ impl Scratch {
     }
 }
 
+/// A scratch local cloud of environment `env`: a region gateway for us-east-1 and us-west-2 in
+/// front of `moto` (on its own tokio runtime), and a scratch directory with the environment file
+/// that points at it ([`write_gateway_environment`]).
+pub fn gateway_environment(
+    env: &str,
+    moto: &str,
+) -> (
+    tempfile::TempDir,
+    tokio::runtime::Runtime,
+    tandem_localcloud::RunningGateway,
+) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gateway = runtime
+        .block_on(tandem_localcloud::Gateway::start(
+            tandem_localcloud::GatewayConfig::new(
+                moto,
+                vec!["us-east-1".into(), "us-west-2".into()],
+            ),
+        ))
+        .expect("start the region gateway");
+    let dir = tempfile::tempdir().unwrap();
+    write_gateway_environment(dir.path(), env, moto, &gateway);
+    (dir, runtime, gateway)
+}
+
 /// Writes `DIR/environments/ENV.toml` for a scratch local cloud: us-east-1 primary, us-west-2
 /// secondary, each region pointed at its port of `gateway` (in front of `moto`), HTTP only,
 /// nothing protected.
-pub fn write_gateway_environment(
+fn write_gateway_environment(
     dir: &Path,
     env: &str,
     moto: &str,

@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tandem_localcloud::{Fault, FaultStats, GLOBAL, Gateway, GatewayConfig, RunningGateway};
+use tandem_localcloud::{Fault, FaultStats, GLOBAL, RunningGateway};
 
 use crate::support::Run;
 
@@ -118,19 +118,7 @@ struct TrialCloud {
 
 impl TrialCloud {
     fn new(env: &str, moto: &str) -> TrialCloud {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let gateway = runtime
-            .block_on(Gateway::start(GatewayConfig::new(
-                moto,
-                REGIONS.iter().map(|r| r.to_string()).collect(),
-            )))
-            .expect("start the region gateway");
-        let dir = tempfile::tempdir().unwrap();
-        crate::support::write_gateway_environment(dir.path(), env, moto, &gateway);
+        let (dir, runtime, gateway) = crate::support::gateway_environment(env, moto);
         TrialCloud {
             dir,
             env: env.to_string(),
