@@ -166,6 +166,25 @@ pub fn put_posture(state: &mut State, posture: &Posture) {
     );
 }
 
+/// After a destroy that left no resource in `state`: its posture back to the initial one (see
+/// [`Posture::after_destroy`]). Returns whether anything changed (then the state is to be saved);
+/// a state that still holds resources keeps its posture, which describes them.
+pub fn reset_posture_after_destroy(
+    state: &mut State,
+    regions: &[String; 2],
+) -> Result<bool, FailoverError> {
+    if !state.resources.is_empty() || !state.extensions.contains_key(tandem_posture::POSTURE_KEY) {
+        return Ok(false);
+    }
+    let posture = posture_of(state, regions)?;
+    let reset = posture.after_destroy(&regions[0], &regions[1]);
+    if reset == posture {
+        return Ok(false);
+    }
+    put_posture(state, &reset);
+    Ok(true)
+}
+
 impl Context<'_> {
     /// The plan from `state` to what `posture` declares, without reading the cloud (a failed
     /// region cannot be read), keeping only the changes `slice` selects.

@@ -110,8 +110,14 @@ pub fn target_posture(
     to: &str,
     drill: bool,
 ) -> Result<Posture, FailoverError> {
+    let writer = topology.database(&current.db.writer);
+    if !state.resources.contains_key(&writer) {
+        return Err(FailoverError::State(format!(
+            "nothing to fail over: the writer database {writer} is not deployed (`tandem deploy all` first)"
+        )));
+    }
     let old_writer_arn = state
-        .output(&topology.database(&current.db.writer), "arn")
+        .output(&writer, "arn")
         .and_then(|v| v.as_str())
         .map(str::to_string);
     let unreachable = Unreachable {

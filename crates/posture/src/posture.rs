@@ -425,6 +425,18 @@ impl Posture {
         }
     }
 
+    /// The posture once the whole stack is destroyed: the initial one, so that the next deploy
+    /// builds the initial layout (not the databases of the last failover), keeping the history,
+    /// the last drill and a simulated outage still in force (its restore must still find it).
+    pub fn after_destroy(&self, primary: &str, secondary: &str) -> Posture {
+        Posture {
+            simulated_outage: self.simulated_outage.clone(),
+            history: self.history.clone(),
+            last_drill: self.last_drill.clone(),
+            ..Posture::initial(primary, secondary)
+        }
+    }
+
     /// The posture recorded in a state's [`POSTURE_KEY`] extension, or the initial one when there
     /// is none. A recorded posture must be about the environment's two regions, and name its
     /// databases as resource addresses can.

@@ -170,6 +170,13 @@ async fn run(
     )
     .await?;
     println!();
+    let mut report = report;
+    if destroy
+        && report.succeeded()
+        && tandem_failover::context::reset_posture_after_destroy(&mut report.state, &ws.regions())?
+    {
+        ops::save_state(&ws.store, &lock, &mut report.state)?;
+    }
     finish(&report, operation, destroy)
 }
 

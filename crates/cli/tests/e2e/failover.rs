@@ -460,6 +460,19 @@ fn a_failover_killed_mid_way_completes_without_redoing_finished_phases() {
     assert!(primary_target(&facts).contains("us-west-2"), "{facts:#}");
     assert_eq!(facts["db"]["tandem-crash-app"]["status"], "stopped");
     c.ok(&["destroy", "--yes"]);
+
+    // Nothing is left: a failover has nothing to fail over, and the posture is the initial one
+    // again (us-east-1 active): a failed-over posture kept after destroy made the next deploy
+    // build the failed-over layout and the next failover look for a replica in us-east-1.
+    let plan = c.ok(&["failover", "--plan"]);
+    assert!(
+        plan.stdout.contains("nothing to fail over"),
+        "{}",
+        plan.text()
+    );
+    let status = c.ok(&["status", "--json"]);
+    let status: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["active_region"], "us-east-1", "{status:#}");
 }
 
 #[test]
