@@ -86,6 +86,30 @@ impl BucketProvider {
 /// ([`schema::bucket_arn`]): in GovCloud or China `arn:aws:s3:::NAME` is not this bucket, and S3
 /// refuses a bucket policy whose resource is not the bucket (`MalformedPolicy`, "Policy has
 /// invalid resource").
+/// Blocks public access to bucket `name` (all four settings), for the stack's buckets and the
+/// state bucket alike.
+pub(crate) async fn block_public_access(
+    s3: &Client,
+    r: &crate::call::RetryPolicy,
+    name: &str,
+) -> Result<(), CallError> {
+    call(r, "s3:PutPublicAccessBlock", || {
+        s3.put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    Ok(())
+}
+
 pub fn deny_insecure_policy(region: &str, name: &str) -> String {
     let arn = schema::bucket_arn(region, name);
     serde_json::json!({
@@ -343,20 +367,7 @@ impl BucketProvider {
             }
         }
         if bool_or(inputs, "block_public_access", true)? {
-            call(r, "s3:PutPublicAccessBlock", || {
-                s3.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(
-                        PublicAccessBlockConfiguration::builder()
-                            .block_public_acls(true)
-                            .ignore_public_acls(true)
-                            .block_public_policy(true)
-                            .restrict_public_buckets(true)
-                            .build(),
-                    )
-                    .send()
-            })
-            .await?;
+            block_public_access(s3, r, name).await?;
         } else {
             call(r, "s3:DeletePublicAccessBlock", || {
                 s3.delete_public_access_block().bucket(name).send()

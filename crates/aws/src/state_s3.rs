@@ -42,9 +42,8 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    VersioningConfiguration,
+    ObjectIdentifier, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
 };
 use tandem_engine::journal::{JournalError, JournalWriter, parse_journal, record_line};
 use tandem_engine::store::{LockInfo, ReleaseLock, age_text, decode_state, utc_text};
@@ -419,20 +418,7 @@ impl Shared {
                 .as_deref()
                 .unwrap_or("the AWS-managed key aws/s3")
         ));
-        call(r, "s3:PutPublicAccessBlock", || {
-            s3.put_public_access_block()
-                .bucket(bucket)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(true)
-                        .ignore_public_acls(true)
-                        .block_public_policy(true)
-                        .restrict_public_buckets(true)
-                        .build(),
-                )
-                .send()
-        })
-        .await?;
+        crate::s3::block_public_access(&s3, r, bucket).await?;
         steps.push("public access: blocked (all four settings)".into());
         let plain_http = self
             .clients
