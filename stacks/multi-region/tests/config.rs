@@ -2,23 +2,13 @@
 
 use std::path::Path;
 
+mod common;
+
+use common::GOOD;
 use tandem_stack_multi_region::{ConfigError, Environment};
 
-const GOOD: &str = r#"
-[environment]
-primary_region = "us-east-1"
-secondary_region = "us-west-2"
-domain_name = "example.com"
-http_only = true
-"#;
-
 fn load(text: &str, vars: &[(&str, &str)]) -> Result<Environment, ConfigError> {
-    let lookup = |k: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    };
-    Environment::parse(Path::new("environments/test.toml"), "test", text, &lookup)
+    common::parse(text, vars)
 }
 
 /// A file's text, the variables set, and what the error must say.

@@ -3,15 +3,10 @@
 
 use std::path::Path;
 
-use tandem_stack_multi_region::{ConfigError, Environment};
+mod common;
 
-const GOOD: &str = r#"
-[environment]
-primary_region = "us-east-1"
-secondary_region = "us-west-2"
-domain_name = "example.com"
-http_only = true
-"#;
+use common::{GOOD, parse};
+use tandem_stack_multi_region::Environment;
 
 const LOCAL_CLOUD: &str = r#"
 [local_cloud]
@@ -20,15 +15,6 @@ global_port = 24561
 control_port = 24562
 region_ports = [24563, 24564]
 "#;
-
-fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Environment, ConfigError> {
-    let lookup = |k: &str| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    };
-    Environment::parse(Path::new("environments/test.toml"), "test", text, &lookup)
-}
 
 /// The error of `text` with `vars`; fails the test when it parses.
 fn error(text: &str, vars: &[(&str, &str)]) -> String {

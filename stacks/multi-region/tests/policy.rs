@@ -11,6 +11,9 @@ use tandem_posture::Posture;
 use tandem_posture::transform::{self, Unreachable};
 use tandem_stack_multi_region::{Environment, MultiRegion, policy};
 
+mod common;
+use common::GOOD;
+
 fn environment(name: &str) -> Environment {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../environments");
     Environment::load(&dir, name, &|_| None).unwrap()
@@ -133,14 +136,6 @@ fn the_local_cloud_passes_with_its_suppression() {
         "{text}"
     );
 }
-
-const GOOD: &str = r#"
-[environment]
-primary_region = "us-east-1"
-secondary_region = "us-west-2"
-domain_name = "example.com"
-http_only = true
-"#;
 
 fn parse(policy: &str) -> Result<Environment, String> {
     Environment::parse(

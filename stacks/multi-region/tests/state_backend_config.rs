@@ -1,24 +1,16 @@
 //! `[state]` of an environment file: the local and S3 backends, and each bad entry's one clear
 //! error naming the file and the key.
 
+mod common;
+
 use std::path::Path;
 
+use common::GOOD;
 use tandem_stack_multi_region::config::StateBackendConfig;
 use tandem_stack_multi_region::{ConfigError, Environment};
 
-const ENVIRONMENT: &str = r#"
-[environment]
-primary_region = "us-east-1"
-secondary_region = "us-west-2"
-domain_name = "example.com"
-http_only = true
-"#;
-
 fn load(state: &str) -> Result<Environment, ConfigError> {
-    let text = format!("{ENVIRONMENT}\n[state]\n{state}\n");
-    Environment::parse(Path::new("environments/test.toml"), "test", &text, &|_| {
-        None
-    })
+    common::parse(&format!("{GOOD}\n[state]\n{state}\n"), &[])
 }
 
 #[test]
