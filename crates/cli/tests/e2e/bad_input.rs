@@ -8,7 +8,6 @@
 //! environment at loopback ports where nothing listens (the local cloud stopped).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::{Run, environments};
 
@@ -77,20 +76,8 @@ impl Corpus {
     }
 
     fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .arg("--environments")
-            .arg(self.envs())
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("TANDEM_ENV")
-            .env_remove("TANDEM_STACK")
-            .env_remove("PRIMARY_REGION")
-            .env_remove("SECONDARY_REGION")
-            .env_remove("DOMAIN_NAME")
-            .env_remove("RTO_MINUTES")
-            .env_remove("RPO_MINUTES")
-            .env("AWS_ACCESS_KEY_ID", "testing")
+        let mut cmd = crate::support::tandem_in(self.dir.path(), args, &self.envs());
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .envs(vars.iter().copied());
         Run::of(&mut cmd)

@@ -28,20 +28,8 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .arg("--environments")
-            .arg(environments())
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("TANDEM_ENV")
-            .env_remove("TANDEM_STACK")
-            .env_remove("PRIMARY_REGION")
-            .env_remove("SECONDARY_REGION")
-            .env_remove("DOMAIN_NAME")
-            .env_remove("RTO_MINUTES")
-            .env_remove("RPO_MINUTES")
-            .envs(vars.iter().copied());
+        let mut cmd = crate::support::tandem_in(self.dir.path(), args, &environments());
+        cmd.envs(vars.iter().copied());
         Run::of(&mut cmd)
     }
 

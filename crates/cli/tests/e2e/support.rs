@@ -161,18 +161,28 @@ region_ports = [{east}, {west}]
 /// `tandem ARGS --env ENV --environments DIR/environments`, to run in `dir` with the test
 /// credentials and none of this process's endpoint or environment overrides.
 pub fn local_cloud_command(dir: &Path, env: &str, args: &[&str]) -> Command {
+    let mut cmd = tandem_in(dir, args, &dir.join("environments"));
+    cmd.args(["--env", env])
+        .envs(tandem_testkit::test_credentials_env());
+    cmd
+}
+
+/// `tandem ARGS --environments ENVIRONMENTS` run in `dir`, with none of the variables that would
+/// override its environment (endpoint, environment and stack names, the seed's overrides).
+pub fn tandem_in(dir: &Path, args: &[&str], environments: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tandem"));
     cmd.current_dir(dir)
         .args(args)
-        .args(["--env", env, "--environments"])
-        .arg(dir.join("environments"))
+        .arg("--environments")
+        .arg(environments)
         .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("TANDEM_ENV")
+        .env_remove("TANDEM_STACK")
         .env_remove("PRIMARY_REGION")
         .env_remove("SECONDARY_REGION")
         .env_remove("DOMAIN_NAME")
         .env_remove("RTO_MINUTES")
-        .env_remove("RPO_MINUTES")
-        .envs(tandem_testkit::test_credentials_env());
+        .env_remove("RPO_MINUTES");
     cmd
 }
 
