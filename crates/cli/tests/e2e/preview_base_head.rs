@@ -43,7 +43,7 @@ fn assert_unchanged(before: &BTreeMap<String, Vec<u8>>, after: &BTreeMap<String,
 }
 
 /// The steps of a preview JSON document that change something: (address, action).
-fn changes(preview: &Value) -> Vec<(String, String)> {
+pub(crate) fn changes(preview: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for env in preview["environments"].as_array().unwrap() {
         for wave in env["waves"].as_array().unwrap() {

@@ -2,7 +2,8 @@
 //! against the same stack — exactly one proceeds, the other exits 4 at once naming the holder —
 //! ten races each on the local and the S3 backend; a run killed between lock and release leaves
 //! its lock, reported (stale: its process is gone) until `state unlock --force` removes it; and
-//! `state init` then `state migrate` local → S3 → local keeping lineage and serial.
+//! `state init` then `state migrate` local → S3 → local keeping lineage and serial; and a
+//! pull request's preview against the shared S3 state, read-only, showing only its change.
 //!
 //! The runs reach moto through a proxy that delays each request by [`DELAY`], so that a run holds
 //! the lock long enough (its preflight, recovery and refresh) for the race to be a race.
@@ -325,4 +326,80 @@ fn migrate_local_to_s3_and_back_keeps_lineage_and_serial() {
         (after["lineage"].as_str(), after["serial"].as_u64()),
         (Some(lineage), Some(4))
     );
+}
+
+/// Every object version in `bucket` (key, version id), read with boto3: what a run wrote there.
+fn object_versions(endpoint: &str, bucket: &str) -> Vec<(String, String)> {
+    let script = "import boto3, json, sys\n\
+                  s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-west-2')\n\
+                  pages = s3.get_paginator('list_object_versions').paginate(Bucket=sys.argv[2])\n\
+                  print(json.dumps(sorted([v['Key'], v['VersionId']] for p in pages\n\
+                      for v in p.get('Versions', []) + p.get('DeleteMarkers', []))))";
+    let out = Command::new("python3")
+        .args(["-c", script, endpoint, bucket])
+        .envs(tandem_testkit::test_credentials_env())
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("versions as JSON")
+}
+
+/// A pull request's preview against the environment's shared S3 state: it runs while another
+/// run holds the lock (it takes none), writes no object (every version in the bucket as it was),
+/// and lists only what the head changes.
+#[test]
+fn a_preview_against_the_shared_s3_state_shows_only_the_change_and_writes_nothing() {
+    let _g = serial();
+    let s = Scratch::new();
+    let bucket = tandem_testkit::unique_name("tstate-preview");
+    let envs = environments_with_state(s.dir.path(), &s3_state(&bucket));
+    let init = run(&s, &envs, &s.endpoint, &["state", "init"]);
+    assert_eq!(init.code, 0, "{}", init.text());
+    // The base branch's program, deployed with its state in S3.
+    let base = run(&s, &envs, &s.endpoint, &["deploy", "all", "--yes"]);
+    assert_eq!(base.code, 0, "{}", base.text());
+    // The head: one more instance in the primary region.
+    let file = envs.join("local.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("primary_desired_capacity = 2"), "{text}");
+    std::fs::write(
+        &file,
+        text.replace(
+            "primary_desired_capacity = 2",
+            "primary_desired_capacity = 3",
+        ),
+    )
+    .unwrap();
+
+    let backend = s3_backend(&s, &bucket);
+    let held = backend.lock(STACK, "local", "apply").unwrap();
+    let before = object_versions(&s.endpoint, &bucket);
+    assert!(
+        before.iter().any(|(k, _)| k.ends_with("state.json")),
+        "{before:?}"
+    );
+    let preview = run(&s, &envs, &s.endpoint, &["preview", "--format", "json"]);
+    assert_eq!(preview.code, 0, "{}", preview.text());
+    assert_eq!(
+        object_versions(&s.endpoint, &bucket),
+        before,
+        "the preview wrote to the state bucket"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&preview.stdout).expect("preview JSON");
+    assert_eq!(
+        crate::preview_base_head::changes(&doc),
+        [(
+            "us-east-1/autoscaling:GroupCapacity/app".to_string(),
+            "update".to_string()
+        )],
+        "{}",
+        preview.stdout
+    );
+    drop(held);
+    let destroy = run(&s, &envs, &s.endpoint, &["destroy", "--yes"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.text());
 }
