@@ -86,6 +86,90 @@ impl BucketProvider {
 /// ([`schema::bucket_arn`]): in GovCloud or China `arn:aws:s3:::NAME` is not this bucket, and S3
 /// refuses a bucket policy whose resource is not the bucket (`MalformedPolicy`, "Policy has
 /// invalid resource").
+/// Creates bucket `name` in `region` (a location constraint outside us-east-1), for the stack's
+/// buckets and the state bucket alike.
+pub(crate) async fn create_bucket(
+    s3: &Client,
+    r: &crate::call::RetryPolicy,
+    name: &str,
+    region: &str,
+) -> Result<(), CallError> {
+    call(r, "s3:CreateBucket", || {
+        let mut req = s3.create_bucket().bucket(name);
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        req.send()
+    })
+    .await?;
+    Ok(())
+}
+
+/// Sets bucket `name`'s versioning to `status`.
+pub(crate) async fn put_versioning(
+    s3: &Client,
+    r: &crate::call::RetryPolicy,
+    name: &str,
+    status: BucketVersioningStatus,
+) -> Result<(), CallError> {
+    call(r, "s3:PutBucketVersioning", || {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(status.clone())
+                    .build(),
+            )
+            .send()
+    })
+    .await?;
+    Ok(())
+}
+
+/// Sets bucket `name`'s default encryption to SSE-KMS with `key` (the AWS-managed `aws/s3` key
+/// when `None`), with an S3 bucket key.
+pub(crate) async fn put_sse_kms(
+    s3: &Client,
+    r: &crate::call::RetryPolicy,
+    name: &str,
+    key: Option<String>,
+) -> Result<(), CallError> {
+    const OPERATION: &str = "s3:PutBucketEncryption";
+    let invalid = |e: aws_smithy_types::error::operation::BuildError| {
+        CallError::new(
+            OPERATION,
+            ErrorClass::Invalid,
+            format!("could not build the request: {e}"),
+        )
+    };
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::AwsKms)
+        .set_kms_master_key_id(key)
+        .build()
+        .map_err(invalid)?;
+    let config = ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .bucket_key_enabled(true)
+                .build(),
+        )
+        .build()
+        .map_err(invalid)?;
+    call(r, OPERATION, || {
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(config.clone())
+            .send()
+    })
+    .await?;
+    Ok(())
+}
+
 /// Blocks public access to bucket `name` (all four settings), for the stack's buckets and the
 /// state bucket alike.
 pub(crate) async fn block_public_access(
@@ -321,42 +405,10 @@ impl BucketProvider {
             } else {
                 BucketVersioningStatus::Suspended
             };
-            call(r, "s3:PutBucketVersioning", || {
-                s3.put_bucket_versioning()
-                    .bucket(name)
-                    .versioning_configuration(
-                        VersioningConfiguration::builder()
-                            .status(status.clone())
-                            .build(),
-                    )
-                    .send()
-            })
-            .await?;
+            put_versioning(s3, r, name, status).await?;
         }
         match opt_str(inputs, "kms_key_arn")? {
-            Some(key) => {
-                let by_default = ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::AwsKms)
-                    .kms_master_key_id(key)
-                    .build()
-                    .map_err(build_error("s3:PutBucketEncryption"))?;
-                let config = ServerSideEncryptionConfiguration::builder()
-                    .rules(
-                        ServerSideEncryptionRule::builder()
-                            .apply_server_side_encryption_by_default(by_default)
-                            .bucket_key_enabled(true)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(build_error("s3:PutBucketEncryption"))?;
-                call(r, "s3:PutBucketEncryption", || {
-                    s3.put_bucket_encryption()
-                        .bucket(name)
-                        .server_side_encryption_configuration(config.clone())
-                        .send()
-                })
-                .await?;
-            }
+            Some(key) => put_sse_kms(s3, r, name, Some(key)).await?,
             None if fresh => {}
             None => {
                 call(r, "s3:DeleteBucketEncryption", || {
@@ -480,18 +532,7 @@ impl Provider for BucketProvider {
         let name = req_str(inputs, "bucket")?;
         let s3 = self.clients.s3(&region).await;
         let r = self.clients.retry();
-        let created = call(r, "s3:CreateBucket", || {
-            let mut req = s3.create_bucket().bucket(&name);
-            if region != "us-east-1" {
-                req = req.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                        .build(),
-                );
-            }
-            req.send()
-        })
-        .await;
+        let created = create_bucket(&s3, r, &name, &region).await;
         let mut already_versioned = false;
         let fresh = match created {
             Ok(_) => true,

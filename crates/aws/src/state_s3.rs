@@ -40,11 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
-    ObjectIdentifier, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
-};
+use aws_sdk_s3::types::{BucketVersioningStatus, Delete, ObjectIdentifier, ServerSideEncryption};
 use tandem_engine::journal::{JournalError, JournalWriter, parse_journal, record_line};
 use tandem_engine::store::{LockInfo, ReleaseLock, age_text, decode_state, utc_text};
 use tandem_engine::{
@@ -356,18 +352,7 @@ impl Shared {
         {
             Ok(_) => steps.push(format!("bucket {bucket} exists")),
             Err(e) if e.is_not_found() => {
-                let created = call(r, "s3:CreateBucket", || {
-                    let mut req = s3.create_bucket().bucket(bucket);
-                    if region != "us-east-1" {
-                        req = req.create_bucket_configuration(
-                            CreateBucketConfiguration::builder()
-                                .location_constraint(BucketLocationConstraint::from(region))
-                                .build(),
-                        );
-                    }
-                    req.send()
-                })
-                .await;
+                let created = crate::s3::create_bucket(&s3, r, bucket, region).await;
                 match created {
                     Ok(_) => steps.push(format!("created bucket {bucket} in {region}")),
                     Err(e) if e.has_code("BucketAlreadyOwnedByYou") => {
@@ -378,39 +363,9 @@ impl Shared {
             }
             Err(e) => return Err(e),
         }
-        call(r, "s3:PutBucketVersioning", || {
-            s3.put_bucket_versioning()
-                .bucket(bucket)
-                .versioning_configuration(
-                    VersioningConfiguration::builder()
-                        .status(BucketVersioningStatus::Enabled)
-                        .build(),
-                )
-                .send()
-        })
-        .await?;
+        crate::s3::put_versioning(&s3, r, bucket, BucketVersioningStatus::Enabled).await?;
         steps.push("versioning: enabled".into());
-        let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::AwsKms)
-            .set_kms_master_key_id(self.location.kms_key.clone())
-            .build()
-            .map_err(|e| invalid_request("s3:PutBucketEncryption", e))?;
-        let encryption = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(by_default)
-                    .bucket_key_enabled(true)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| invalid_request("s3:PutBucketEncryption", e))?;
-        call(r, "s3:PutBucketEncryption", || {
-            s3.put_bucket_encryption()
-                .bucket(bucket)
-                .server_side_encryption_configuration(encryption.clone())
-                .send()
-        })
-        .await?;
+        crate::s3::put_sse_kms(&s3, r, bucket, self.location.kms_key.clone()).await?;
         steps.push(format!(
             "default encryption: SSE-KMS with {}",
             self.location
