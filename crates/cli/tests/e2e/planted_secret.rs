@@ -217,21 +217,11 @@ fn moto_data(moto: &str) -> Value {
     )
 }
 
-/// Runs the Python `script` with `arg` (moto's endpoint in `MOTO_ENDPOINT`, the test
-/// credentials) and parses the JSON it prints; `what` names it in a failure.
+/// Runs the Python `script` with `arg` against moto and parses the JSON it prints.
 fn python_json(what: &str, script: &str, arg: &str, moto: &str) -> Value {
-    let out = Command::new("python3")
-        .args(["-c", script, arg])
-        .env("MOTO_ENDPOINT", moto)
-        .envs(tandem_testkit::test_credentials_env())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} printed no JSON: {e}"))
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script, arg]);
+    crate::support::python_json(what, cmd, moto)
 }
 
 /// A moto server of this test's own, on a free loopback port, whose data dump works with RDS

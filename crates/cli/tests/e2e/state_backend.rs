@@ -335,17 +335,14 @@ fn object_versions(endpoint: &str, bucket: &str) -> Vec<(String, String)> {
                   pages = s3.get_paginator('list_object_versions').paginate(Bucket=sys.argv[2])\n\
                   print(json.dumps(sorted([v['Key'], v['VersionId']] for p in pages\n\
                       for v in p.get('Versions', []) + p.get('DeleteMarkers', []))))";
-    let out = Command::new("python3")
-        .args(["-c", script, endpoint, bucket])
-        .envs(tandem_testkit::test_credentials_env())
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("versions as JSON")
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script, endpoint, bucket]);
+    serde_json::from_value(crate::support::python_json(
+        "list_object_versions",
+        cmd,
+        endpoint,
+    ))
+    .expect("versions as pairs")
 }
 
 /// A pull request's preview against the environment's shared S3 state: it runs while another

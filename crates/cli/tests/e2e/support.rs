@@ -205,21 +205,26 @@ fn boto3_json(script: &str, arg: &str, moto: &str) -> serde_json::Value {
 
 /// Runs the boto3 script `tests/e2e/SCRIPT ARGS...` against moto and parses the JSON it prints.
 pub fn boto3_json_args(script: &str, args: &[&str], moto: &str) -> serde_json::Value {
-    let arg = args.join(" ");
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/e2e")
         .join(script);
-    let out = Command::new("python3")
-        .arg(path)
-        .args(args)
+    let mut cmd = Command::new("python3");
+    cmd.arg(path).args(args);
+    python_json(&format!("{script} {}", args.join(" ")), cmd, moto)
+}
+
+/// Runs the Python command `cmd` against moto (its endpoint in `MOTO_ENDPOINT`, the test
+/// credentials) and parses the JSON it prints; `what` names it in a failure.
+pub fn python_json(what: &str, mut cmd: Command, moto: &str) -> serde_json::Value {
+    let out = cmd
         .env("MOTO_ENDPOINT", moto)
         .envs(tandem_testkit::test_credentials_env())
         .output()
         .expect("run python3");
     assert!(
         out.status.success(),
-        "{script} {arg} failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{script} prints JSON: {e}"))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what} prints JSON: {e}"))
 }
