@@ -53,8 +53,18 @@ impl Drop for Down<'_> {
     }
 }
 
+/// No process `pid` runs: none exists, or only its zombie is left (exited, not yet reaped by
+/// init, to which a daemon belongs once its launcher has gone — on a loaded machine that takes a
+/// moment).
 fn gone(pid: u32) -> bool {
-    !Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => !Path::new(&format!("/proc/{pid}")).exists(),
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                == Some("Z")
+        }
+    }
 }
 
 #[test]
